@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+export const usernameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'may contain letters, digits and . _ @ + - only');
+
+export const emailSchema = z.email({ message: 'must be an email address' }).max(254);
+
+// NIST SP 800-63B: length is what matters; long passphrases allowed.
+export const passwordSchema = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .max(256, 'must be at most 256 characters');
+
+export const newUserSchema = z.object({
+  username: usernameSchema,
+  email: emailSchema.optional(),
+  name: z.string().min(1).max(200).optional(),
+  given_name: z.string().min(1).max(100).optional(),
+  family_name: z.string().min(1).max(100).optional(),
+  email_verified: z.boolean().default(false),
+  password: passwordSchema,
+});
+
+export type NewUser = z.input<typeof newUserSchema>;

@@ -1,0 +1,96 @@
+import type { Db } from '../db/db.js';
+import { hashPassword } from './passwords.js';
+import { newUserSchema, type NewUser } from './user_schema.js';
+
+export interface User {
+  sub: string;
+  username: string;
+  email: string | null;
+  email_verified: boolean;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  password_hash: string | null;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, disabled, created_at, updated_at';
+
+function uniqueViolation(error: unknown): string | undefined {
+  const e = error as { code?: string; constraint?: string };
+  if (e.code !== '23505') return undefined;
+  return e.constraint?.includes('email') ? 'email' : 'username';
+}
+
+export function createUsersRepo(db: Db) {
+  return {
+    async create(input: NewUser): Promise<User> {
+      const user = newUserSchema.parse(input);
+      const hash = await hashPassword(user.password);
+      try {
+        const { rows } = await db.query<User>(
+          `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING ${COLUMNS}`,
+          [user.username, user.email ?? null, user.email_verified, user.name ?? null, user.given_name ?? null, user.family_name ?? null, hash],
+        );
+        return rows[0]!;
+      } catch (error) {
+        const field = uniqueViolation(error);
+        if (field) throw new UserError(`a user with that ${field} already exists`);
+        throw error;
+      }
+    },
+
+    /** By username or email, case-insensitively (the login form's `login` field). */
+    async findByLogin(login: string): Promise<User | undefined> {
+      const { rows } = await db.query<User>({
+        name: 'users_find_by_login',
+        text: `SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
+               ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`,
+        values: [login],
+      });
+      return rows[0];
+    },
+
+    async findBySub(sub: string): Promise<User | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(sub)) return undefined;
+      const { rows } = await db.query<User>({ name: 'users_find_by_sub', text: `SELECT ${COLUMNS} FROM users WHERE sub = $1`, values: [sub] });
+      return rows[0];
+    },
+
+    async findByUsername(username: string): Promise<User | undefined> {
+      const { rows } = await db.query<User>(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
+      return rows[0];
+    },
+
+    async list(): Promise<User[]> {
+      const { rows } = await db.query<User>(`SELECT ${COLUMNS} FROM users ORDER BY lower(username)`);
+      return rows;
+    },
+
+    async setDisabled(username: string, disabled: boolean): Promise<User | undefined> {
+      const { rows } = await db.query<User>(
+        `UPDATE users SET disabled = $2, updated_at = now() WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`,
+        [username, disabled],
+      );
+      return rows[0];
+    },
+
+    async setPasswordHash(sub: string, hash: string): Promise<void> {
+      await db.query(`UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
+    },
+
+    async delete(username: string): Promise<User | undefined> {
+      const { rows } = await db.query<User>(`DELETE FROM users WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`, [username]);
+      return rows[0];
+    },
+  };
+}
+
+export type UsersRepo = ReturnType<typeof createUsersRepo>;

@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, formatIssues } from './format_issues.js';
+
+const boolish = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    ISSUER: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    DATA_DIR: z.string().min(1).default('./data'),
+    CONFIG_FILE: z.string().min(1).default('./gatehouse.config.json'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    TRUST_PROXY: boolish.default(false),
+    SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+    DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  })
+  .transform((env) => {
+    const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+    return {
+      port: env.PORT,
+      issuer,
+      databaseUrl: env.DATABASE_URL,
+      dataDir: path.resolve(env.DATA_DIR),
+      configFile: path.resolve(env.CONFIG_FILE),
+      logLevel: env.LOG_LEVEL,
+      trustProxy: env.TRUST_PROXY,
+      sweepIntervalMs: env.SWEEP_INTERVAL_SECONDS * 1000,
+      dbPoolSize: env.DB_POOL_SIZE,
+      secureCookies: issuer.startsWith('https://'),
+    };
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) throw new ConfigError('environment', formatIssues(result.error));
+  return result.data;
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+// The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
+// metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
+// than silently dropped by the library later.
+
+export const STANDARD_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+
+const absoluteUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol.length > 1 && !value.includes('#');
+  } catch {
+    return false;
+  }
+}, 'must be an absolute URL');
+
+const httpUrl = absoluteUrl.refine((value) => /^https?:/.test(value), 'must be an http(s) URL');
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token without spaces or quotes');
+
+const signingAlg = z.enum(['RS256', 'ES256']);
+
+export const clientSchema = z
+  .object({
+    client_id: z.string().min(1, 'must not be empty').max(200),
+    client_secret: z.string().min(1, 'must not be empty').optional(),
+    client_name: z.string().min(1).max(200).optional(),
+    application_type: z.enum(['web', 'native']).optional(),
+    redirect_uris: z.array(absoluteUrl).default([]),
+    post_logout_redirect_uris: z.array(absoluteUrl).default([]),
+    grant_types: z
+      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+      .min(1)
+      .default(['authorization_code']),
+    response_types: z.array(z.enum(['code'])).optional(),
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'none'])
+      .default('client_secret_basic'),
+    scope: z
+      .string()
+      .refine((s) => s.trim().split(/\s+/).every((t) => scopeToken.safeParse(t).success), 'must be space-separated scope tokens')
+      .optional(),
+    id_token_signed_response_alg: signingAlg.optional(),
+    backchannel_logout_uri: httpUrl.optional(),
+    backchannel_logout_session_required: z.boolean().optional(),
+    frontchannel_logout_uri: httpUrl.optional(),
+    frontchannel_logout_session_required: z.boolean().optional(),
+    client_uri: httpUrl.optional(),
+    logo_uri: httpUrl.optional(),
+    policy_uri: httpUrl.optional(),
+    tos_uri: httpUrl.optional(),
+    default_max_age: z.number().int().nonnegative().optional(),
+    require_auth_time: z.boolean().optional(),
+    skip_consent: z.boolean().default(false),
+  })
+  .strict();
+
+export const apiSchema = z
+  .object({
+    identifier: absoluteUrl,
+    name: z.string().min(1).max(200),
+    scopes: z.array(scopeToken).min(1, 'must list at least one scope'),
+    access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
+    access_token_ttl: z.number().int().min(30).max(86400).default(3600),
+    signing_alg: signingAlg.default('RS256'),
+  })
+  .strict();
+
+export const gatehouseConfigSchema = z
+  .object({
+    clients: z.array(clientSchema).default([]),
+    apis: z.array(apiSchema).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const apiScopes = new Map<string, number>();
+    const identifiers = new Set<string>();
+    config.apis.forEach((api, i) => {
+      if (identifiers.has(api.identifier)) {
+        ctx.addIssue({ code: 'custom', path: ['apis', i, 'identifier'], message: `duplicate API identifier "${api.identifier}"` });
+      }
+      identifiers.add(api.identifier);
+      api.scopes.forEach((scope, j) => {
+        if ((STANDARD_SCOPES as readonly string[]).includes(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `"${scope}" is a standard OpenID scope, not an API scope` });
+        } else if (apiScopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${apiScopes.get(scope)}]` });
+        } else {
+          apiScopes.set(scope, i);
+        }
+      });
+    });
+
+    const clientIds = new Set<string>();
+    config.clients.forEach((client, i) => {
+      const at = (...path: (string | number)[]) => ['clients', i, ...path];
+      if (clientIds.has(client.client_id)) {
+        ctx.addIssue({ code: 'custom', path: at('client_id'), message: `duplicate client_id "${client.client_id}"` });
+      }
+      clientIds.add(client.client_id);
+
+      const isPublic = client.token_endpoint_auth_method === 'none';
+      if (isPublic && client.client_secret) {
+        ctx.addIssue({ code: 'custom', path: at('client_secret'), message: 'a public client (token_endpoint_auth_method "none") must not have a secret' });
+      }
+      if (!isPublic && !client.client_secret) {
+        ctx.addIssue({ code: 'custom', path: at('client_secret'), message: `is required for token_endpoint_auth_method "${client.token_endpoint_auth_method}"` });
+      }
+      if (isPublic && client.grant_types.includes('client_credentials')) {
+        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'client_credentials needs a confidential client' });
+      }
+      if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
+        ctx.addIssue({ code: 'custom', path: at('redirect_uris'), message: 'must list at least one URI for the authorization_code grant' });
+      }
+      if (client.grant_types.includes('refresh_token') && !client.grant_types.includes('authorization_code')) {
+        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'refresh_token needs authorization_code' });
+      }
+      for (const scope of client.scope?.trim().split(/\s+/) ?? []) {
+        if (!(STANDARD_SCOPES as readonly string[]).includes(scope) && !apiScopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: at('scope'), message: `unknown scope "${scope}" (not a standard scope nor owned by any API)` });
+        }
+      }
+    });
+  });
+
+export type ClientConfig = z.infer<typeof clientSchema>;
+export type ApiConfig = z.infer<typeof apiSchema>;
+export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;

@@ -1,0 +1,50 @@
+import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+
+/**
+ * The one database handle the rest of the code sees. Both back ends (a Postgres server, or
+ * embedded PGlite served over a private Unix socket) are reached through the same `pg` Pool,
+ * so every query runs the same way on both.
+ */
+export interface Db {
+  readonly kind: 'postgres' | 'embedded';
+  readonly pool: Pool;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string | QueryConfig,
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number }>;
+  /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
+  transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<void>): Db {
+  return {
+    kind,
+    pool,
+    async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
+      // Embedded PGlite multiplexes every pg connection onto one backend, where statement names
+      // from different connections collide: prepare by name on a real server only.
+      const config = typeof text === 'string' ? { text, values } : kind === 'embedded' ? { text: text.text, values: text.values ?? values } : { ...text, values: text.values ?? values };
+      const result = await pool.query<R>(config);
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    },
+    async transaction<T>(fn: (client: PoolClient) => Promise<T>) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await pool.end();
+      await onClose();
+    },
+  };
+}

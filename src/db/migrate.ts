@@ -1,0 +1,75 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './db.js';
+
+// migrations/NNNN_name.sql, applied in order, each in its own transaction, all under one
+// advisory lock so instances starting together take turns instead of racing.
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const LOCK_KEY = 0x6761_7465; // "gate"
+
+export interface Migration {
+  version: string;
+  file: string;
+}
+
+export async function listMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
+  return files.map((file) => ({ version: file.slice(0, 4), file: path.join(dir, file) }));
+}
+
+const ensureTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+
+async function applied(db: Pick<Db, 'query'>): Promise<Set<string>> {
+  const { rows } = await db.query<{ version: string }>('SELECT version FROM schema_migrations');
+  return new Set(rows.map((r) => r.version));
+}
+
+/** Applies pending migrations; returns the versions applied by this call. */
+export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const migrations = await listMigrations(dir);
+  const client = await db.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+    try {
+      await client.query(ensureTable);
+      const done = await applied(client as unknown as Pick<Db, 'query'>);
+      const ran: string[] = [];
+      for (const migration of migrations) {
+        if (done.has(migration.version)) continue;
+        const sql = await readFile(migration.file, 'utf8');
+        await client.query('BEGIN');
+        try {
+          await client.query(sql);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+            migration.version,
+            path.basename(migration.file),
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new Error(`migration ${path.basename(migration.file)} failed: ${(error as Error).message}`);
+        }
+        ran.push(migration.version);
+      }
+      return ran;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** True when every migration file has been applied (what /readyz checks). */
+export async function migrationsCurrent(db: Db, dir = MIGRATIONS_DIR): Promise<boolean> {
+  const migrations = await listMigrations(dir);
+  try {
+    const done = await applied(db);
+    return migrations.every((m) => done.has(m.version));
+  } catch {
+    return false;
+  }
+}

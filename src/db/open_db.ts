@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { dbOnPool, type Db } from './db.js';
+import { acquireLock, publishSocket, readLock, releaseLock, type LockInfo } from './embedded_lock.js';
+
+export interface OpenDbOptions {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolSize: number;
+  /** 'server' or 'cli': a CLI may borrow a running server's embedded database, a server may not. */
+  role: 'server' | 'cli';
+  onPoolError?: (error: Error) => void;
+}
+
+export class DbOpenError extends Error {
+  override name = 'DbOpenError';
+}
+
+const POOL_DEFAULTS = { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 } as const;
+
+function makePool(config: pg.PoolConfig, onPoolError?: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ ...POOL_DEFAULTS, ...config });
+  // An idle client losing its connection emits 'error' on the pool; unhandled it kills the process.
+  pool.on('error', (error) => onPoolError?.(error));
+  return pool;
+}
+
+export async function openDb(options: OpenDbOptions): Promise<Db> {
+  if (options.databaseUrl) {
+    const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize }, options.onPoolError);
+    return dbOnPool('postgres', pool, async () => undefined);
+  }
+  return openEmbedded(options);
+}
+
+function socketPool(socketDir: string, max: number, onPoolError?: (error: Error) => void): pg.Pool {
+  return makePool({ host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max }, onPoolError);
+}
+
+async function waitForHolder(options: OpenDbOptions, holder: LockInfo): Promise<LockInfo | null> {
+  // The holder may still be starting (lock taken, socket not yet published), or a short CLI
+  // command may be about to finish. Give either up to 15 s.
+  const deadline = Date.now() + 15_000;
+  let current: LockInfo | null = holder;
+  while (current && Date.now() < deadline) {
+    if (options.role === 'cli' && current.role === 'server' && current.socketDir) return current;
+    await sleep(100);
+    current = await readLock(options.dataDir);
+  }
+  return current;
+}
+
+async function openEmbedded(options: OpenDbOptions): Promise<Db> {
+  const { dataDir, role } = options;
+  let lock = await acquireLock(dataDir, role);
+  if (!lock.acquired) {
+    const holder = await waitForHolder(options, lock.holder);
+    if (holder?.socketDir && role === 'cli' && holder.role === 'server') {
+      // Work through the running server's database rather than opening the files twice.
+      return dbOnPool('embedded', socketPool(holder.socketDir, 2, options.onPoolError), async () => undefined);
+    }
+    if (holder) {
+      throw new DbOpenError(
+        `the embedded database in ${dataDir} is in use by process ${holder.pid} (${holder.role}); ` +
+          'stop it first, or set DATABASE_URL to use a Postgres server',
+      );
+    }
+    lock = await acquireLock(dataDir, role);
+    if (!lock.acquired) throw new DbOpenError(`the embedded database in ${dataDir} is in use by process ${lock.holder.pid}`);
+  }
+
+  let socketDir: string | undefined;
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+    const embedded = await PGlite.create(path.join(dataDir, 'pgdata'));
+    // A private 0700 directory: only this user can reach the socket, and the path stays short
+    // enough for a Unix socket whatever DATA_DIR is.
+    socketDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-db-'));
+    const server = new PGLiteSocketServer({
+      db: embedded,
+      path: path.join(socketDir, '.s.PGSQL.5432'),
+      maxConnections: options.poolSize + 8,
+    });
+    await server.start();
+    await publishSocket(dataDir, role, socketDir);
+    const dir = socketDir;
+    return dbOnPool('embedded', socketPool(dir, options.poolSize, options.onPoolError), async () => {
+      await server.stop();
+      await embedded.close();
+      await rm(dir, { recursive: true, force: true });
+      await releaseLock(dataDir);
+    });
+  } catch (error) {
+    if (socketDir) await rm(socketDir, { recursive: true, force: true });
+    await releaseLock(dataDir);
+    throw error;
+  }
+}

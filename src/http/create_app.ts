@@ -1,0 +1,58 @@
+import express from 'express';
+import type Provider from 'oidc-provider';
+import { pinoHttp } from 'pino-http';
+import type { Env } from '../config/env.js';
+import type { Db } from '../db/db.js';
+import type { Logger } from '../log.js';
+import { createInteractionRouter } from '../interactions/router.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { ConsentsRepo } from '../accounts/consents_repo.js';
+import type { ResourceServers } from '../oidc/resource_servers.js';
+import { VIEWS_DIR, type RenderPage } from './render_page.js';
+import { securityHeaders } from './security_headers.js';
+import { createHealthRouter } from './health.js';
+import { errorPage } from './error_page.js';
+import path from 'node:path';
+
+export interface AppDeps {
+  env: Env;
+  db: Db;
+  log: Logger;
+  provider: Provider;
+  users: UsersRepo;
+  consents: ConsentsRepo;
+  resources: ResourceServers;
+  render: RenderPage;
+  formActionOrigins: () => readonly string[];
+}
+
+// Request order: request log → security headers → static → health → our pages → the provider.
+// Nothing parses bodies before provider.callback(): it reads its own.
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.env.trustProxy);
+
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      // The path only: query strings carry codes, id_token_hints and login hints.
+      serializers: {
+        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' },
+    }),
+  );
+  app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: deps.formActionOrigins }));
+  app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
+  app.use(createHealthRouter(deps.db));
+  app.get('/', async (_req, res) => {
+    res.type('html').send(await deps.render('home', {}));
+  });
+  app.use(createInteractionRouter(deps));
+  app.use(deps.provider.callback());
+  app.use(errorPage(deps.render, deps.log));
+  return app;
+}

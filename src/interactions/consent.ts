@@ -1,0 +1,95 @@
+import type { Request, Response } from 'express';
+import type Provider from 'oidc-provider';
+import type { Client } from 'oidc-provider';
+import type { ConsentsRepo, Consent } from '../accounts/consents_repo.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { ResourceServers } from '../oidc/resource_servers.js';
+import type { RenderPage } from '../http/render_page.js';
+import type { Logger } from '../log.js';
+import { WrongPrompt } from './interaction_errors.js';
+import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js';
+
+// The consent step: shows only what the client asks for that the user has not granted yet;
+// Allow adds it to the grant and remembers it for this user and client; Deny is access_denied.
+
+export interface ConsentDeps {
+  provider: Provider;
+  users: UsersRepo;
+  consents: ConsentsRepo;
+  resources: ResourceServers;
+  render: RenderPage;
+  log: Logger;
+}
+
+interface PromptDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export function createConsent({ provider, users, consents, resources, render, log }: ConsentDeps) {
+  function missing(details: Details): Consent {
+    const d = details.prompt.details as PromptDetails;
+    return {
+      scope: d.missingOIDCScope ?? [],
+      claims: d.missingOIDCClaims ?? [],
+      resourceScopes: d.missingResourceScopes ?? {},
+    };
+  }
+
+  async function grantAndFinish(req: Request, res: Response, details: Details, clientId: string): Promise<void> {
+    const accountId = details.session?.accountId;
+    if (!accountId) throw new WrongPrompt();
+    const wanted = missing(details);
+    const grant = details.grantId
+      ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId }))
+      : new provider.Grant({ accountId, clientId });
+    if (wanted.scope.length) grant.addOIDCScope(wanted.scope.join(' '));
+    if (wanted.claims.length) grant.addOIDCClaims(wanted.claims);
+    for (const [indicator, scopes] of Object.entries(wanted.resourceScopes)) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await consents.remember(accountId, clientId, wanted);
+    log.info({ event: 'consent.given', client_id: clientId, sub: accountId }, 'consent given');
+    await provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  return {
+    isSkipped(client: Client): boolean {
+      return (client as unknown as { skip_consent?: boolean }).skip_consent === true;
+    },
+
+    async show(req: Request, res: Response, details: Details, client: Client): Promise<void> {
+      if (this.isSkipped(client)) {
+        // First-party client asked with prompt=consent: nothing to ask the user.
+        await grantAndFinish(req, res, details, client.clientId);
+        return;
+      }
+      const wanted = missing(details);
+      const user = details.session?.accountId ? await users.findBySub(details.session.accountId) : undefined;
+      const scopes = wanted.scope.map((s) => SCOPE_DESCRIPTIONS[s]).filter((s): s is string => !!s);
+      const claims = wanted.claims.filter((c) => CLAIM_DESCRIPTIONS[c]).map((c) => CLAIM_DESCRIPTIONS[c]!);
+      if (claims.length) scopes.push(`See ${claims.join(', ')}`);
+      const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => ({
+        name: resources.byIdentifier(identifier)?.name ?? identifier,
+        scopes: s,
+      }));
+      res.status(200).type('html').send(
+        await render('consent', {
+          uid: details.uid,
+          clientName: client.clientName ?? client.clientId,
+          accountName: user?.name ?? user?.username ?? 'you',
+          scopes,
+          apis,
+        }),
+      );
+    },
+
+    async submit(req: Request, res: Response): Promise<void> {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'consent') throw new WrongPrompt();
+      await grantAndFinish(req, res, details, String(details.params.client_id));
+    },
+  };
+}

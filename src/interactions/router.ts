@@ -1,0 +1,53 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { createLogin, type LoginDeps } from './login.js';
+import { createConsent, type ConsentDeps } from './consent.js';
+import { createAbort } from './abort.js';
+
+// /interaction/:uid — where oidc-provider sends the browser when it needs the user. The GET
+// shows the step the provider is at; each POST checks that it is still at that step.
+
+type Deps = LoginDeps & ConsentDeps;
+
+const noStore: RequestHandler = (_req, res, next) => {
+  res.set('cache-control', 'no-store');
+  next();
+};
+
+// Only the interaction POSTs read a body: oidc-provider's own routes parse theirs.
+const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+
+const wrap =
+  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
+  (req, res, next: NextFunction) => {
+    fn(req, res).catch(next);
+  };
+
+export function createInteractionRouter(deps: Deps & { provider: Provider }): express.Router {
+  const router = express.Router();
+  const login = createLogin(deps);
+  const consent = createConsent(deps);
+  const abort = createAbort(deps);
+
+  router.get(
+    '/interaction/:uid',
+    noStore,
+    wrap(async (req, res) => {
+      const details = await deps.provider.interactionDetails(req, res);
+      const client = await deps.provider.Client.find(String(details.params.client_id));
+      if (!client) throw new errors.InvalidClient('the application is no longer registered');
+      if (details.prompt.name === 'login') {
+        await login.show(req, res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
+      } else if (details.prompt.name === 'consent') {
+        await consent.show(req, res, details, client);
+      } else {
+        throw new errors.InvalidRequest(`unsupported prompt ${details.prompt.name}`);
+      }
+    }),
+  );
+  router.post('/interaction/:uid/login', noStore, form, wrap(login.submit));
+  router.post('/interaction/:uid/confirm', noStore, form, wrap(consent.submit));
+  router.post('/interaction/:uid/abort', noStore, form, wrap(abort));
+  return router;
+}

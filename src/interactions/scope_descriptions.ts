@@ -1,0 +1,17 @@
+// The consent screen's plain words for each standard scope and claim.
+export const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are when you sign in',
+  profile: 'See your name and username',
+  email: 'See your email address',
+  offline_access: 'Keep access while you are not using it (until you revoke it)',
+};
+
+export const CLAIM_DESCRIPTIONS: Record<string, string> = {
+  name: 'your full name',
+  given_name: 'your first name',
+  family_name: 'your last name',
+  preferred_username: 'your username',
+  email: 'your email address',
+  email_verified: 'whether your email address is verified',
+  updated_at: 'when your profile last changed',
+};

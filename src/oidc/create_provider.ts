@@ -1,0 +1,133 @@
+import Provider, { type Configuration, type KoaContextWithOIDC, type Client } from 'oidc-provider';
+import type { Env } from '../config/env.js';
+import type { Db } from '../db/db.js';
+import { CLAIMS_BY_SCOPE, createFindAccount } from '../accounts/find_account.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { ConsentsRepo } from '../accounts/consents_repo.js';
+import type { RenderPage } from '../http/render_page.js';
+import { createPostgresAdapter } from './postgres_adapter.js';
+import type { LoadedKeys } from './key_store.js';
+import type { ResourceServers } from './resource_servers.js';
+import { createProviderPages } from './hosted_provider_pages.js';
+import { createLoadExistingGrant } from './load_existing_grant.js';
+import { createTrustedFetch } from './trusted_fetch.js';
+
+export interface ProviderDeps {
+  env: Env;
+  db: Db;
+  keys: LoadedKeys;
+  users: UsersRepo;
+  consents: ConsentsRepo;
+  resources: ResourceServers;
+  render: RenderPage;
+  /** back-channel logout URIs an admin registered; fetched even on private addresses */
+  trustedUris: () => ReadonlySet<string>;
+}
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+// Our own client metadata; oidc-provider drops anything it does not know unless declared.
+const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required'];
+
+function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+  if (value === undefined) return;
+  if (key === 'frontchannel_logout_uri') {
+    if (typeof value !== 'string' || !/^https?:\/\//.test(value)) throw new TypeError('frontchannel_logout_uri must be an http(s) URL');
+  } else if (typeof value !== 'boolean') {
+    throw new TypeError(`${key} must be a boolean`);
+  }
+}
+
+/** CORS for browser clients: only origins of the client's own redirect URIs. */
+function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client): boolean {
+  if (origin === 'null') return false;
+  if (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') {
+    return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+  }
+  return false;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const { env, resources } = deps;
+  const pages = createProviderPages(deps.render);
+
+  const configuration: Configuration = {
+    adapter: createPostgresAdapter(deps.db),
+    findAccount: createFindAccount(deps.users),
+    jwks: deps.keys.jwks,
+    cookies: {
+      keys: deps.keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...resources.scopes],
+    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata as never },
+    clientBasedCORS,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    loadExistingGrant: createLoadExistingGrant(deps.consents, resources),
+    // OIDC Core 11: offline_access only with prompt=consent (the library enforces that);
+    // a refresh token then needs the refresh_token grant and offline_access in the grant.
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every refresh rotates; presenting a rotated token again revokes the whole grant.
+    rotateRefreshToken: () => true,
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    responseTypes: ['code'],
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true as never,
+        // A confidential client may introspect tokens issued to itself, and an API's tokens
+        // may be introspected by any confidential client registered for that API's scopes.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (client.clientAuthMethod === 'none') return false;
+          if (token.clientId === client.clientId) return true;
+          const audience = (token as { aud?: string | string[] }).aud;
+          const api = typeof audience === 'string' ? resources.byIdentifier(audience) : undefined;
+          if (!api) return false;
+          const allowed = new Set((client.scope ?? '').split(' '));
+          return api.scopes.some((s) => allowed.has(s));
+        },
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
+      },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
+      },
+      backchannelLogout: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: resources.defaultResource,
+        getResourceServerInfo: resources.getResourceServerInfo,
+        useGrantedResource: async () => true,
+      },
+    },
+    fetch: createTrustedFetch(deps.trustedUris),
+    renderError: pages.renderError,
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? HOUR,
+      AuthorizationCode: 60,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 10 * 60,
+      IdToken: HOUR,
+      Interaction: HOUR,
+      Session: 14 * DAY,
+      Grant: 30 * DAY,
+      RefreshToken: 14 * DAY,
+      DeviceCode: 10 * 60,
+      BackchannelAuthenticationRequest: 10 * 60,
+      PreAuthorizedCode: 10 * 60,
+    },
+  };
+
+  const provider = new Provider(env.issuer, configuration);
+  provider.proxy = env.trustProxy;
+  return provider;
+}

@@ -1,0 +1,54 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { RenderPage } from '../http/render_page.js';
+
+// The pages oidc-provider renders itself (errors, the end-session confirmation and the
+// signed-out page), drawn with our layout instead of the library's placeholders.
+
+const HEADINGS: Record<string, [string, string]> = {
+  invalid_request: ['The request could not be processed', 'The application sent a sign-in request that is not valid. Go back to the application and try again.'],
+  invalid_client: ['Unknown application', 'The application that sent you here is not registered with this sign-in service.'],
+  unauthorized_client: ['Application not allowed', 'The application is not allowed to make this kind of request.'],
+  access_denied: ['Access denied', 'You did not allow the application access.'],
+  unsupported_response_type: ['Unsupported request', 'The application asked for a response this service does not support.'],
+  invalid_scope: ['Unknown permissions', 'The application asked for permissions this service does not know.'],
+  invalid_redirect_uri: ['Unregistered return address', 'The application asked to return to an address that is not registered for it, so you were not sent back.'],
+  invalid_target: ['Unknown API', 'The application asked for access to an API that is not registered.'],
+  login_required: ['Sign-in required', 'You need to sign in first.'],
+  server_error: ['Something went wrong', 'The sign-in service could not complete your request. Please try again later.'],
+  temporarily_unavailable: ['Temporarily unavailable', 'The sign-in service is busy or unavailable. Please try again shortly.'],
+  session_not_found: ['Sign-in expired', 'This sign-in page has expired or was already used. Go back to the application and sign in again.'],
+};
+
+export function describeError(code: string | undefined, description?: string): { heading: string; message: string } {
+  const known = code ? HEADINGS[code] : undefined;
+  if (known) return { heading: known[0], message: description && code !== 'server_error' ? `${known[1]} (${description})` : known[1] };
+  return { heading: 'Something went wrong', message: description ?? 'The request could not be completed.' };
+}
+
+function clientName(ctx: KoaContextWithOIDC): string | undefined {
+  const client = ctx.oidc?.client;
+  return client ? (client.clientName ?? client.clientId) : undefined;
+}
+
+export function createProviderPages(render: RenderPage) {
+  return {
+    async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, _error: Error) {
+      const { heading, message } = describeError(out.error, out.error_description);
+      ctx.type = 'html';
+      ctx.body = await render('error', { heading, message, code: out.error });
+    },
+
+    async logoutSource(ctx: KoaContextWithOIDC, form: string) {
+      // The library's form is empty apart from its xsrf input; we add the button to it so the
+      // form submits `logout=yes` itself (sign out of every client, not just the requesting one).
+      const button = '<button type="submit" name="logout" value="yes" autofocus>Sign out</button>';
+      ctx.type = 'html';
+      ctx.body = await render('logout', { clientName: clientName(ctx), form: form.replace('</form>', `${button}</form>`) });
+    },
+
+    async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
+      ctx.type = 'html';
+      ctx.body = await render('logged_out', { clientName: clientName(ctx) });
+    },
+  };
+}
