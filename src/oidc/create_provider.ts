@@ -11,6 +11,7 @@ import type { ResourceServers } from './resource_servers.js';
 import { createProviderPages } from './hosted_provider_pages.js';
 import { createLoadExistingGrant } from './load_existing_grant.js';
 import { createTrustedFetch } from './trusted_fetch.js';
+import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -65,6 +66,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email', ...resources.scopes],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata as never },
     clientBasedCORS,
+    // ID tokens always say when the user signed in.
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+      require_auth_time: true,
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: createLoadExistingGrant(deps.consents, resources),
     // OIDC Core 11: offline_access only with prompt=consent (the library enforces that);
@@ -129,5 +138,6 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(env.issuer, configuration);
   provider.proxy = env.trustProxy;
+  addSessionClaimsToIdTokens(provider);
   return provider;
 }
