@@ -40,11 +40,20 @@ function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string
   }
 }
 
+// URL.parse is Node 22+; the server must still start on Node 20.19.
+function originOf(uri: string): string | undefined {
+  try {
+    return new URL(uri).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** CORS for browser clients: only origins of the client's own redirect URIs. */
 function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client): boolean {
   if (origin === 'null') return false;
   if (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') {
-    return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+    return (client.redirectUris ?? []).some((uri) => originOf(uri) === origin);
   }
   return false;
 }
@@ -59,7 +68,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: deps.keys.jwks,
     cookies: {
       keys: deps.keys.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      // Over https the session cookie is SameSite=None so silent sign-in (prompt=none in an
+      // iframe) and POST to /auth and /session/end work across sites; over plain http
+      // (development) browsers refuse None without Secure, so it stays Lax.
+      long: { signed: true, httpOnly: true, sameSite: env.secureCookies ? 'none' : 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] } as unknown as Configuration['claims'],
@@ -83,6 +95,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: () => true,
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     responseTypes: ['code'],
+    // OIDC Core 3.1.2.1: the authorization endpoint MUST accept POST. The library allows it
+    // only with SameSite=None session cookies, i.e. over https.
+    enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
