@@ -2,12 +2,12 @@ import type Provider from 'oidc-provider';
 import type express from 'express';
 import type { Env } from './config/env.js';
 import type { GatehouseConfig } from './config/gatehouse_config.js';
-import { ConfigError } from './config/format_issues.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { ensureKeys, loadKeys } from './oidc/key_store.js';
-import { clientMetadata, syncClients } from './oidc/client_sync.js';
+import { syncClients } from './oidc/client_sync.js';
+import { validateClients } from './oidc/validate_clients.js';
 import { createResourceServers } from './oidc/resource_servers.js';
 import { createProvider } from './oidc/create_provider.js';
 import { logProviderEvents } from './oidc/provider_events_log.js';
@@ -15,6 +15,7 @@ import { createUsersRepo } from './accounts/users_repo.js';
 import { createConsentsRepo } from './accounts/consents_repo.js';
 import { createPageRenderer } from './http/render_page.js';
 import { createApp } from './http/create_app.js';
+import { createMetrics } from './http/metrics.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -30,20 +31,6 @@ function clientOrigins(config: GatehouseConfig): string[] {
 
 function backchannelUris(config: GatehouseConfig): Set<string> {
   return new Set(config.clients.flatMap((c) => (c.backchannel_logout_uri ? [new URL(c.backchannel_logout_uri).href] : [])));
-}
-
-/** oidc-provider's own checks of each client (e.g. redirect URI rules), as config errors. */
-async function validateClients(provider: Provider, config: GatehouseConfig): Promise<void> {
-  const problems: string[] = [];
-  for (const [i, client] of config.clients.entries()) {
-    try {
-      await provider.Client.validate(clientMetadata(client) as never);
-    } catch (error) {
-      const e = error as { error_description?: string; message: string };
-      problems.push(`clients[${i}]: ${e.error_description ?? e.message}`);
-    }
-  }
-  if (problems.length) throw new ConfigError('config file', problems);
 }
 
 /** Start-up after the database is open: schema, keys, provider, clients, app. */
@@ -71,12 +58,14 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     trustedUris: () => trusted,
   });
   logProviderEvents(provider, log);
-  await validateClients(provider, config);
+  const metrics = createMetrics(db);
+  metrics.observeProvider(provider);
+  await validateClients(provider, config.clients);
   const sync = await syncClients(db, config.clients);
   if (sync.added.length + sync.changed.length + sync.removed.length > 0) {
     log.info({ event: 'clients.synced', ...sync }, 'clients synced from the config file');
   }
 
-  const app = createApp({ env, db, log, provider, users, consents, resources, render, formActionOrigins: () => origins });
+  const app = createApp({ env, db, log, provider, users, consents, resources, render, formActionOrigins: () => origins, metrics });
   return { app, provider };
 }

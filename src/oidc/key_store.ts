@@ -30,7 +30,7 @@ export interface LoadedKeys {
 
 const newKid = () => randomBytes(12).toString('base64url');
 
-async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }> {
+export async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }> {
   const { privateKey } =
     alg === 'RS256'
       ? await generate('rsa', { modulusLength: 2048 })

@@ -1,0 +1,145 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { testConfig } from '../support/fixtures.js';
+import { expectOneLineError, REPO_ROOT, runCli } from './cli_harness.js';
+
+// `gatehouse config check [file]`: the server's start-up checks of the config file, with no
+// database. Every run here points DATABASE_URL at a port nothing listens on: had the command
+// touched the database, it would fail.
+
+const NO_DATABASE = { DATABASE_URL: 'postgres://gatehouse@127.0.0.1:1/nothing-listens-here' };
+const EXAMPLE = path.join(REPO_ROOT, 'examples/gatehouse.config.json');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-config-check-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, content: unknown): Promise<string> {
+  const target = path.join(dir, name);
+  await writeFile(target, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return target;
+}
+
+const check = (args: string[], env: Record<string, string> = {}) => runCli(['config', 'check', ...args], { env: { ...NO_DATABASE, ...env } });
+
+const webClient = (id: string, extra: Record<string, unknown> = {}) => ({
+  client_id: id,
+  client_secret: `${id}-secret-0123456789abcdef`,
+  redirect_uris: [`https://${id}.example.com/callback`],
+  ...extra,
+});
+
+describe('gatehouse config check', () => {
+  it('accepts the example config file', async () => {
+    expect(await check([EXAMPLE])).toEqual({ code: 0, stdout: 'ok: 3 clients, 1 APIs\n', stderr: '' });
+  });
+
+  it('accepts the configuration the test suite serves', async () => {
+    const result = await check([await file('suite.json', testConfig())]);
+    expect(result).toEqual({ code: 0, stdout: 'ok: 5 clients, 2 APIs\n', stderr: '' });
+  });
+
+  it('checks $CONFIG_FILE when no file is named', async () => {
+    expect(await check([], { CONFIG_FILE: EXAMPLE })).toEqual({ code: 0, stdout: 'ok: 3 clients, 1 APIs\n', stderr: '' });
+  });
+
+  it('prints every schema problem on its own line with its path, and exits 1', async () => {
+    const target = await file('problems.json', {
+      clients: [
+        webClient('one'),
+        webClient('two', { grant_types: ['authorization_code', 'password'] }),
+        webClient('three', { redirect_uris: ['https://three.example.com/cb', '/callback'] }),
+      ],
+      extra: true,
+    });
+    const result = await check([target]);
+    expectOneLineError(result, new RegExp(`^gatehouse: ${target}: 3 problems$`));
+    expect(result.stdout.trimEnd().split('\n').sort()).toEqual(
+      [
+        '(root): Unrecognized key: "extra"',
+        'clients[1].grant_types[1]: Invalid option: expected one of "authorization_code"|"refresh_token"|"client_credentials"',
+        'clients[2].redirect_uris[1]: must be an absolute URL',
+      ].sort(),
+    );
+  });
+
+  it('prints the problems that span fields (scopes, secrets, duplicates) the same way', async () => {
+    const target = await file('cross_field.json', {
+      clients: [
+        webClient('one'),
+        webClient('one'),
+        webClient('three', { scope: 'openid unknown:scope' }),
+        { client_id: 'public', token_endpoint_auth_method: 'none', client_secret: 'not-for-a-public-client', redirect_uris: ['https://p.example.com/cb'] },
+      ],
+      apis: [{ identifier: 'https://api.example.com', name: 'API', scopes: ['openid'] }],
+    });
+    const result = await check([target]);
+    expectOneLineError(result, new RegExp(`^gatehouse: ${target}: 4 problems$`));
+    expect(result.stdout.trimEnd().split('\n').sort()).toEqual(
+      [
+        'apis[0].scopes[0]: "openid" is a standard OpenID scope, not an API scope',
+        'clients[1].client_id: duplicate client_id "one"',
+        'clients[2].scope: unknown scope "unknown:scope" (not a standard scope nor owned by any API)',
+        'clients[3].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret',
+      ].sort(),
+    );
+  });
+
+  it("reports what oidc-provider's own client validation refuses, by client", async () => {
+    const target = await file('provider.json', {
+      clients: [
+        webClient('fine'),
+        webClient('custom-scheme', { redirect_uris: ['com.example.app:/callback'] }),
+        {
+          client_id: 'native',
+          application_type: 'native',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: ['http://app.example.com/callback'],
+        },
+      ],
+    });
+    const result = await check([target]);
+    expectOneLineError(result, /: 2 problems$/);
+    expect(result.stdout).toBe(
+      'clients[1]: redirect_uris must only contain web uris\n' +
+        'clients[2]: redirect_uris for native clients using http as a protocol can only use loopback addresses as hostnames\n',
+    );
+  });
+
+  it('reads YAML files too', async () => {
+    const good = await file('gatehouse.config.yaml', YAML.stringify(testConfig()));
+    expect(await check([good])).toEqual({ code: 0, stdout: 'ok: 5 clients, 2 APIs\n', stderr: '' });
+
+    const bad = await file('bad.yml', YAML.stringify({ clients: [webClient('one'), webClient('two', { redirect_uris: ['not a url'] })] }));
+    const result = await check([bad]);
+    expectOneLineError(result, /bad\.yml: 1 problem$/);
+    expect(result.stdout).toBe('clients[1].redirect_uris[0]: must be an absolute URL\n');
+  });
+
+  it('reports a file that is not valid JSON in one line', async () => {
+    const target = await file('broken.json', '{ "clients": [ }');
+    const result = await check([target]);
+    expectOneLineError(result, new RegExp(`^gatehouse: ${target}: .*JSON`));
+    expect(result.stdout).toBe('');
+  });
+
+  it('reports a YAML syntax error in one line', async () => {
+    const target = await file('broken.yaml', 'clients:\n  - client_id: "unterminated\n');
+    const result = await check([target]);
+    expectOneLineError(result, new RegExp(`^gatehouse: ${target}: `));
+    expect(result.stdout).toBe('');
+  });
+
+  it('reports a missing file in one line', async () => {
+    const result = await check([path.join(dir, 'nope.json')]);
+    expectOneLineError(result, /nope\.json: not found$/);
+    expect(result.stdout).toBe('');
+  });
+});
