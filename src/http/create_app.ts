@@ -12,6 +12,8 @@ import { VIEWS_DIR, type RenderPage } from './render_page.js';
 import { securityHeaders } from './security_headers.js';
 import { createHealthRouter } from './health.js';
 import { errorPage } from './error_page.js';
+import { loggedPath } from './logged_path.js';
+import { metricsEndpoint, type Metrics } from './metrics.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -24,21 +26,22 @@ export interface AppDeps {
   resources: ResourceServers;
   render: RenderPage;
   formActionOrigins: () => readonly string[];
+  metrics: Metrics;
 }
 
-// Request order: request log → security headers → static → health → our pages → the provider.
+// Request order: metrics → request log → security headers → static → health → our pages → the provider.
 // Nothing parses bodies before provider.callback(): it reads its own.
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.env.trustProxy);
 
+  app.use(deps.metrics.middleware);
   app.use(
     pinoHttp({
       logger: deps.log,
-      // The path only: query strings carry codes, id_token_hints and login hints.
       serializers: {
-        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: loggedPath(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
@@ -48,6 +51,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: deps.formActionOrigins }));
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));
+  app.get('/metrics', metricsEndpoint(deps.metrics));
   app.get('/', async (_req, res) => {
     res.type('html').send(await deps.render('home', {}));
   });

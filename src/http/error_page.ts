@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../log.js';
 import type { RenderPage } from './render_page.js';
 import { describeError } from '../oidc/hosted_provider_pages.js';
+import { loggedPath } from './logged_path.js';
 
 interface HttpishError {
   status?: number;
@@ -17,11 +18,13 @@ interface HttpishError {
 export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler {
   return (err: HttpishError & Error, req, res, _next) => {
     const status = err.statusCode ?? err.status ?? 500;
+    // SessionNotFound carries error = 'invalid_request' too; a person needs to hear it expired.
     const code =
-      err.error ??
-      (err.name === 'SessionNotFound' ? 'session_not_found' : status === 413 ? 'request_too_large' : status < 500 ? 'invalid_request' : 'server_error');
-    if (status >= 500) log.error({ err, path: req.path }, 'request failed');
-    else log.info({ path: req.path, error: code }, 'request refused');
+      err.name === 'SessionNotFound'
+        ? 'session_not_found'
+        : (err.error ?? (status === 413 ? 'request_too_large' : status < 500 ? 'invalid_request' : 'server_error'));
+    if (status >= 500) log.error({ err, path: loggedPath(req.path) }, 'request failed');
+    else log.info({ path: loggedPath(req.path), error: code }, 'request refused');
     const { heading, message } =
       code === 'request_too_large'
         ? { heading: 'Request too large', message: 'The form you sent is larger than this service accepts.' }
