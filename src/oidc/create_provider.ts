@@ -85,6 +85,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
       require_auth_time: true,
+      // Logout tokens carry the `sid` every ID token carries (id_token_session_claims.ts), so
+      // an RP can end just that session; a client may still register `false`.
+      backchannel_logout_session_required: true,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: createLoadExistingGrant(deps.consents, resources),
@@ -131,7 +134,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: resources.defaultResource,
         getResourceServerInfo: resources.getResourceServerInfo,
-        useGrantedResource: async () => true,
+        useGrantedResource: resources.useGrantedResource,
       },
     },
     fetch: createTrustedFetch(deps.trustedUris),

@@ -11,6 +11,7 @@ export interface ResourceServers {
   ownerOf(scope: string): string | undefined;
   defaultResource(ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]): Promise<string | readonly string[] | undefined>;
   getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string, client: Client): Promise<ResourceServer>;
+  useGrantedResource(ctx: KoaContextWithOIDC): Promise<boolean>;
 }
 
 function requestedScopes(ctx: KoaContextWithOIDC): string[] {
@@ -55,6 +56,14 @@ export function createResourceServers(apis: readonly ApiConfig[]): ResourceServe
         accessTokenFormat: api.access_token_format,
         ...(api.access_token_format === 'jwt' ? { jwt: { sign: { alg: api.signing_alg } } } : {}),
       };
+    },
+
+    // At the token endpoint a grant that includes an API issues that API's token, even beside
+    // openid; but a refresh that asks for OpenID scopes only wants a userinfo token, and
+    // keeping the API as audience would give an API token with no scope at all.
+    async useGrantedResource(ctx) {
+      const asked = requestedScopes(ctx);
+      return asked.length === 0 || asked.some((s) => ownerOfScope.has(s));
     },
   };
 }

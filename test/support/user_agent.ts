@@ -18,6 +18,9 @@ export class UserAgent {
 
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
+    // What a browser sends on a navigation; oidc-provider answers `*/*` (fetch's default) with
+    // JSON error bodies instead of its HTML error page.
+    if (!headers.has('accept')) headers.set('accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.set('cookie', cookie);
     let body: string | undefined;
