@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# Gatehouse: OpenID Connect provider. Two stages: compile TypeScript, then a runtime image
+# with production dependencies only, running as the unprivileged `node` user.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: the only one (argon2's) checks for its prebuilt binary, which this stage
+# never loads; and the root `prepare` script would build before the sources are copied.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim
+ENV NODE_ENV=production \
+    PORT=3000 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the root `prepare` script would run the TypeScript build, and argon2 needs
+# no install step here: node-gyp-build loads its prebuilt prebuilds/linux-x64/argon2.glibc.node
+# (node:24-slim is Debian, glibc) at run time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && mkdir -p /data \
+ && chown node:node /data
+COPY --from=build /app/dist ./dist
+COPY views ./views
+COPY migrations ./migrations
+COPY bin ./bin
+# The admin CLI on PATH: `docker compose exec gatehouse gatehouse users list`.
+RUN ln -s /app/bin/gatehouse.js /usr/local/bin/gatehouse
+
+USER node
+# The embedded database (used when DATABASE_URL is unset) lives here.
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]
