@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { listKeys, rotateKeys } from '../oidc/key_store.js';
 import type { CliContext } from './cli_context.js';
 import { formatTable } from './format_table.js';
+import { CliError } from './cli_errors.js';
 
 // `gatehouse keys …`: signing and cookie keys live in the database (see key_store.ts). Only kids
 // and metadata are shown; key material never leaves the database through the CLI.
@@ -18,20 +19,29 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
         ctx.print('no keys yet (the server generates them on first start; `gatehouse keys rotate` makes them now)');
         return;
       }
-      ctx.print(formatTable(['kid', 'kind', 'alg', 'state', 'created'], rows.map((k) => [k.kid, k.kind, k.alg, k.state, k.created_at])));
+      ctx.print(
+        formatTable(
+          ['kid', 'kind', 'alg', 'state', 'activates', 'retired', 'created'],
+          rows.map((k) => [k.kid, k.kind, k.alg, k.state, k.activates_at, k.retired_at, k.created_at]),
+        ),
+      );
     });
 
   keys
     .command('rotate')
-    .description('make new active keys and retire the current ones')
-    .action(async () => {
-      const created = await ctx.withDb(async (db) => {
-        const kids = await rotateKeys(db);
-        return (await listKeys(db)).filter((k) => kids.includes(k.kid));
+    .description('publish new keys now and sign with them after the propagation delay')
+    .option('--propagation <seconds>', 'override KEY_ROTATION_PROPAGATION_SECONDS for this rotation')
+    .action(async (options: { propagation?: string }) => {
+      const propagation = options.propagation === undefined ? ctx.env().keyPropagationSeconds : Number(options.propagation);
+      if (!Number.isInteger(propagation) || propagation < 0) throw new CliError('--propagation must be a whole number of seconds');
+      const { created, activatesAt } = await ctx.withDb(async (db) => {
+        const { kids, activatesAt } = await rotateKeys(db, propagation);
+        return { created: (await listKeys(db)).filter((k) => kids.includes(k.kid)), activatesAt };
       });
-      for (const key of created) ctx.print(`new ${key.kind} key ${key.kid}${key.alg ? ` (${key.alg})` : ''}`);
+      for (const key of created) ctx.print(`new ${key.kind} key ${key.kid}${key.alg ? ` (${key.alg})` : ''}: ${key.state}`);
       ctx.print(
-        'running servers pick up the new keys on restart; retired keys stay published, so tokens and cookies already issued keep working',
+        `running servers publish the new keys within KEY_REFRESH_SECONDS and sign with them from ${activatesAt.toISOString()}; ` +
+          'the current keys stay published after that until everything they signed has expired',
       );
     });
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from './format_issues.js';
@@ -21,6 +22,13 @@ const envSchema = z
     TRUST_PROXY: boolish.default(false),
     SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    WEB_CONCURRENCY: z
+      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+      .default(1),
+    KEY_ROTATION_PROPAGATION_SECONDS: z.coerce.number().int().min(0).max(7 * 86400).default(900),
+    KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    KEY_AUTO_ROTATE_DAYS: z.coerce.number().min(0).max(3650).default(0),
+    SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   })
   .transform((env) => {
     const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -34,6 +42,11 @@ const envSchema = z
       trustProxy: env.TRUST_PROXY,
       sweepIntervalMs: env.SWEEP_INTERVAL_SECONDS * 1000,
       dbPoolSize: env.DB_POOL_SIZE,
+      webConcurrency: env.WEB_CONCURRENCY === 'auto' ? os.availableParallelism() : env.WEB_CONCURRENCY,
+      keyPropagationSeconds: env.KEY_ROTATION_PROPAGATION_SECONDS,
+      keyRefreshMs: env.KEY_REFRESH_SECONDS * 1000,
+      keyAutoRotateMs: env.KEY_AUTO_ROTATE_DAYS * 86400 * 1000,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
       secureCookies: issuer.startsWith('https://'),
     };
   });

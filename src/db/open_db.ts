@@ -12,6 +12,8 @@ export interface OpenDbOptions {
   poolSize: number;
   /** 'server' or 'cli': a CLI may borrow a running server's embedded database, a server may not. */
   role: 'server' | 'cli';
+  /** a cluster worker: the primary process holds the embedded database and serves it here */
+  embeddedSocketDir?: string | undefined;
   onPoolError?: (error: Error) => void;
 }
 
@@ -32,6 +34,9 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
     const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize }, options.onPoolError);
     return dbOnPool('postgres', pool, async () => undefined);
+  }
+  if (options.embeddedSocketDir) {
+    return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options.onPoolError), async () => undefined);
   }
   return openEmbedded(options);
 }

@@ -1,5 +1,4 @@
 import express from 'express';
-import type Provider from 'oidc-provider';
 import { pinoHttp } from 'pino-http';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
@@ -7,7 +6,7 @@ import type { Logger } from '../log.js';
 import { createInteractionRouter } from '../interactions/router.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../accounts/consents_repo.js';
-import type { ResourceServers } from '../oidc/resource_servers.js';
+import type { ProviderHost } from '../oidc/provider_host.js';
 import { VIEWS_DIR, type RenderPage } from './render_page.js';
 import { securityHeaders } from './security_headers.js';
 import { createHealthRouter } from './health.js';
@@ -20,12 +19,10 @@ export interface AppDeps {
   env: Env;
   db: Db;
   log: Logger;
-  provider: Provider;
+  host: ProviderHost;
   users: UsersRepo;
   consents: ConsentsRepo;
-  resources: ResourceServers;
   render: RenderPage;
-  formActionOrigins: () => readonly string[];
   metrics: Metrics;
 }
 
@@ -48,15 +45,16 @@ export function createApp(deps: AppDeps): express.Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' },
     }),
   );
-  app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: deps.formActionOrigins }));
+  app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: () => deps.host.current().formActionOrigins }));
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));
   app.get('/metrics', metricsEndpoint(deps.metrics));
   app.get('/', async (_req, res) => {
     res.type('html').send(await deps.render('home', {}));
   });
-  app.use(createInteractionRouter(deps));
-  app.use(deps.provider.callback());
+  app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
+  // Whichever provider is current (see provider_host.ts) answers the protocol routes.
+  app.use((req, res) => deps.host.current().callback(req, res));
   app.use(errorPage(deps.render, deps.log));
   return app;
 }

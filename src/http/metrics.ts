@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type Provider from 'oidc-provider';
 import client from 'prom-client';
 import type { Db } from '../db/db.js';
+import { clusterMetricsFetcher } from './cluster_metrics.js';
 
 // Prometheus metrics (GET /metrics). Route labels come from a fixed table so that ids in
 // paths (/interaction/<uid>, /auth/<uid>) never become label values.
@@ -103,7 +104,14 @@ export function createMetrics(db: Db): Metrics {
 }
 
 export function metricsEndpoint(metrics: Metrics): RequestHandler {
+  const fromCluster = clusterMetricsFetcher(metrics.registry);
   return async (_req, res) => {
-    res.set('cache-control', 'no-store').type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.set('cache-control', 'no-store');
+    try {
+      const text = fromCluster ? await fromCluster() : await metrics.registry.metrics();
+      res.type(metrics.registry.contentType).send(text);
+    } catch (error) {
+      res.status(503).type('text').send(`metrics unavailable: ${(error as Error).message}\n`);
+    }
   };
 }

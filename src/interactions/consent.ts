@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { ConsentsRepo, Consent } from '../accounts/consents_repo.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
-import type { ResourceServers } from '../oidc/resource_servers.js';
+import type { Runtime } from '../oidc/provider_host.js';
 import type { RenderPage } from '../http/render_page.js';
 import type { Logger } from '../log.js';
 import { WrongPrompt } from './interaction_errors.js';
@@ -13,10 +13,9 @@ import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js'
 // Allow adds it to the grant and remembers it for this user and client; Deny is access_denied.
 
 export interface ConsentDeps {
-  provider: Provider;
+  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
   users: UsersRepo;
   consents: ConsentsRepo;
-  resources: ResourceServers;
   render: RenderPage;
   log: Logger;
 }
@@ -29,7 +28,7 @@ interface PromptDetails {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-export function createConsent({ provider, users, consents, resources, render, log }: ConsentDeps) {
+export function createConsent({ runtime, users, consents, render, log }: ConsentDeps) {
   function missing(details: Details): Consent {
     const d = details.prompt.details as PromptDetails;
     return {
@@ -42,6 +41,7 @@ export function createConsent({ provider, users, consents, resources, render, lo
   async function grantAndFinish(req: Request, res: Response, details: Details, clientId: string): Promise<void> {
     const accountId = details.session?.accountId;
     if (!accountId) throw new WrongPrompt();
+    const { provider } = runtime();
     const wanted = missing(details);
     const grant = details.grantId
       ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId }))
@@ -71,6 +71,7 @@ export function createConsent({ provider, users, consents, resources, render, lo
       const scopes = wanted.scope.map((s) => SCOPE_DESCRIPTIONS[s]).filter((s): s is string => !!s);
       const claims = wanted.claims.filter((c) => CLAIM_DESCRIPTIONS[c]).map((c) => CLAIM_DESCRIPTIONS[c]!);
       if (claims.length) scopes.push(`See ${claims.join(', ')}`);
+      const { resources } = runtime();
       const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => ({
         name: resources.byIdentifier(identifier)?.name ?? identifier,
         scopes: s,
@@ -87,7 +88,7 @@ export function createConsent({ provider, users, consents, resources, render, lo
     },
 
     async submit(req: Request, res: Response): Promise<void> {
-      const details = await provider.interactionDetails(req, res);
+      const details = await runtime().provider.interactionDetails(req, res);
       if (details.prompt.name !== 'consent') throw new WrongPrompt();
       await grantAndFinish(req, res, details, String(details.params.client_id));
     },

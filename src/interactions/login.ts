@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import type Provider from 'oidc-provider';
+import type { Runtime } from '../oidc/provider_host.js';
+import type { Metrics } from '../http/metrics.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import { verifyPassword } from '../accounts/passwords.js';
 import type { RenderPage } from '../http/render_page.js';
@@ -10,7 +11,8 @@ import { WrongPrompt } from './interaction_errors.js';
 // disabled account without the right password, and the same argon2 work for each.
 
 export interface LoginDeps {
-  provider: Provider;
+  runtime: () => Pick<Runtime, 'provider'>;
+  metrics: Pick<Metrics, 'signIn'>;
   users: UsersRepo;
   render: RenderPage;
   log: Logger;
@@ -19,7 +21,7 @@ export interface LoginDeps {
 const INVALID = 'The username or password is incorrect.';
 const DISABLED = 'This account is disabled. Contact your administrator.';
 
-export function createLogin({ provider, users, render, log }: LoginDeps) {
+export function createLogin({ runtime, metrics, users, render, log }: LoginDeps) {
   async function page(res: Response, status: number, locals: { uid: string; clientName: string | undefined; login: string; error?: string }) {
     res.status(status).type('html').send(await render('login', { error: undefined, ...locals }));
   }
@@ -31,6 +33,7 @@ export function createLogin({ provider, users, render, log }: LoginDeps) {
     },
 
     async submit(req: Request, res: Response): Promise<void> {
+      const { provider } = runtime();
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new WrongPrompt();
       const client = await provider.Client.find(String(details.params.client_id));
@@ -44,15 +47,18 @@ export function createLogin({ provider, users, render, log }: LoginDeps) {
       const ok = await verifyPassword(user?.password_hash, password);
       if (!user || !ok) {
         log.info({ event: 'login.failure', client_id: client?.clientId, reason: user ? 'bad_password' : 'unknown_user' }, 'sign-in failed');
+        metrics.signIn('failure');
         await page(res, 401, { uid: details.uid, clientName, login, error: INVALID });
         return;
       }
       if (user.disabled) {
         log.info({ event: 'login.failure', client_id: client?.clientId, sub: user.sub, reason: 'disabled' }, 'sign-in refused');
+        metrics.signIn('disabled');
         await page(res, 403, { uid: details.uid, clientName, login, error: DISABLED });
         return;
       }
       log.info({ event: 'login.success', client_id: client?.clientId, sub: user.sub }, 'signed in');
+      metrics.signIn('success');
       await provider.interactionFinished(
         req,
         res,

@@ -1,6 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { errors } from 'oidc-provider';
-import type Provider from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
@@ -24,7 +23,7 @@ const wrap =
     fn(req, res).catch(next);
   };
 
-export function createInteractionRouter(deps: Deps & { provider: Provider }): express.Router {
+export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
   const login = createLogin(deps);
   const consent = createConsent(deps);
@@ -34,8 +33,9 @@ export function createInteractionRouter(deps: Deps & { provider: Provider }): ex
     '/interaction/:uid',
     noStore,
     wrap(async (req, res) => {
-      const details = await deps.provider.interactionDetails(req, res);
-      const client = await deps.provider.Client.find(String(details.params.client_id));
+      const { provider } = deps.runtime();
+      const details = await provider.interactionDetails(req, res);
+      const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
       if (details.prompt.name === 'login') {
         await login.show(req, res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);

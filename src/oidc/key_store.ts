@@ -2,9 +2,11 @@ import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { JWK } from 'oidc-provider';
 import type { Db } from '../db/db.js';
+import { deriveKeyStates, nextActivation, type KeyState, type Retention, type TimedKey } from './key_states.js';
 
 // Token signing keys and cookie keys, kept in the database so every restart (and every
-// instance) signs with the same keys. Generated on first start.
+// instance) signs with the same keys. Generated on first start; rotated by publishing the new
+// key first and signing with it only after a propagation delay (see key_states.ts).
 
 export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -12,21 +14,32 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 const generate = promisify(generateKeyPair);
 const KEYS_LOCK = 0x6b657973; // "keys"
 
-export interface KeyRow {
-  kid: string;
-  kind: 'signing' | 'cookie';
-  alg: string | null;
-  state: 'active' | 'retired';
+export interface KeyRow extends TimedKey {
   created_at: Date;
+}
+
+export interface ListedKey extends KeyRow {
+  state: KeyState;
   retired_at: Date | null;
 }
 
 export interface LoadedKeys {
-  /** private JWKs, active keys first: oidc-provider signs with the first key of each alg */
+  /**
+   * private JWKs: the active key of each alg signs; pending and retired keys carry
+   * key_ops ["verify"], which keeps oidc-provider from signing with them while it still
+   * publishes them and accepts what they signed
+   */
   jwks: { keys: JWK[] };
-  /** active cookie key first: it signs, the rest still verify */
+  /** active cookie key first (it signs); pending and retired ones still verify */
   cookieKeys: string[];
+  /** changes whenever the set of keys or any key's state changes */
+  fingerprint: string;
+  /** when a pending key activates: reload then */
+  nextChangeAt: Date | null;
 }
+
+/** Retired keys stay published this long by default: the longest token or cookie life. */
+export const DEFAULT_RETENTION: Retention = { signingSeconds: 24 * 3600, cookieSeconds: 14 * 24 * 3600 };
 
 const newKid = () => randomBytes(12).toString('base64url');
 
@@ -41,16 +54,40 @@ export async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk
 
 type Queryable = Pick<Db, 'query'>;
 
-async function insertSigningKey(db: Queryable, alg: SigningAlg): Promise<string> {
+async function insertSigningKey(db: Queryable, alg: SigningAlg, activatesAt: Date | null): Promise<string> {
   const { kid, jwk } = await newSigningKey(alg);
-  await db.query(`INSERT INTO keys (kid, kind, alg, material) VALUES ($1, 'signing', $2, $3)`, [kid, alg, jwk]);
+  await db.query(`INSERT INTO keys (kid, kind, alg, material, activates_at) VALUES ($1, 'signing', $2, $3, coalesce($4, now()))`, [
+    kid,
+    alg,
+    jwk,
+    activatesAt,
+  ]);
   return kid;
 }
 
-async function insertCookieKey(db: Queryable): Promise<string> {
+async function insertCookieKey(db: Queryable, activatesAt: Date | null): Promise<string> {
   const kid = newKid();
-  await db.query(`INSERT INTO keys (kid, kind, material) VALUES ($1, 'cookie', $2)`, [kid, JSON.stringify(randomBytes(32).toString('base64url'))]);
+  await db.query(`INSERT INTO keys (kid, kind, material, activates_at) VALUES ($1, 'cookie', $2, coalesce($3, now()))`, [
+    kid,
+    JSON.stringify(randomBytes(32).toString('base64url')),
+    activatesAt,
+  ]);
   return kid;
+}
+
+/**
+ * One new key of each kind, activating at `activatesAt`; except where no key of that kind (and
+ * alg) signs yet, say a `keys rotate` on a fresh database: there the new key signs at once,
+ * since a server would otherwise have nothing to sign with until then.
+ */
+async function insertKeySet(tx: Queryable, activatesAt: Date): Promise<{ kids: string[]; activatesAt: Date }> {
+  const now = new Date();
+  const { rows } = await tx.query<{ kind: string; alg: string | null }>('SELECT DISTINCT kind, alg FROM keys WHERE activates_at <= $1', [now]);
+  const when = (kind: string, alg: string | null) => (rows.some((r) => r.kind === kind && r.alg === alg) ? activatesAt : now);
+  const kids: string[] = [];
+  for (const alg of SIGNING_ALGS) kids.push(await insertSigningKey(tx, alg, when('signing', alg)));
+  kids.push(await insertCookieKey(tx, when('cookie', null)));
+  return { kids, activatesAt: rows.length ? activatesAt : now };
 }
 
 async function withKeysLock<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -66,46 +103,82 @@ async function withKeysLock<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promi
   });
 }
 
-/** Creates whatever active key is missing (one signing key per alg, one cookie key). */
+/** Creates, active at once, whatever key is missing (one signing key per alg, one cookie key). */
 export async function ensureKeys(db: Db): Promise<string[]> {
   return withKeysLock(db, async (tx) => {
-    const { rows } = await tx.query<{ kind: string; alg: string | null }>(
-      `SELECT kind, alg FROM keys WHERE state = 'active'`,
-    );
+    const { rows } = await tx.query<{ kind: string; alg: string | null }>('SELECT DISTINCT kind, alg FROM keys');
     const created: string[] = [];
     for (const alg of SIGNING_ALGS) {
-      if (!rows.some((r) => r.kind === 'signing' && r.alg === alg)) created.push(await insertSigningKey(tx, alg));
+      if (!rows.some((r) => r.kind === 'signing' && r.alg === alg)) created.push(await insertSigningKey(tx, alg, null));
     }
-    if (!rows.some((r) => r.kind === 'cookie')) created.push(await insertCookieKey(tx));
+    if (!rows.some((r) => r.kind === 'cookie')) created.push(await insertCookieKey(tx, null));
     return created;
   });
 }
 
-/** Makes a new active key of each kind and retires the old ones (still published / accepted). */
-export async function rotateKeys(db: Db): Promise<string[]> {
-  return withKeysLock(db, async (tx) => {
-    await tx.query(`UPDATE keys SET state = 'retired', retired_at = now() WHERE state = 'active'`);
-    const created: string[] = [];
-    for (const alg of SIGNING_ALGS) created.push(await insertSigningKey(tx, alg));
-    created.push(await insertCookieKey(tx));
-    return created;
-  });
+/**
+ * Adds a new key of each kind that starts signing after `propagationSeconds`; until then it is
+ * only published. The current keys retire when the new ones activate.
+ */
+export async function rotateKeys(db: Db, propagationSeconds: number): Promise<{ kids: string[]; activatesAt: Date }> {
+  return withKeysLock(db, (tx) => insertKeySet(tx, new Date(Date.now() + propagationSeconds * 1000)));
 }
 
-export async function listKeys(db: Db): Promise<KeyRow[]> {
-  const { rows } = await db.query<KeyRow>(
-    `SELECT kid, kind, alg, state, created_at, retired_at FROM keys
-     ORDER BY kind, state, created_at DESC`,
-  );
+async function keyRows(db: Pick<Db, 'query'>): Promise<(KeyRow & { material: unknown })[]> {
+  const { rows } = await db.query<KeyRow & { material: unknown }>('SELECT kid, kind, alg, material, activates_at, created_at FROM keys');
   return rows;
 }
 
-export async function loadKeys(db: Db): Promise<LoadedKeys> {
-  const { rows } = await db.query<{ kind: string; material: unknown }>(
-    `SELECT kind, material FROM keys ORDER BY (state = 'active') DESC, created_at DESC`,
-  );
+export async function listKeys(db: Db, retention: Retention = DEFAULT_RETENTION, now = new Date()): Promise<ListedKey[]> {
+  const rows = await keyRows(db);
+  const order: Record<KeyState, number> = { next: 0, active: 1, retired: 2, expired: 3 };
+  return deriveKeyStates(rows, now, retention)
+    .map(({ key: { material: _secret, ...key }, state, retiredAt }) => ({ ...key, state, retired_at: retiredAt }))
+    .sort((a, b) => a.kind.localeCompare(b.kind) || (a.alg ?? '').localeCompare(b.alg ?? '') || order[a.state] - order[b.state]);
+}
+
+/** Deletes keys retired for longer than their retention. */
+export async function pruneExpiredKeys(db: Db, retention: Retention = DEFAULT_RETENTION, now = new Date()): Promise<string[]> {
+  const expired = deriveKeyStates(await keyRows(db), now, retention)
+    .filter((k) => k.state === 'expired')
+    .map((k) => k.key.kid);
+  if (expired.length) await db.query('DELETE FROM keys WHERE kid = ANY($1)', [expired]);
+  return expired;
+}
+
+export async function loadKeys(db: Pick<Db, 'query'>, retention: Retention = DEFAULT_RETENTION, now = new Date()): Promise<LoadedKeys> {
+  const rows = await keyRows(db);
+  const live = deriveKeyStates(rows, now, retention)
+    .filter((k) => k.state !== 'expired')
+    // active first, then pending, then retired (newest first within each)
+    .sort((a, b) => rank(a.state) - rank(b.state) || b.key.activates_at.getTime() - a.key.activates_at.getTime());
+  const jwks = live
+    .filter((k) => k.key.kind === 'signing')
+    .map(({ key, state }) => {
+      const jwk = key.material as JWK;
+      return state === 'active' ? jwk : { ...jwk, key_ops: ['verify'] };
+    });
   return {
-    jwks: { keys: rows.filter((r) => r.kind === 'signing').map((r) => r.material as JWK) },
-    cookieKeys: rows.filter((r) => r.kind === 'cookie').map((r) => r.material as string),
+    jwks: { keys: jwks },
+    cookieKeys: live.filter((k) => k.key.kind === 'cookie').map((k) => k.key.material as string),
+    fingerprint: live.map((k) => `${k.key.kid}:${k.state}`).sort().join(','),
+    nextChangeAt: nextActivation(rows, now),
   };
+}
+
+function rank(state: KeyState): number {
+  return state === 'active' ? 0 : state === 'next' ? 1 : 2;
+}
+
+/**
+ * Automatic rotation: rotates when the newest signing key was created more than `everyMs` ago.
+ * Checked and done under the keys lock, so several instances checking at once rotate once.
+ */
+export async function rotateIfDue(db: Db, everyMs: number, propagationSeconds: number): Promise<string[]> {
+  return withKeysLock(db, async (tx) => {
+    const { rows } = await tx.query<{ newest: Date | null }>(`SELECT max(created_at) AS newest FROM keys WHERE kind = 'signing'`);
+    const newest = rows[0]?.newest;
+    if (newest && Date.now() - newest.getTime() < everyMs) return [];
+    return (await insertKeySet(tx, new Date(Date.now() + propagationSeconds * 1000))).kids;
+  });
 }

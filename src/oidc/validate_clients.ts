@@ -59,7 +59,7 @@ export async function createValidationProvider(env: Env, config: GatehouseConfig
   return createProvider({
     env,
     db: noDb,
-    keys: { jwks: { keys }, cookieKeys: [] },
+    keys: { jwks: { keys }, cookieKeys: [], fingerprint: '', nextChangeAt: null },
     users: createUsersRepo(noDb),
     consents: createConsentsRepo(noDb),
     resources: createResourceServers(config.apis),

@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import { loadEnv } from '../../src/config/env.js';
 import type { GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import { createLogger } from '../../src/log.js';
-import { buildGatehouse } from '../../src/build_gatehouse.js';
+import { buildGatehouse, type Gatehouse } from '../../src/build_gatehouse.js';
 import { createUsersRepo, type User } from '../../src/accounts/users_repo.js';
 import type { NewUser } from '../../src/accounts/user_schema.js';
 import { createTestDb, type Backend, type TestDb } from './test_db.js';
@@ -16,7 +16,9 @@ import { testConfig } from './fixtures.js';
 export interface RunningGatehouse {
   issuer: string;
   server: http.Server;
-  provider: Provider;
+  gatehouse: Gatehouse;
+  /** the provider serving right now (a key rotation or config reload swaps it) */
+  readonly provider: Provider;
   testDb: TestDb;
   /** every JSON log line written so far */
   logs: Record<string, unknown>[];
@@ -49,14 +51,17 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   });
   const env = loadEnv({ PORT: String(port), ISSUER: issuer, LOG_LEVEL: 'info', DATA_DIR: testDb.dataDir, ...options.env });
   const log = createLogger(env.logLevel, sink);
-  const { app, provider } = await buildGatehouse({ env, log, config: options.config ?? testConfig(), db: testDb.db });
-  server.on('request', app);
+  const gatehouse = await buildGatehouse({ env, log, config: options.config ?? testConfig(), db: testDb.db });
+  server.on('request', gatehouse.app);
 
   const users = createUsersRepo(testDb.db);
   return {
     issuer,
     server,
-    provider,
+    gatehouse,
+    get provider() {
+      return gatehouse.host.current().provider;
+    },
     testDb,
     get logs() {
       return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -64,6 +69,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     rawLogs: () => lines.join('\n'),
     createUser: (user) => users.create(user),
     async close() {
+      gatehouse.host.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (!options.testDb) await testDb.drop();

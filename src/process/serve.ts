@@ -1,0 +1,114 @@
+import type { Server } from 'node:http';
+import type { Env } from '../config/env.js';
+import { loadConfigFile } from '../config/load_config_file.js';
+import { ConfigError } from '../config/format_issues.js';
+import { openDb } from '../db/open_db.js';
+import { startSweeper } from '../db/sweep_expired.js';
+import { createLogger, type Logger } from '../log.js';
+import { buildGatehouse, type Gatehouse } from '../build_gatehouse.js';
+import { pruneExpiredKeys, rotateIfDue } from '../oidc/key_store.js';
+
+// One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
+// SIGHUP re-reads the config file; SIGTERM/SIGINT stop accepting, let in-flight requests
+// finish (up to SHUTDOWN_TIMEOUT_SECONDS), close the database and exit 0.
+
+export interface ServeOptions {
+  /** set in cluster workers: the primary's embedded database socket */
+  embeddedSocketDir?: string | undefined;
+  /** only one process of a cluster sweeps and rotates */
+  housekeeping: boolean;
+}
+
+async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger): Promise<void> {
+  try {
+    const { config } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+    await gatehouse.applyConfig(config);
+    log.info({ event: 'config.reloaded', clients: config.clients.length, apis: config.apis.length }, 'config file reloaded');
+  } catch (error) {
+    const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+    log.error({ event: 'config.reload_failed', problems }, 'config file not reloaded; the previous config keeps serving');
+  }
+}
+
+export async function serve(env: Env, options: ServeOptions): Promise<void> {
+  const log = createLogger(env.logLevel);
+  const { config, found } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+  if (!found) log.warn({ file: env.configFile }, 'no config file: serving no clients (see README, "Config file")');
+
+  const db = await openDb({
+    databaseUrl: env.databaseUrl,
+    dataDir: env.dataDir,
+    poolSize: env.dbPoolSize,
+    role: 'server',
+    embeddedSocketDir: options.embeddedSocketDir,
+    onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+  });
+
+  let server: Server | undefined;
+  let gatehouse: Gatehouse | undefined;
+  const timers: { stop(): void }[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.warn({ event: 'shutdown.timeout' }, 'in-flight requests did not finish in time; closing them');
+      server?.closeAllConnections();
+    }, env.shutdownTimeoutMs);
+    force.unref();
+    for (const timer of timers) timer.stop();
+    gatehouse?.host.stop();
+    if (server?.listening) {
+      const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    }
+    clearTimeout(force);
+    await db.close().catch((error: Error) => log.warn({ err: error }, 'closing the database failed'));
+    log.info({ event: 'shutdown.done' }, 'stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    gatehouse = await buildGatehouse({ env, log, config, db });
+    gatehouse.host.startRefreshing();
+    const live = gatehouse;
+    process.on('SIGHUP', () => void reloadConfig(env, live, log));
+
+    if (options.housekeeping) {
+      timers.push(
+        startSweeper(db, env.sweepIntervalMs, (deleted, error) => {
+          if (error) log.warn({ err: error }, 'expiry sweep failed');
+          else if (deleted) log.info({ event: 'sweep', deleted }, 'expired rows deleted');
+          pruneExpiredKeys(db)
+            .then((kids) => kids.length && log.info({ event: 'keys.pruned', kids }, 'expired keys deleted'))
+            .catch((err: Error) => log.warn({ err }, 'key pruning failed'));
+        }),
+      );
+      if (env.keyAutoRotateMs > 0) {
+        const check = () =>
+          rotateIfDue(db, env.keyAutoRotateMs, env.keyPropagationSeconds)
+            .then((kids) => kids.length && log.info({ event: 'keys.rotated', kids, automatic: true }, 'keys rotated on schedule'))
+            .catch((err: Error) => log.warn({ err }, 'automatic key rotation failed'));
+        void check();
+        const timer = setInterval(check, Math.min(env.keyAutoRotateMs / 10, 3600_000));
+        timer.unref();
+        timers.push({ stop: () => clearInterval(timer) });
+      }
+    }
+
+    server = gatehouse.app.listen(env.port, () => {
+      log.info({ event: 'listening', port: env.port, issuer: env.issuer, database: db.kind, pid: process.pid }, `Gatehouse listening on ${env.issuer}`);
+    });
+    server.on('error', (error) => {
+      log.fatal({ err: error }, 'cannot listen');
+      void db.close().finally(() => process.exit(1));
+    });
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}
