@@ -13,9 +13,11 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-slim
+# WEB_CONCURRENCY=auto: one worker per CPU the container may use.
 ENV NODE_ENV=production \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    WEB_CONCURRENCY=auto
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the root `prepare` script would run the TypeScript build, and argon2 needs
