@@ -11,6 +11,7 @@ import { logProviderEvents } from './oidc/provider_events_log.js';
 import { createProviderHost, type ProviderHost } from './oidc/provider_host.js';
 import { createUsersRepo } from './accounts/users_repo.js';
 import { createConsentsRepo } from './accounts/consents_repo.js';
+import { createLoginThrottle } from './accounts/login_throttle.js';
 import { createPageRenderer } from './http/render_page.js';
 import { createApp } from './http/create_app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -60,6 +61,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   }
   await applyConfig(config);
 
-  const app = createApp({ env, db, log, host, users, consents, render, metrics });
+  const throttle = createLoginThrottle(db, env.loginThrottle);
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics });
   return { app, host, metrics, applyConfig };
 }

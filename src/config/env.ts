@@ -29,6 +29,10 @@ const envSchema = z
     KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     KEY_AUTO_ROTATE_DAYS: z.coerce.number().min(0).max(3650).default(0),
     SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
+    LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(50),
+    LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
+    LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
   })
   .transform((env) => {
     const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -47,6 +51,12 @@ const envSchema = z
       keyRefreshMs: env.KEY_REFRESH_SECONDS * 1000,
       keyAutoRotateMs: env.KEY_AUTO_ROTATE_DAYS * 86400 * 1000,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+      loginThrottle: {
+        maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+        windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+        lockoutSeconds: env.LOGIN_LOCKOUT_SECONDS,
+      },
       secureCookies: issuer.startsWith('https://'),
     };
   });

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { createInteractionRouter } from '../interactions/router.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../accounts/consents_repo.js';
+import type { LoginThrottle } from '../accounts/login_throttle.js';
 import type { ProviderHost } from '../oidc/provider_host.js';
 import { VIEWS_DIR, type RenderPage } from './render_page.js';
 import { securityHeaders } from './security_headers.js';
@@ -22,6 +23,7 @@ export interface AppDeps {
   host: ProviderHost;
   users: UsersRepo;
   consents: ConsentsRepo;
+  throttle: LoginThrottle;
   render: RenderPage;
   metrics: Metrics;
 }

@@ -36,7 +36,10 @@ export interface Metrics {
   registry: client.Registry;
   /** times every request by route, method and status */
   middleware: RequestHandler;
-  signIn(outcome: 'success' | 'failure' | 'disabled'): void;
+  /** `throttled`: refused unchecked while the account or the IP is locked out */
+  signIn(outcome: 'success' | 'failure' | 'disabled' | 'throttled'): void;
+  /** a brute-force lockout started (see login_throttle.ts) */
+  lockout(scope: 'account' | 'ip'): void;
   /** oidc-provider's events: tokens issued, back-channel deliveries */
   observeProvider(provider: Provider): void;
 }
@@ -64,6 +67,12 @@ export function createMetrics(db: Db): Metrics {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const lockouts = new client.Counter({
+    name: 'gatehouse_lockouts_total',
+    help: 'Sign-in lockouts started after too many failed attempts, per account or per client IP',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
   const backchannel = new client.Counter({
     name: 'gatehouse_backchannel_logout_deliveries_total',
     help: 'Back-channel logout deliveries by outcome',
@@ -81,7 +90,8 @@ export function createMetrics(db: Db): Metrics {
       this.set({ state: 'waiting' }, db.pool.waitingCount);
     },
   });
-  for (const outcome of ['success', 'failure', 'disabled']) signIns.inc({ outcome }, 0);
+  for (const outcome of ['success', 'failure', 'disabled', 'throttled']) signIns.inc({ outcome }, 0);
+  for (const scope of ['account', 'ip']) lockouts.inc({ scope }, 0);
   for (const outcome of ['success', 'failure']) backchannel.inc({ outcome }, 0);
 
   return {
@@ -92,6 +102,7 @@ export function createMetrics(db: Db): Metrics {
       next();
     },
     signIn: (outcome) => signIns.inc({ outcome }),
+    lockout: (scope) => lockouts.inc({ scope }),
     observeProvider(provider) {
       const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
       on('grant.success', (ctx: { oidc?: { params?: { grant_type?: unknown }; client?: { clientId: string } } }) => {

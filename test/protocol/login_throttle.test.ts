@@ -1,0 +1,246 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/open_db.js';
+import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
+import type { Db } from '../../src/db/db.js';
+import { accountKey } from '../../src/accounts/login_throttle.js';
+import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { availableBackends } from '../support/storage_backends.js';
+import type { TestDb } from '../support/test_db.js';
+import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
+import { discover, oidc } from '../support/relying_party.js';
+import { UserAgent, type Page } from '../support/user_agent.js';
+import { LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
+
+// Brute-force protection on the hosted login, over HTTP: failures per account and per client IP
+// are counted in the database; at the limit the account (or IP) is locked for a while, and a
+// locked attempt gets 429 with Retry-After and a plain message, without its password checked.
+
+const FP_CALLBACK = `${RP}/fp/callback`;
+const CAROL = { username: 'carol', email: 'carol@example.test', name: 'Carol', password: 'carol has a long password' };
+const LOCKED_MESSAGE = /^Too many failed sign-ins\. Try again in 1 minute\.$/;
+
+/** A browser behind a reverse proxy that reports its address in X-Forwarded-For. */
+class ForwardedUserAgent extends UserAgent {
+  constructor(private readonly ip: string) {
+    super();
+  }
+  override request(url: string, init: Parameters<UserAgent['request']>[1] = {}) {
+    return super.request(url, { ...init, headers: { 'x-forwarded-for': this.ip, ...init.headers } });
+  }
+}
+
+async function signInAs(rp: oidc.Configuration, login: string, password: string, ua?: UserAgent) {
+  const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK, ...(ua ? { ua } : {}) });
+  const page = expectPage(started.landing);
+  expect(pageKind(page)).toBe('login');
+  return started.ua.submit(page, LOGIN_FORM, { login, password }, RP);
+}
+
+async function expectSignedIn(result: Awaited<ReturnType<typeof signInAs>>): Promise<void> {
+  expect(callbackParams(expectRedirect(result)).get('code')).toBeTruthy();
+}
+
+function expectRefused(result: Awaited<ReturnType<typeof signInAs>>, status: 401 | 429): Page {
+  const page = expectPage(result);
+  expect(page.status).toBe(status);
+  expect(pageKind(page)).toBe('login');
+  return page;
+}
+
+/** A 429 page that says, in words and in Retry-After, when to come back. */
+function expectLockedPage(result: Awaited<ReturnType<typeof signInAs>>, lockoutSeconds: number): Page {
+  const page = expectRefused(result, 429);
+  const retryAfter = Number(page.headers.get('retry-after'));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThan(0);
+  expect(retryAfter).toBeLessThanOrEqual(lockoutSeconds);
+  expect(page.$('[role="alert"]').text().trim()).toMatch(LOCKED_MESSAGE);
+  return page;
+}
+
+const events = (gh: RunningGatehouse, event: string) => gh.logs.filter((line) => line.event === event);
+
+async function limitRow(gh: RunningGatehouse, key: string) {
+  const { rows } = await gh.testDb.db.query<{ points: number; expire: string }>('SELECT points, expire FROM login_limits WHERE key = $1', [key]);
+  return rows[0] ? { points: rows[0].points, msLeft: Number(rows[0].expire) - Date.now() } : undefined;
+}
+
+async function metric(issuer: string, name: string, labels: string): Promise<number | undefined> {
+  const text = await (await fetch(`${issuer}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+describe('per-account lockout', () => {
+  let gh: RunningGatehouse;
+  let rp: oidc.Configuration;
+
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_LOCKOUT_SECONDS: '60', LOGIN_FAILURE_WINDOW_SECONDS: '600' } });
+    await gh.createUser(ALICE);
+    await gh.createUser(BOB);
+    await gh.createUser(CAROL);
+    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  });
+  afterAll(() => gh?.close());
+
+  it('locks an account on its third failure; the next attempt, even with the right password, gets 429 unchecked', async () => {
+    expectRefused(await signInAs(rp, ALICE.username, 'wrong password one'), 401);
+    expectRefused(await signInAs(rp, ALICE.username, 'wrong password two'), 401);
+    // The failure that reaches the limit already says so.
+    expectLockedPage(await signInAs(rp, ALICE.username, 'wrong password three'), 60);
+
+    const alice = (await gh.testDb.db.query<{ sub: string }>(`SELECT sub FROM users WHERE username = 'alice'`)).rows[0]!;
+    expect(events(gh, 'login.locked')).toEqual([expect.objectContaining({ reason: 'account', sub: alice.sub, level: 40 })]);
+
+    const failuresBefore = events(gh, 'login.failure').length;
+    const throttledBefore = events(gh, 'login.throttled').length;
+    const page = expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
+    expect(page.$(`${LOGIN_FORM} input[name="login"]`).attr('value')).toBe(ALICE.username);
+    // Refused before the password was verified: a throttled event, and no failure or success.
+    expect(events(gh, 'login.throttled').slice(throttledBefore)).toEqual([expect.objectContaining({ reason: 'account' })]);
+    expect(events(gh, 'login.failure')).toHaveLength(failuresBefore);
+    expect(events(gh, 'login.success')).toHaveLength(0);
+
+    // The lock is a row in the shared table, keyed by the login (hashed), ending within the lockout.
+    const row = await limitRow(gh, `account:${accountKey(ALICE.username)}`);
+    expect(row).toBeDefined();
+    expect(row!.points).toBeGreaterThan(3);
+    expect(row!.msLeft).toBeGreaterThan(0);
+    expect(row!.msLeft).toBeLessThanOrEqual(60_000);
+    // The same login in another case, with spaces around it, is the same account.
+    expectLockedPage(await signInAs(rp, `  ${ALICE.username.toUpperCase()} `, ALICE.password), 60);
+    expect(gh.rawLogs()).not.toContain('wrong password');
+    expect(gh.rawLogs()).not.toContain(ALICE.password);
+  });
+
+  it('does not lock another user signing in from the same IP', async () => {
+    await expectSignedIn(await signInAs(rp, BOB.username, BOB.password));
+  });
+
+  it('counts an unknown login exactly like a real one, so a lockout reveals nothing', async () => {
+    const real = expectLockedPage(await signInAs(rp, ALICE.username, 'whatever'), 60);
+    expectRefused(await signInAs(rp, 'nobody-by-this-name', 'guess one'), 401);
+    expectRefused(await signInAs(rp, 'nobody-by-this-name', 'guess two'), 401);
+    expectLockedPage(await signInAs(rp, 'nobody-by-this-name', 'guess three'), 60);
+    const unknown = expectLockedPage(await signInAs(rp, 'nobody-by-this-name', 'guess four'), 60);
+    expect(visibleText(unknown).replace('nobody-by-this-name', 'X')).toBe(visibleText(real).replace(ALICE.username, 'X'));
+    expect(await limitRow(gh, `account:${accountKey('nobody-by-this-name')}`)).toBeDefined();
+  });
+
+  it('starts the count again after a successful sign-in', async () => {
+    const key = `account:${accountKey(CAROL.username)}`;
+    expectRefused(await signInAs(rp, CAROL.username, 'not it'), 401);
+    expectRefused(await signInAs(rp, CAROL.username, 'not it either'), 401);
+    expect((await limitRow(gh, key))?.points).toBe(2);
+    await expectSignedIn(await signInAs(rp, CAROL.username, CAROL.password));
+    expect(await limitRow(gh, key)).toBeUndefined();
+
+    // Two more failures would have made four without the reset: still only the ordinary answer.
+    expectRefused(await signInAs(rp, CAROL.username, 'still not it'), 401);
+    expectRefused(await signInAs(rp, CAROL.username, 'nor this'), 401);
+    await expectSignedIn(await signInAs(rp, CAROL.username, CAROL.password));
+  });
+
+  it('counts each lockout that started in /metrics', async () => {
+    // alice and the unknown login above
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(2);
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="ip"')).toBe(0);
+    expect(await metric(gh.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(events(gh, 'login.throttled').length);
+  });
+});
+
+describe('per-IP lockout', () => {
+  let gh: RunningGatehouse;
+  let rp: oidc.Configuration;
+
+  beforeAll(async () => {
+    gh = await startGatehouse({
+      env: { LOGIN_MAX_FAILURES_PER_IP: '4', LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_LOCKOUT_SECONDS: '60', TRUST_PROXY: 'true' },
+    });
+    await gh.createUser(ALICE);
+    await gh.createUser(BOB);
+    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  });
+  afterAll(() => gh?.close());
+
+  it('locks a client that sprays guesses across several usernames, and no one else', async () => {
+    const sprayer = () => new ForwardedUserAgent('203.0.113.7');
+    expectRefused(await signInAs(rp, 'admin', 'password1', sprayer()), 401);
+    expectRefused(await signInAs(rp, 'root', 'password1', sprayer()), 401);
+    expectRefused(await signInAs(rp, ALICE.username, 'password1', sprayer()), 401);
+    expectLockedPage(await signInAs(rp, 'test', 'password1', sprayer()), 60);
+    expect(events(gh, 'login.locked')).toEqual([expect.objectContaining({ reason: 'ip', ip: '203.0.113.7' })]);
+    expect(await limitRow(gh, 'ip:203.0.113.7')).toBeDefined();
+
+    // From that address nobody gets in, unchecked, even with the right password...
+    const failuresBefore = events(gh, 'login.failure').length;
+    expectLockedPage(await signInAs(rp, BOB.username, BOB.password, sprayer()), 60);
+    expect(events(gh, 'login.throttled').at(-1)).toMatchObject({ reason: 'ip' });
+    expect(events(gh, 'login.failure')).toHaveLength(failuresBefore);
+    // ...while the accounts it guessed at are not locked for anyone else.
+    await expectSignedIn(await signInAs(rp, ALICE.username, ALICE.password, new ForwardedUserAgent('198.51.100.2')));
+    await expectSignedIn(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('198.51.100.2')));
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="ip"')).toBe(1);
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(0);
+  });
+
+  it('counts an IPv6 client by its /64, so changing the low bits does not escape the limit', async () => {
+    for (const host of ['a', 'b', 'c', 'd']) {
+      const result = await signInAs(rp, `user-${host}`, 'password1', new ForwardedUserAgent(`2001:db8:1:2::${host}`));
+      expect(expectPage(result).status).toBe(host === 'd' ? 429 : 401);
+    }
+    expectLockedPage(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('2001:db8:1:2:ffff:ffff:ffff:ffff')), 60);
+    expect(await limitRow(gh, 'ip:2001:db8:1:2::/64')).toBeDefined();
+    await expectSignedIn(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('2001:db8:1:3::a')));
+  });
+});
+
+/**
+ * A second connection pool on a test database, as another process would have: to the same
+ * Postgres database, or (like a cluster worker) through the socket the embedded one is served on.
+ */
+async function secondPool(testDb: TestDb): Promise<Db> {
+  if (testDb.backend === 'postgres') return openDb({ databaseUrl: testDb.databaseUrl, dataDir: testDb.dataDir, poolSize: 3, role: 'server' });
+  const { socketDir } = JSON.parse(await readFile(lockPath(testDb.dataDir), 'utf8')) as LockInfo;
+  expect(socketDir).toBeTruthy();
+  return openDb({ databaseUrl: undefined, dataDir: testDb.dataDir, poolSize: 3, role: 'server', embeddedSocketDir: socketDir! });
+}
+
+describe.each(availableBackends())('lockouts shared by instances on %s', (backend) => {
+  let first: RunningGatehouse;
+  let second: RunningGatehouse;
+  const env = { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_LOCKOUT_SECONDS: '60' };
+
+  beforeAll(async () => {
+    first = await startGatehouse({ backend, env });
+    await first.createUser(ALICE);
+    await first.createUser(BOB);
+    const db = await secondPool(first.testDb);
+    second = await startGatehouse({ testDb: { ...first.testDb, db, drop: async () => undefined }, env });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await second?.testDb.db.close();
+    await first?.close();
+  });
+
+  it('refuses on one instance an account locked by failures on the other', async () => {
+    const onFirst = await discover(first.issuer, 'first-party', SECRETS.firstParty);
+    const onSecond = await discover(second.issuer, 'first-party', SECRETS.firstParty);
+    expectRefused(await signInAs(onFirst, ALICE.username, 'wrong one'), 401);
+    expectRefused(await signInAs(onSecond, ALICE.username, 'wrong two'), 401);
+    expectLockedPage(await signInAs(onFirst, ALICE.username, 'wrong three'), 60);
+
+    expectLockedPage(await signInAs(onSecond, ALICE.username, ALICE.password), 60);
+    expect(events(second, 'login.throttled')).toEqual([expect.objectContaining({ reason: 'account' })]);
+    expect(events(second, 'login.failure')).toHaveLength(1);
+    await expectSignedIn(await signInAs(onSecond, BOB.username, BOB.password));
+
+    // Each instance counts what it saw: the lockout started on the first, a refusal on the second.
+    expect(await metric(first.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(1);
+    expect(await metric(second.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(0);
+    expect(await metric(second.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(1);
+  });
+});
