@@ -26,7 +26,9 @@ export async function readLock(dataDir: string): Promise<LockInfo | null> {
   try {
     const info = JSON.parse(await readFile(lockPath(dataDir), 'utf8')) as LockInfo;
     if (typeof info.pid !== 'number') return null;
-    return alive(info.pid) && info.pid !== process.pid ? info : null;
+    // Our own pid counts as a live holder: opening one data directory twice in one process
+    // would run two PGlite instances on the same files just the same.
+    return alive(info.pid) ? info : null;
   } catch {
     return null;
   }

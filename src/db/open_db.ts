@@ -62,6 +62,10 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
   const { dataDir, role } = options;
   let lock = await acquireLock(dataDir, role);
   if (!lock.acquired) {
+    const self = lock.holder.pid === process.pid;
+    if (self && !(role === 'cli' && lock.holder.socketDir)) {
+      throw new DbOpenError(`the embedded database in ${dataDir} is already open in this process`);
+    }
     const holder = await waitForHolder(options, lock.holder);
     if (holder?.socketDir && role === 'cli' && holder.role === 'server') {
       // Work through the running server's database rather than opening the files twice.
