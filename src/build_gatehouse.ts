@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type express from 'express';
 import type { Env } from './config/env.js';
 import type { GatehouseConfig } from './config/gatehouse_config.js';
@@ -6,7 +7,7 @@ import { migrate } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { ensureKeys } from './oidc/key_store.js';
 import { syncClients } from './oidc/client_sync.js';
-import { validateClients } from './oidc/validate_clients.js';
+import { createValidationProvider, validateClients } from './oidc/validate_clients.js';
 import { logProviderEvents } from './oidc/provider_events_log.js';
 import { createProviderHost, type ProviderHost } from './oidc/provider_host.js';
 import { createUsersRepo } from './accounts/users_repo.js';
@@ -51,13 +52,18 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     config,
   );
 
+  let served = config;
   async function applyConfig(next: GatehouseConfig): Promise<void> {
-    await validateClients(host.current().provider, next.clients);
+    // Which scopes a client may list depends on the APIs: a reload that adds an API and a client
+    // using it is checked by a provider configured for the new file, not the one serving now.
+    const checker = isDeepStrictEqual(next.apis, served.apis) ? host.current().provider : await createValidationProvider(env, next);
+    await validateClients(checker, next.clients);
     const sync = await syncClients(db, next.clients);
     if (sync.added.length + sync.changed.length + sync.removed.length > 0) {
       log.info({ event: 'clients.synced', ...sync }, 'clients synced from the config file');
     }
     await host.reconfigure(next);
+    served = next;
   }
   await applyConfig(config);
 

@@ -71,12 +71,15 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // Installed now: SIGHUP's default action would kill a process that is still starting.
+  let onHangup = () => log.warn({ event: 'config.reload_skipped' }, 'SIGHUP during start-up: the config file being started with is current');
+  process.on('SIGHUP', () => onHangup());
 
   try {
     gatehouse = await buildGatehouse({ env, log, config, db });
     gatehouse.host.startRefreshing();
     const live = gatehouse;
-    process.on('SIGHUP', () => void reloadConfig(env, live, log));
+    onHangup = () => void reloadConfig(env, live, log);
 
     if (options.housekeeping) {
       timers.push(

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureKeys } from '../../src/oidc/key_store.js';
-import { createCliDatabase, runCli, type CliDatabase } from './cli_harness.js';
+import { loadKeys } from '../../src/oidc/key_store.js';
+import { createCliDatabase, expectOneLineError, runCli, type CliDatabase } from './cli_harness.js';
 
-// `gatehouse keys list` and `keys rotate` against a fresh database.
+// `gatehouse keys list` and `keys rotate` against a fresh database. A rotation publishes new
+// keys first (state `next`) and signs with them only after the propagation delay
+// (KEY_ROTATION_PROPAGATION_SECONDS, or --propagation); the keys they replace are `retired`.
 
 let cli: CliDatabase;
 beforeAll(async () => {
@@ -16,74 +18,154 @@ interface KeyRow {
   kid: string;
   kind: string;
   alg: string | null;
-  state: string;
-  retired_at: Date | null;
+  activates_at: Date;
+  created_at: Date;
   material: unknown;
 }
 
 async function keyRows(): Promise<KeyRow[]> {
-  return (await cli.db.query<KeyRow>('SELECT kid, kind, alg, state, retired_at, material FROM keys ORDER BY created_at')).rows;
+  return (await cli.db.query<KeyRow>('SELECT kid, kind, alg, activates_at, created_at, material FROM keys ORDER BY created_at, kind, alg')).rows;
 }
 
-const keys = (...args: string[]) => runCli(['keys', ...args], { env: cli.env });
+const keys = (args: string[], env: Record<string, string> = {}) => runCli(['keys', ...args], { env: { ...cli.env, ...env } });
+
+const HEADER = ['kid', 'kind', 'alg', 'state', 'activates', 'retired', 'created'];
+const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 function parseTable(stdout: string): Record<string, string>[] {
   const [header, ...lines] = stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/));
   return lines.map((cells) => Object.fromEntries(header!.map((name, i) => [name, cells[i]])));
 }
 
+async function listed(): Promise<Record<string, string>[]> {
+  const result = await keys(['list']);
+  expect(result).toMatchObject({ code: 0, stderr: '' });
+  expect(result.stdout.split('\n')[0]!.split(/\s+/)).toEqual(HEADER);
+  return parseTable(result.stdout);
+}
+
+const stateOf = (table: Record<string, string>[], kid: string) => table.find((row) => row.kid === kid)?.state;
+const second = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 /** Every secret part of every key: none may ever be printed. */
 function secrets(rows: KeyRow[]): string[] {
   return rows.flatMap((r) => (typeof r.material === 'string' ? [r.material] : [(r.material as { d: string }).d]));
 }
 
+const KINDS = [
+  ['cookie', null],
+  ['signing', 'ES256'],
+  ['signing', 'RS256'],
+];
+
 describe('gatehouse keys', () => {
   it('list says when there are no keys yet', async () => {
-    const result = await keys('list');
+    const result = await keys(['list']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^no keys yet/);
   });
 
-  it('list shows kid, kind, alg, state and created for each key, and no key material', async () => {
-    await ensureKeys(cli.db); // what a server does on its first start
-    const result = await keys('list');
+  it('rotate on a database with no keys makes keys that sign at once (there is nothing to replace)', async () => {
+    const result = await keys(['rotate'], { KEY_ROTATION_PROPAGATION_SECONDS: '3600' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout.split('\n')[0]!.split(/\s+/)).toEqual(['kid', 'kind', 'alg', 'state', 'created']);
+    const rows = await keyRows();
+    expect(rows.map((r) => [r.kind, r.alg]).sort()).toEqual(KINDS);
+    const table = await listed();
+    for (const row of rows) expect(stateOf(table, row.kid)).toBe('active');
+    // A server starting now can sign: its JWKS has one signing key per alg without key_ops.
+    const loaded = await loadKeys(cli.db);
+    expect(loaded.jwks.keys.filter((k) => k.key_ops === undefined).map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(loaded.cookieKeys).toHaveLength(1);
+  });
+
+  it('list shows kid, kind, alg, state, activates, retired and created for each key, and no key material', async () => {
+    const result = await keys(['list']);
     const rows = await keyRows();
     expect(parseTable(result.stdout)).toEqual(
       expect.arrayContaining(
-        rows.map((r) => ({ kid: r.kid, kind: r.kind, alg: r.alg ?? '-', state: 'active', created: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) })),
+        rows.map((r) => ({
+          kid: r.kid,
+          kind: r.kind,
+          alg: r.alg ?? '-',
+          state: 'active',
+          activates: second(r.activates_at),
+          retired: '-',
+          created: expect.stringMatching(ISO_SECOND),
+        })),
       ),
     );
     expect(parseTable(result.stdout)).toHaveLength(3);
     for (const secret of secrets(rows)) expect(result.stdout).not.toContain(secret);
   });
 
-  it('rotate makes a new active key of each kind and retires the old ones', async () => {
+  it('rotate publishes a next key of each kind that activates after KEY_ROTATION_PROPAGATION_SECONDS; the current keys keep signing', async () => {
     const before = await keyRows();
-    const result = await keys('rotate');
+    const started = Date.now();
+    const result = await keys(['rotate'], { KEY_ROTATION_PROPAGATION_SECONDS: '3600' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
 
     const after = await keyRows();
-    const old = after.filter((r) => before.some((b) => b.kid === r.kid));
     const fresh = after.filter((r) => !before.some((b) => b.kid === r.kid));
-    expect(old.map((r) => r.state)).toEqual(['retired', 'retired', 'retired']);
-    expect(old.every((r) => r.retired_at instanceof Date)).toBe(true);
-    expect(fresh.map((r) => [r.kind, r.alg, r.state]).sort()).toEqual([
-      ['cookie', null, 'active'],
-      ['signing', 'ES256', 'active'],
-      ['signing', 'RS256', 'active'],
-    ]);
+    expect(fresh.map((r) => [r.kind, r.alg]).sort()).toEqual(KINDS);
+    for (const key of fresh) {
+      expect(key.activates_at.getTime()).toBeGreaterThanOrEqual(started + 3600_000 - 1000);
+      expect(key.activates_at.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000 + 1000);
+    }
 
-    // It names the new kids, and says when servers start using them.
-    for (const key of fresh) expect(result.stdout).toContain(key.kid);
-    for (const key of old) expect(result.stdout).not.toContain(key.kid);
-    expect(result.stdout).toMatch(/running servers pick up the new keys on restart/);
+    // It names each new kid as `next`, and says when servers start signing with them.
+    for (const key of fresh) expect(result.stdout).toMatch(new RegExp(`new ${key.kind} key ${key.kid}(?: \\(\\w+\\))?: next$`, 'm'));
+    for (const key of before) expect(result.stdout).not.toContain(key.kid);
+    expect(result.stdout).toContain(fresh[0]!.activates_at.toISOString());
+    expect(result.stdout).toMatch(/publish the new keys/);
     for (const secret of secrets(after)) expect(result.stdout).not.toContain(secret);
 
-    // list agrees with the table: old keys retired, new ones active.
-    const listed = parseTable((await keys('list')).stdout);
-    expect(listed).toHaveLength(6);
-    for (const key of after) expect(listed.find((l) => l.kid === key.kid)?.state).toBe(fresh.includes(key) ? 'active' : 'retired');
+    const table = await listed();
+    expect(table).toHaveLength(6);
+    for (const key of before) expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'active', retired: '-' });
+    for (const key of fresh) expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'next', activates: second(key.activates_at), retired: '-' });
+    // `next` is listed before `active` within each kind and alg.
+    const signingRs = table.filter((row) => row.alg === 'RS256').map((row) => row.state);
+    expect(signingRs).toEqual(['next', 'active']);
+
+    // Servers publish the next key but do not sign with it.
+    const loaded = await loadKeys(cli.db);
+    const rsNext = fresh.find((k) => k.alg === 'RS256')!;
+    expect(loaded.jwks.keys.find((k) => k.kid === rsNext.kid)?.key_ops).toEqual(['verify']);
+    expect(loaded.jwks.keys.find((k) => k.kid === before.find((b) => b.alg === 'RS256')!.kid)?.key_ops).toBeUndefined();
+  });
+
+  it('rotate --propagation 0 activates at once and retires the keys it replaces; a pending later key stays next', async () => {
+    const before = await keyRows();
+    const table0 = await listed();
+    const wasActive = before.filter((r) => stateOf(table0, r.kid) === 'active');
+    const wasNext = before.filter((r) => stateOf(table0, r.kid) === 'next');
+    expect(wasActive).toHaveLength(3);
+    expect(wasNext).toHaveLength(3);
+
+    const result = await keys(['rotate', '--propagation', '0'], { KEY_ROTATION_PROPAGATION_SECONDS: '3600' });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const after = await keyRows();
+    const fresh = after.filter((r) => !before.some((b) => b.kid === r.kid));
+    expect(fresh.map((r) => [r.kind, r.alg]).sort()).toEqual(KINDS);
+    for (const key of fresh) expect(result.stdout).toMatch(new RegExp(`new ${key.kind} key ${key.kid}(?: \\(\\w+\\))?: active$`, 'm'));
+
+    const table = await listed();
+    expect(table).toHaveLength(9);
+    for (const key of fresh) expect(stateOf(table, key.kid)).toBe('active');
+    for (const key of wasNext) expect(stateOf(table, key.kid)).toBe('next');
+    for (const key of wasActive) {
+      // retired when its successor activated
+      const successor = fresh.find((f) => f.kind === key.kind && f.alg === key.alg)!;
+      expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'retired', retired: second(successor.activates_at) });
+    }
+    expect(table.filter((row) => row.alg === 'ES256').map((row) => row.state)).toEqual(['next', 'active', 'retired']);
+  });
+
+  it('refuses a --propagation that is not a whole number of seconds, and adds no key', async () => {
+    const count = (await keyRows()).length;
+    for (const bad of ['-5', 'soon', '1.5']) {
+      expectOneLineError(await keys(['rotate', '--propagation', bad]), /--propagation must be a whole number of seconds/);
+    }
+    expect(await keyRows()).toHaveLength(count);
   });
 });
