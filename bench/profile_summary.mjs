@@ -1,0 +1,53 @@
+// Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof`): self time by function and
+// by package, so the hot spots of a scenario read in a few lines.
+//   node bench/profile_summary.mjs <file.cpuprofile> [top=25]
+
+import { readFileSync } from 'node:fs';
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: node bench/profile_summary.mjs <file.cpuprofile> [top]\n');
+  process.exit(1);
+}
+const top = Number(topArg ?? 25);
+const profile = JSON.parse(readFileSync(file, 'utf8'));
+
+// Self time per node: samples are node ids, timeDeltas the microseconds before each sample.
+const selfMicros = new Map();
+profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+// Percentages are of busy time: the idle samples (waiting for the next request) are left out.
+const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+const total = [...selfMicros].filter(([id]) => !idleIds.has(id)).reduce((a, [, micros]) => a + micros, 0);
+
+function where(url) {
+  if (!url) return '(native)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  if (url.includes('/dist/')) return 'gatehouse';
+  if (url.startsWith('node:')) return 'node';
+  return url;
+}
+
+const byFunction = new Map();
+const byPackage = new Map();
+for (const node of profile.nodes) {
+  const micros = selfMicros.get(node.id) ?? 0;
+  if (!micros || idleIds.has(node.id)) continue;
+  const { functionName, url, lineNumber } = node.callFrame;
+  const pkg = where(url);
+  const fnKey = `${functionName || '(anonymous)'}  ${pkg === '(native)' ? '' : `${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`}`;
+  byFunction.set(fnKey, (byFunction.get(fnKey) ?? 0) + micros);
+  byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + micros);
+}
+
+const pct = (micros) => `${((100 * micros) / total).toFixed(1).padStart(5)} %`;
+const print = (title, map) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [key, micros] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(micros)}  ${key}\n`);
+};
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle left out)\n`);
+print('self time by package', byPackage);
+print('self time by function', byFunction);
