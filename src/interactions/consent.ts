@@ -7,6 +7,7 @@ import type { Runtime } from '../oidc/provider_host.js';
 import type { RenderPage } from '../http/render_page.js';
 import type { Logger } from '../log.js';
 import { WrongPrompt } from './interaction_errors.js';
+import { skipsConsent } from '../oidc/skips_consent.js';
 import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js';
 
 // The consent step: shows only what the client asks for that the user has not granted yet;
@@ -56,12 +57,8 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
   }
 
   return {
-    isSkipped(client: Client): boolean {
-      return (client as unknown as { skip_consent?: boolean }).skip_consent === true;
-    },
-
     async show(req: Request, res: Response, details: Details, client: Client): Promise<void> {
-      if (this.isSkipped(client)) {
+      if (skipsConsent(client)) {
         // First-party client asked with prompt=consent: nothing to ask the user.
         await grantAndFinish(req, res, details, client.clientId);
         return;

@@ -42,8 +42,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, log }: 
   }
 
   return {
-    async show(req: Request, res: Response, uid: string, clientName: string | undefined, loginHint: unknown) {
-      void req;
+    async show(res: Response, uid: string, clientName: string | undefined, loginHint: unknown) {
       await page(res, 200, { uid, clientName, login: typeof loginHint === 'string' ? loginHint : '' });
     },
 

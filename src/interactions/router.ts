@@ -38,7 +38,7 @@ export function createInteractionRouter(deps: Deps): express.Router {
       const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
       if (details.prompt.name === 'login') {
-        await login.show(req, res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
+        await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);
       } else {

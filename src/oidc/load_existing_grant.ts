@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC, Grant } from 'oidc-provider';
 import type { ConsentsRepo, Consent } from '../accounts/consents_repo.js';
 import type { ResourceServers } from './resource_servers.js';
+import { skipsConsent } from './skips_consent.js';
 
 // Which grant an authorization request continues. The library's default only looks in the
 // current session; we also look up what the user consented to before (in any session), so a
@@ -41,7 +42,7 @@ export function createLoadExistingGrant(consents: ConsentsRepo, resources: Resou
   return async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
     const { client, session, provider } = ctx.oidc;
     if (!client || !session?.accountId) return undefined;
-    const skipConsent = (client as unknown as { skip_consent?: boolean }).skip_consent === true;
+    const skipConsent = skipsConsent(client);
 
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
     let grant = grantId ? await provider.Grant.find(grantId) : undefined;

@@ -49,17 +49,7 @@ type Row = { payload: AdapterPayload; consumed: string | null };
  * through this adapter drop the entry at once; a change made by another instance (or process)
  * is seen within this time.
  */
-export const CLIENT_CACHE_TTL_MS = 5_000;
-
-export interface PostgresAdapterOptions {
-  clientCacheTtlMs?: number;
-}
-
-export interface PostgresAdapterClass {
-  new (model: string): Adapter;
-  /** Drops cached clients (one, or all), e.g. after the clients table was changed in this process. */
-  forgetClients(clientId?: string): void;
-}
+const CLIENT_CACHE_TTL_MS = 5_000;
 
 interface CachedClient {
   until: number;
@@ -92,9 +82,8 @@ function createClientCache(load: (clientId: string) => Promise<AdapterPayload | 
       const payload = await entry.payload;
       return payload === undefined ? undefined : structuredClone(payload);
     },
-    forget(clientId?: string): void {
-      if (clientId === undefined) entries.clear();
-      else entries.delete(clientId);
+    forget(clientId: string): void {
+      entries.delete(clientId);
     },
   };
 }
@@ -105,15 +94,11 @@ function toPayload(rows: Row[]): AdapterPayload | undefined {
   return row.consumed === null ? row.payload : { ...row.payload, consumed: Number(row.consumed) };
 }
 
-export function createPostgresAdapter(db: Db, options: PostgresAdapterOptions = {}): PostgresAdapterClass {
+export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   const q = (name: keyof typeof SQL, values: unknown[]) => db.query<Row>({ name: `oidc_${name}`, text: SQL[name], values });
-  const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), options.clientCacheTtlMs ?? CLIENT_CACHE_TTL_MS);
+  const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
 
   return class PostgresAdapter implements Adapter {
-    static forgetClients(clientId?: string): void {
-      clients.forget(clientId);
-    }
-
     readonly model: string;
     constructor(model: string) {
       this.model = model;
