@@ -1,8 +1,14 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
+import { storageKey, isStoredHashed } from './storage_key.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
+//
+// Bearer values never reach the database: tokens, codes, sessions and interactions are keyed by
+// a SHA-256 of their id (storage_key.ts) and their payload is stored without the id, which is
+// put back from the caller's value on read. A copy of the database names no usable token,
+// code, session cookie or interaction.
 
 // Models whose rows belong to a grant and go when the grant is revoked.
 const GRANTABLE = new Set([
@@ -94,6 +100,35 @@ function toPayload(rows: Row[]): AdapterPayload | undefined {
   return row.consumed === null ? row.payload : { ...row.payload, consumed: Number(row.consumed) };
 }
 
+// An interaction's resume URL ends in its own id; it is stored with this in the id's place.
+const ID_PLACEHOLDER = '{id}';
+
+/**
+ * What is stored of a payload: never `consumed` (it has its own column, and a stale copy must not
+ * override it) and, for hashed models, never the id itself. An interaction also carries its
+ * session's cookie value, which the library never reads back: it is dropped.
+ */
+function storedPayload(model: string, id: string, payload: AdapterPayload): AdapterPayload {
+  const { consumed: _consumed, ...rest } = payload;
+  if (!isStoredHashed(model)) return rest;
+  const { jti: _jti, ...stored } = rest;
+  if (model === 'Interaction') {
+    if (stored.session) {
+      const { cookie: _cookie, ...session } = stored.session as Record<string, unknown>;
+      stored.session = session as AdapterPayload['session'];
+    }
+    if (typeof stored.returnTo === 'string') stored.returnTo = stored.returnTo.replaceAll(id, ID_PLACEHOLDER);
+  }
+  return stored;
+}
+
+/** A hashed model's payload as the library wrote it, from its row and the id it was found by. */
+function restoredPayload(model: string, id: string, payload: AdapterPayload | undefined): AdapterPayload | undefined {
+  if (!payload) return undefined;
+  if (model === 'Interaction' && typeof payload.returnTo === 'string') payload.returnTo = payload.returnTo.replaceAll(ID_PLACEHOLDER, id);
+  return { ...payload, jti: id };
+}
+
 export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   const q = (name: keyof typeof SQL, values: unknown[]) => db.query<Row>({ name: `oidc_${name}`, text: SQL[name], values });
   const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
@@ -115,14 +150,12 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         return;
       }
       const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
-      // `consumed` is kept in its own column; never let a stale copy in the payload override it.
-      const { consumed: _consumed, ...rest } = payload;
       await q('upsert', [
         this.model,
-        id,
-        rest,
+        storageKey(this.model, id),
+        storedPayload(this.model, id, payload),
         GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-        payload.userCode ?? null,
+        payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
         payload.uid ?? null,
         expiresAt,
       ]);
@@ -130,23 +163,29 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return clients.find(id);
-      return toPayload((await q('find', [this.model, id])).rows);
+      const found = toPayload((await q('find', [this.model, storageKey(this.model, id)])).rows);
+      return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
     }
 
+    // Found by a secondary key, a hashed model's own id cannot be put back: the library only
+    // reads sessions found by uid (token-session binding, interaction checks), never saves them.
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       return toPayload((await q('findByUid', [this.model, uid])).rows);
     }
 
+    // Only the device flow looks codes up by user code, and it is not enabled: a device code
+    // found this way would come back without its id.
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload((await q('findByUserCode', [this.model, userCode])).rows);
+      return toPayload((await q('findByUserCode', [this.model, storageKey(this.model, userCode)])).rows);
     }
 
     async consume(id: string): Promise<void> {
       // The library reads a code or refresh token, checks it is unused, then consumes it. Two
       // concurrent requests can both pass that check; only one of them may win here.
-      const { rowCount } = await q('consume', [this.model, id]);
+      const key = storageKey(this.model, id);
+      const { rowCount } = await q('consume', [this.model, key]);
       if (rowCount === 0) {
-        await q('revokeReplayed', [this.model, id]);
+        await q('revokeReplayed', [this.model, key]);
         throw new errors.InvalidGrant('grant request is invalid');
       }
     }
@@ -158,7 +197,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         } finally {
           clients.forget(id);
         }
-      } else await q('destroy', [this.model, id]);
+      } else await q('destroy', [this.model, storageKey(this.model, id)]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

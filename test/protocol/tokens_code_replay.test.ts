@@ -4,6 +4,7 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, RP, SECRETS } from '../support/fixtures.js';
 import { authorize, discover } from '../support/relying_party.js';
 import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
+import { hashId } from '../../src/oidc/storage_key.js';
 
 // An authorization code is good once: a second redemption fails and takes down every token
 // the first one issued (RFC 6749 4.1.2).
@@ -58,7 +59,7 @@ describe('authorization code replay', () => {
     expect((await redeem(code, codeVerifier)).status).toBe(200);
     const { rows } = await gh.testDb.db.query<{ consumed: boolean }>(
       `SELECT consumed_at IS NOT NULL AS consumed FROM oidc_models WHERE model = 'AuthorizationCode' AND id = $1`,
-      [code],
+      [hashId(code)],
     );
     expect(rows).toEqual([{ consumed: true }]);
   });

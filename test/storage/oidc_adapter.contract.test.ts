@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { migrate } from '../../src/db/migrate.js';
 import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
+import { hashId, storageKey } from '../../src/oidc/storage_key.js';
 import type { TestDb } from '../support/test_db.js';
 import { createTestDb } from '../support/test_db.js';
 import { availableBackends, planWithoutSeqScan, recordingDb, type RecordedQuery } from '../support/storage_backends.js';
@@ -28,6 +29,9 @@ const MODELS = [
 const GRANTABLE = ['AuthorizationCode', 'AccessToken', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const;
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Found by a secondary key, a hashed model comes back without its id (the row does not hold it). */
+const withoutId = ({ jti: _jti, ...rest }: AdapterPayload) => rest;
 const newId = () => randomUUID().replaceAll('-', '');
 
 /** A payload shaped like the library's, with the look-up fields each model really carries. */
@@ -53,7 +57,16 @@ function samplePayload(model: string, extra: Partial<AdapterPayload> = {}): Adap
 describe.each(availableBackends())('oidc adapter on %s', (backend) => {
   let testDb: TestDb;
   let Adapter: new (model: string) => Adapter;
-  const adapter = (model: string) => new Adapter(model);
+  // The library always stores a model under its own jti; the adapter relies on that.
+  const adapter = (model: string): Adapter => {
+    const real = new Adapter(model);
+    return Object.assign(real, {
+      upsert: (id: string, payload: AdapterPayload, expiresIn?: number) => {
+        if (model !== 'Client') payload.jti = id;
+        return Adapter.prototype.upsert.call(real, id, payload, expiresIn);
+      },
+    });
+  };
 
   beforeAll(async () => {
     testDb = await createTestDb(backend);
@@ -63,7 +76,7 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
   afterAll(() => testDb?.drop());
 
   const expire = (model: string, id: string) =>
-    testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = $1 AND id = $2`, [model, id]);
+    testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = $1 AND id = $2`, [model, storageKey(model, id)]);
 
   describe('upsert and find', () => {
     it.each(MODELS)('%s: returns what was stored', async (model) => {
@@ -88,7 +101,7 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
       const second = samplePayload('Session', { accountId: 'second' });
       await adapter('Session').upsert(id, second, 600);
       expect(await adapter('Session').find(id)).toEqual(second);
-      expect(await adapter('Session').findByUid(second.uid!)).toEqual(second);
+      expect(await adapter('Session').findByUid(second.uid!)).toEqual(withoutId(second));
     });
 
     it('returns undefined for an id never stored', async () => {
@@ -161,6 +174,29 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
     });
   });
 
+  describe('secrets at rest', () => {
+    it.each(MODELS.filter((m) => m !== 'Grant'))('%s: keyed by the SHA-256 of its id, with the id left out of the payload', async (model) => {
+      const id = newId();
+      await adapter(model).upsert(id, samplePayload(model), 300);
+      const { rows } = await testDb.db.query<{ id: string; payload: AdapterPayload; user_code: string | null }>(
+        'SELECT id, payload, user_code FROM oidc_models WHERE model = $1 AND id = $2',
+        [model, hashId(id)],
+      );
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows[0])).not.toContain(id);
+      expect(rows[0]!.payload.jti).toBeUndefined();
+      if (model === 'DeviceCode') expect(rows[0]!.user_code).not.toContain('EFGH');
+      expect((await adapter(model).find(id))?.jti).toBe(id);
+    });
+
+    it('keeps grants under their own id: tokens name them, and they are no credential', async () => {
+      const id = newId();
+      await adapter('Grant').upsert(id, samplePayload('Grant'), 300);
+      const { rowCount } = await testDb.db.query(`SELECT 1 FROM oidc_models WHERE model = 'Grant' AND id = $1`, [id]);
+      expect(rowCount).toBe(1);
+    });
+  });
+
   describe('findByUid and findByUserCode', () => {
     it('finds a Session and an Interaction by uid, each under its own model', async () => {
       const uid = newId();
@@ -168,8 +204,8 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
       const interaction = samplePayload('Interaction', { uid });
       await adapter('Session').upsert(newId(), session, 300);
       await adapter('Interaction').upsert(newId(), interaction, 300);
-      expect(await adapter('Session').findByUid(uid)).toEqual(session);
-      expect(await adapter('Interaction').findByUid(uid)).toEqual(interaction);
+      expect(await adapter('Session').findByUid(uid)).toEqual(withoutId(session));
+      expect(await adapter('Interaction').findByUid(uid)).toEqual(withoutId(interaction));
       expect(await adapter('Session').findByUid(newId())).toBeUndefined();
     });
 
@@ -177,7 +213,7 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
       const id = newId();
       const payload = samplePayload('DeviceCode', { userCode: 'WXYZ-1234' });
       await adapter('DeviceCode').upsert(id, payload, 300);
-      expect(await adapter('DeviceCode').findByUserCode('WXYZ-1234')).toEqual(payload);
+      expect(await adapter('DeviceCode').findByUserCode('WXYZ-1234')).toEqual(withoutId(payload));
       await adapter('DeviceCode').consume(id);
       expect((await adapter('DeviceCode').findByUserCode('WXYZ-1234'))?.consumed).toBeTypeOf('number');
       expect(await adapter('DeviceCode').findByUserCode('NOPE-0000')).toBeUndefined();
