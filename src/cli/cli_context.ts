@@ -38,9 +38,9 @@ export function createCliContext(io: CliIo): CliContext {
     env: () => (env ??= loadEnv(io.env)),
     print: (text) => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     async withDb(fn, { migrate: migrateFirst = true } = {}) {
-      const { databaseUrl, dataDir } = ctx.env();
+      const { databaseUrl, dataDir, dbConnectTimeoutMs, dbQueryTimeoutMs } = ctx.env();
       // role 'cli': borrows a running server's embedded database through its socket.
-      const db = await openDb({ databaseUrl, dataDir, poolSize: CLI_POOL_SIZE, role: 'cli' });
+      const db = await openDb({ databaseUrl, dataDir, poolSize: CLI_POOL_SIZE, role: 'cli', connectTimeoutMs: dbConnectTimeoutMs, queryTimeoutMs: dbQueryTimeoutMs });
       let result;
       try {
         if (migrateFirst) {

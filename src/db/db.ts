@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import { isDatabaseUnavailable } from './database_unavailable.js';
 
 /**
  * The one database handle the rest of the code sees. Both back ends (a Postgres server, or
@@ -30,16 +31,24 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
     },
     async transaction<T>(fn: (client: PoolClient) => Promise<T>) {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await fn(client);
         await client.query('COMMIT');
         return out;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (isDatabaseUnavailable(error)) {
+          // The connection is lost or hung: a ROLLBACK would only wait for another timeout.
+          // Dropping the connection ends the transaction on the server all the same.
+          broken = error as Error;
+        } else {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        }
         throw error;
       } finally {
-        client.release();
+        // Released with an error, the pool closes the connection instead of reusing it.
+        client.release(broken);
       }
     },
     async close() {

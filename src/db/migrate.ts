@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { QueryConfig } from 'pg';
 import type { Db } from './db.js';
 
 // migrations/NNNN_name.sql, applied in order, each in its own transaction, all under one
@@ -8,6 +9,10 @@ import type { Db } from './db.js';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 const LOCK_KEY = 0x6761_7465; // "gate"
+// Exempt from the pool's per-statement timeout (open_db.ts): a migration may rebuild a large
+// table, and waiting for the lock means waiting for another instance's migrations.
+// pg reads `query_timeout` from a query's config too; its typings do not list it.
+const unbounded = (text: string, values?: unknown[]) => ({ text, values, query_timeout: 2 ** 31 - 1 }) as QueryConfig;
 
 export interface Migration {
   version: string;
@@ -32,7 +37,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await listMigrations(dir);
   const client = await db.pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+    await client.query(unbounded('SELECT pg_advisory_lock($1)', [LOCK_KEY]));
     try {
       await client.query(ensureTable);
       const done = await applied(client as unknown as Pick<Db, 'query'>);
@@ -42,7 +47,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
         const sql = await readFile(migration.file, 'utf8');
         await client.query('BEGIN');
         try {
-          await client.query(sql);
+          await client.query(unbounded(sql));
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
             migration.version,
             path.basename(migration.file),

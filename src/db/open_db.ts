@@ -15,34 +15,52 @@ export interface OpenDbOptions {
   /** a cluster worker: the primary process holds the embedded database and serves it here */
   embeddedSocketDir?: string | undefined;
   onPoolError?: (error: Error) => void;
+  /** how long to wait for a connection (a new one, or a free one from a full pool); default 3 s */
+  connectTimeoutMs?: number | undefined;
+  /** how long one statement may take before it fails and its connection is dropped; default 5 s */
+  queryTimeoutMs?: number | undefined;
 }
 
 export class DbOpenError extends Error {
   override name = 'DbOpenError';
 }
 
-const POOL_DEFAULTS = { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 } as const;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 
-function makePool(config: pg.PoolConfig, onPoolError?: (error: Error) => void): pg.Pool {
-  const pool = new pg.Pool({ ...POOL_DEFAULTS, ...config });
+// While the database is down or unreachable, every request must fail within seconds (and be
+// answered 503, see database_unavailable.ts) rather than hang: a bounded wait for a connection,
+// a bounded wait for each statement (a half-open connection never answers), and TCP keep-alive
+// so idle connections to a vanished server are noticed and dropped before a request meets them.
+function makePool(config: pg.PoolConfig, options: OpenDbOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    ...config,
+  });
   // An idle client losing its connection emits 'error' on the pool; unhandled it kills the process.
-  pool.on('error', (error) => onPoolError?.(error));
+  pool.on('error', (error) => options.onPoolError?.(error));
+  // A checked-out client (in a transaction, or running migrations) whose connection dies emits
+  // 'error' too, with no pool listener attached: the statement that was running (or the next
+  // one) already fails with that error, so this listener only keeps the process alive.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
-    const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize }, options.onPoolError);
+    const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }, options);
     return dbOnPool('postgres', pool, async () => undefined);
   }
   if (options.embeddedSocketDir) {
-    return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options.onPoolError), async () => undefined);
+    return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options), async () => undefined);
   }
   return openEmbedded(options);
 }
 
-function socketPool(socketDir: string, max: number, onPoolError?: (error: Error) => void): pg.Pool {
-  return makePool({ host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max }, onPoolError);
+function socketPool(socketDir: string, max: number, options: OpenDbOptions): pg.Pool {
+  return makePool({ host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max }, options);
 }
 
 async function waitForHolder(options: OpenDbOptions, holder: LockInfo): Promise<LockInfo | null> {
@@ -69,7 +87,7 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
     const holder = await waitForHolder(options, lock.holder);
     if (holder?.socketDir && role === 'cli' && holder.role === 'server') {
       // Work through the running server's database rather than opening the files twice.
-      return dbOnPool('embedded', socketPool(holder.socketDir, 2, options.onPoolError), async () => undefined);
+      return dbOnPool('embedded', socketPool(holder.socketDir, 2, options), async () => undefined);
     }
     if (holder) {
       throw new DbOpenError(
@@ -97,7 +115,7 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
     await server.start();
     await publishSocket(dataDir, role, socketDir);
     const dir = socketDir;
-    return dbOnPool('embedded', socketPool(dir, options.poolSize, options.onPoolError), async () => {
+    return dbOnPool('embedded', socketPool(dir, options.poolSize, options), async () => {
       await server.stop();
       await embedded.close();
       await rm(dir, { recursive: true, force: true });

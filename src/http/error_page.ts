@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { RenderPage } from './render_page.js';
 import { describeError } from '../oidc/hosted_provider_pages.js';
 import { loggedPath } from './logged_path.js';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, unavailableReason } from '../db/database_unavailable.js';
 
 interface HttpishError {
   status?: number;
@@ -17,6 +18,17 @@ interface HttpishError {
 // Errors that carry an HTTP status below 500 (oidc-provider's errors, body parser limits) keep it.
 export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler {
   return (err: HttpishError & Error, req, res, _next) => {
+    if (isDatabaseUnavailable(err)) {
+      // Not a fault of this request, nor a bug: one warning line, no stack, and a page that
+      // says to try again (the hosted pages carry no state a reload would lose).
+      log.warn({ event: 'db.unavailable', path: loggedPath(req.path), reason: unavailableReason(err) }, 'database unavailable');
+      if (res.headersSent) return;
+      const { heading, message } = describeError('temporarily_unavailable');
+      render('error', { heading, message, code: 'temporarily_unavailable' })
+        .then((html) => res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).type('html').send(html))
+        .catch(() => res.status(503).type('text').send('temporarily_unavailable'));
+      return;
+    }
     const status = err.statusCode ?? err.status ?? 500;
     // SessionNotFound carries error = 'invalid_request' too; a person needs to hear it expired.
     const code =

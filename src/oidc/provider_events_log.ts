@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
+import { isDatabaseUnavailable, unavailableReason } from '../db/database_unavailable.js';
 
 // oidc-provider reports through events; this is the one place that turns them into log lines.
 // Only identifiers are logged (client ids, account ids, error codes), never token values.
@@ -37,6 +38,11 @@ export function logProviderEvents(provider: Provider, log: Logger): void {
 
   for (const name of ERROR_EVENTS) {
     on(name, (ctx: Ctx, error: OidcError) => {
+      if (isDatabaseUnavailable(error)) {
+        // Answered 503 (database_outage.ts): an operational state, not a bug; no stack per request.
+        l.warn({ event: 'db.unavailable', route: ctx?.oidc?.route, client_id: clientOf(ctx), reason: unavailableReason(error) }, 'database unavailable');
+        return;
+      }
       const status = error.statusCode ?? error.status ?? 500;
       const entry = { event: name, client_id: clientOf(ctx), error: error.error ?? error.message, error_description: error.error_description };
       if (name === 'server_error' || status >= 500) l.error({ ...entry, err: error }, `oidc ${name}`);

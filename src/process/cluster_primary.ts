@@ -16,7 +16,14 @@ export async function runPrimary(env: Env): Promise<void> {
   let socketDir: string | undefined;
   const db = env.databaseUrl
     ? undefined
-    : await openDb({ databaseUrl: undefined, dataDir: env.dataDir, poolSize: env.dbPoolSize * env.webConcurrency, role: 'server' });
+    : await openDb({
+        databaseUrl: undefined,
+        dataDir: env.dataDir,
+        poolSize: env.dbPoolSize * env.webConcurrency,
+        connectTimeoutMs: env.dbConnectTimeoutMs,
+        queryTimeoutMs: env.dbQueryTimeoutMs,
+        role: 'server',
+      });
   if (db) {
     // Migrate once here so the workers start on a current schema without queueing for the lock.
     await migrate(db);

@@ -54,10 +54,12 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** wait until /readyz answers 200 (default true) */
   waitReady?: boolean;
+  /** listen here (default: a free port); a restarted server keeps its predecessor's issuer */
+  port?: number;
 }
 
-export async function spawnGatehouse({ env, waitReady = true }: SpawnOptions): Promise<SpawnedGatehouse> {
-  const port = await freePort();
+export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }: SpawnOptions): Promise<SpawnedGatehouse> {
+  const port = fixedPort ?? (await freePort());
   const issuer = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/main.js')], {
     cwd: REPO_ROOT,
