@@ -29,6 +29,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && chown node:node /data
 COPY --from=build /app/dist ./dist
 COPY views ./views
+# The common-password list `users add` and `set-password` check new passwords against.
+COPY lists ./lists
 COPY migrations ./migrations
 COPY bin ./bin
 # The admin CLI on PATH: `docker compose exec gatehouse gatehouse users list`.

@@ -48,7 +48,8 @@ export interface LoginThrottle {
   succeeded(attempt: Attempt): Promise<void>;
 }
 
-const TABLE = 'login_limits';
+/** rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts shares it. */
+export const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
 const MAX_DELAY_MS = 2000;
 
@@ -85,17 +86,24 @@ export function ipKey(ip: string | undefined): string {
 
 const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
+/**
+ * The store client to give RateLimiterPostgres. The library names its statements; on embedded
+ * PGlite every pg connection shares one backend where names collide, so its queries go through
+ * db.query, which knows when to drop them.
+ */
+export function limitsStoreClient(db: Db) {
+  return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
+}
+
 export function createLoginThrottle(db: Db, settings: LoginThrottleSettings): LoginThrottle {
-  // The library names its statements; on embedded PGlite every pg connection shares one
-  // backend where names collide, so its queries go through db.query, which knows when to drop them.
-  const storeClient = { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
+  const storeClient = limitsStoreClient(db);
   const limiter = (keyPrefix: string, points: number, clearExpiredByTimeout: boolean) =>
     new RateLimiterPostgres({
       storeClient,
       storeType: 'pool',
-      tableName: TABLE,
+      tableName: LIMITS_TABLE,
       tableCreated: true, // migrations/0003_login_limits.sql
-      // Both limiters share the table; one periodic delete of long-expired rows is enough.
+      // Every limiter shares the table; one periodic delete of long-expired rows is enough.
       clearExpiredByTimeout,
       keyPrefix,
       points,

@@ -4,25 +4,66 @@ import argon2 from 'argon2';
 // so a sign-in never blocks the event loop.
 export const ARGON2_PARAMS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * NIST SP 800-63B 5.1.1.2: passwords are NFKC-normalised before they are hashed or measured, so
+ * the same password typed on two keyboards (a precomposed "é" or "e" plus an accent, a
+ * full-width digit) is the same password.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_PARAMS);
+  return argon2.hash(normalizePassword(password), ARGON2_PARAMS);
+}
+
+/** True when `hash` was not made with ARGON2_PARAMS (another variant, cost or version). */
+export function hashIsOutdated(hash: string): boolean {
+  if (!hash.startsWith('$argon2id$')) return true;
+  try {
+    return argon2.needsRehash(hash, ARGON2_PARAMS);
+  } catch {
+    return false; // not a PHC string argon2 can read: verification fails anyway
+  }
+}
+
+export interface PasswordCheck {
+  ok: boolean;
+  /** the password is right but its stored hash should be replaced by a fresh hashPassword() */
+  outdated: boolean;
 }
 
 let dummyHash: Promise<string> | undefined;
 
-/**
- * Verifies `password` against `hash`; with no hash (unknown user) it verifies against a dummy
- * hash with the same parameters so the answer takes as long either way.
- */
-export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
+async function verifyOne(hash: string | null | undefined, candidate: string): Promise<boolean> {
   if (!hash) {
+    // Unknown user: the same argon2 work as a real check, so the answer takes as long either way.
     dummyHash ??= hashPassword('gatehouse-dummy-password');
-    await argon2.verify(await dummyHash, password).catch(() => false);
+    await argon2.verify(await dummyHash, candidate).catch(() => false);
     return false;
   }
   try {
-    return await argon2.verify(hash, password);
+    return await argon2.verify(hash, candidate);
   } catch {
     return false;
   }
+}
+
+/**
+ * Checks `password` against a stored `hash` (none: an unknown user, checked against a dummy
+ * hash). Hashes made before passwords were normalised hold the password as typed: for the rare
+ * password that normalisation changes, that form is tried too (and as often for an unknown user),
+ * and a match through it is reported as outdated.
+ */
+export async function checkPassword(hash: string | null | undefined, password: string): Promise<PasswordCheck> {
+  const normalized = normalizePassword(password);
+  const candidates = normalized === password ? [normalized] : [normalized, password];
+  for (const [i, candidate] of candidates.entries()) {
+    if (await verifyOne(hash, candidate)) return { ok: true, outdated: i > 0 || hashIsOutdated(hash!) };
+  }
+  return { ok: false, outdated: false };
+}
+
+export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
+  return (await checkPassword(hash, password)).ok;
 }

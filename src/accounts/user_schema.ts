@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordLengthProblem } from './password_policy.js';
 
 export const usernameSchema = z
   .string()
@@ -8,11 +9,12 @@ export const usernameSchema = z
 
 export const emailSchema = z.email({ message: 'must be an email address' }).max(254);
 
-// NIST SP 800-63B: length is what matters; long passphrases allowed.
-export const passwordSchema = z
-  .string()
-  .min(8, 'must be at least 8 characters')
-  .max(256, 'must be at most 256 characters');
+// NIST SP 800-63B: length is what matters; long passphrases allowed. The length rule only:
+// password_policy.ts's passwordProblem() adds the checks against common and context passwords.
+export const passwordSchema = z.string().superRefine((password, ctx) => {
+  const problem = passwordLengthProblem(password);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const newUserSchema = z.object({
   username: usernameSchema,

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.js';
+import { hasNul } from '../db/nul_characters.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
 
@@ -49,6 +50,8 @@ export function createUsersRepo(db: Db) {
 
     /** By username or email, case-insensitively (the login form's `login` field). */
     async findByLogin(login: string): Promise<User | undefined> {
+      // As typed on the login form: a NUL (which Postgres cannot compare) matches no user.
+      if (hasNul(login)) return undefined;
       const { rows } = await db.query<User>({
         name: 'users_find_by_login',
         text: `SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
@@ -84,6 +87,22 @@ export function createUsersRepo(db: Db) {
 
     async setPasswordHash(sub: string, hash: string): Promise<void> {
       await db.query(`UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
+    },
+
+    /**
+     * After a sign-in whose stored hash is outdated (passwords.ts): the same password, hashed
+     * with today's parameters. Not a password change, so neither password_changed_at nor the
+     * profile's updated_at moves; and only if the hash is still the one checked, so a
+     * `set-password` made meanwhile is never overwritten. Returns whether it was replaced.
+     */
+    async upgradePasswordHash(user: Pick<User, 'sub' | 'password_hash'>, password: string): Promise<boolean> {
+      if (!user.password_hash) return false;
+      const { rowCount } = await db.query(`UPDATE users SET password_hash = $3 WHERE sub = $1 AND password_hash = $2`, [
+        user.sub,
+        user.password_hash,
+        await hashPassword(password),
+      ]);
+      return rowCount === 1;
     },
 
     async delete(username: string): Promise<User | undefined> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/format_issues.js';
 import { loadConfigFile } from '../config/load_config_file.js';
+import { configWarnings, formatWarning } from '../config/config_warnings.js';
 import { clientProblems, createValidationProvider } from '../oidc/validate_clients.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
@@ -8,6 +9,7 @@ import { CliError } from './cli_errors.js';
 // `gatehouse config check [file]`: the checks the server makes at start (the zod schema, then
 // oidc-provider's own client validation), without a database. Problems go to stdout one per
 // line, `path: message`, so they can be read or grepped; the one-line verdict goes to stderr.
+// Warnings (configWarnings) go to stdout too, as `warning: path: message`, and leave exit 0.
 
 // load_config_file.ts reports a file it cannot read or parse under these pseudo-paths.
 const UNREADABLE = /^\((file|syntax)\): /;
@@ -34,13 +36,15 @@ export function registerConfigCommands(program: Command, ctx: CliContext): void 
 
       let loaded;
       try {
-        loaded = await loadConfigFile(file);
+        loaded = await loadConfigFile(file, { env: ctx.io.env });
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         if (error.problems.every((p) => UNREADABLE.test(p))) throw unreadable(file, error.problems);
         throw report(error.problems);
       }
       const { clients, apis } = loaded.config;
+      // Warnings do not fail the check: the server serves such a file (and logs the same lines).
+      for (const warning of configWarnings(loaded.config)) ctx.print(`warning: ${formatWarning(warning)}`);
       const problems = await clientProblems(await createValidationProvider(env, loaded.config), clients);
       if (problems.length) throw report(problems);
       ctx.print(`ok: ${clients.length} clients, ${apis.length} APIs`);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { gatehouseConfigSchema, type GatehouseConfig } from './gatehouse_config.js';
 import { ConfigError, formatIssues } from './format_issues.js';
+import { substituteEnv } from './env_substitution.js';
 
 export interface LoadedConfig {
   config: GatehouseConfig;
@@ -24,14 +25,25 @@ function parseText(file: string, text: string): unknown {
   }
 }
 
-export function parseConfig(file: string, text: string): GatehouseConfig {
-  const result = gatehouseConfigSchema.safeParse(parseText(file, text));
+/** `${NAME}` in string values comes from `env` (env_substitution.ts). */
+export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const { value, problems } = substituteEnv(parseText(file, text), env);
+  // What the schema would say about a value still holding `${NAME}` is beside the point.
+  if (problems.length) throw new ConfigError(file, problems);
+  const result = gatehouseConfigSchema.safeParse(value);
   if (!result.success) throw new ConfigError(file, formatIssues(result.error));
   return result.data;
 }
 
+export interface LoadOptions {
+  /** a missing file means an empty configuration instead of an error */
+  optional?: boolean;
+  /** where `${NAME}` references are looked up (default: process.env) */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Reads and validates the config file. A missing file is an error unless `optional`. */
-export async function loadConfigFile(file: string, { optional = false } = {}): Promise<LoadedConfig> {
+export async function loadConfigFile(file: string, { optional = false, env = process.env }: LoadOptions = {}): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -40,5 +52,5 @@ export async function loadConfigFile(file: string, { optional = false } = {}): P
     if (code === 'ENOENT' && optional) return { config: gatehouseConfigSchema.parse({}), found: false };
     throw new ConfigError(file, [code === 'ENOENT' ? '(file): not found' : `(file): cannot be read (${code})`]);
   }
-  return { config: parseConfig(file, text), found: true };
+  return { config: parseConfig(file, text, env), found: true };
 }

@@ -38,8 +38,8 @@ export interface Metrics {
   middleware: RequestHandler;
   /** `throttled`: refused unchecked while the account or the IP is locked out */
   signIn(outcome: 'success' | 'failure' | 'disabled' | 'throttled'): void;
-  /** a brute-force lockout started (see login_throttle.ts) */
-  lockout(scope: 'account' | 'ip'): void;
+  /** a brute-force lockout started (login_throttle.ts: account, ip; client_auth_throttle.ts: client) */
+  lockout(scope: 'account' | 'ip' | 'client'): void;
   /** oidc-provider's events: tokens issued, back-channel deliveries */
   observeProvider(provider: Provider): void;
 }
@@ -69,7 +69,7 @@ export function createMetrics(db: Db): Metrics {
   });
   const lockouts = new client.Counter({
     name: 'gatehouse_lockouts_total',
-    help: 'Sign-in lockouts started after too many failed attempts, per account or per client IP',
+    help: 'Lockouts started after too many failed attempts: sign-ins per account or per client IP, client authentications per client',
     labelNames: ['scope'] as const,
     registers: [registry],
   });
@@ -91,7 +91,7 @@ export function createMetrics(db: Db): Metrics {
     },
   });
   for (const outcome of ['success', 'failure', 'disabled', 'throttled']) signIns.inc({ outcome }, 0);
-  for (const scope of ['account', 'ip']) lockouts.inc({ scope }, 0);
+  for (const scope of ['account', 'ip', 'client']) lockouts.inc({ scope }, 0);
   for (const outcome of ['success', 'failure']) backchannel.inc({ outcome }, 0);
 
   return {

@@ -31,7 +31,7 @@ const check = (args: string[], env: Record<string, string> = {}) => runCli(['con
 
 const webClient = (id: string, extra: Record<string, unknown> = {}) => ({
   client_id: id,
-  client_secret: `${id}-secret-0123456789abcdef`,
+  client_secret: `${id}-secret-0123456789abcdef0123456789`,
   redirect_uris: [`https://${id}.example.com/callback`],
   ...extra,
 });
@@ -135,6 +135,40 @@ describe('gatehouse config check', () => {
     const result = await check([target]);
     expectOneLineError(result, new RegExp(`^gatehouse: ${target}: `));
     expect(result.stdout).toBe('');
+  });
+
+  it('takes ${NAME} in a value from the environment, and reports an unset variable with its path', async () => {
+    const target = await file('env.json', {
+      clients: [webClient('web', { client_secret: '${WEB_SECRET}', redirect_uris: ['https://${WEB_HOST}/callback'] })],
+    });
+    const secret = 'from-the-environment-0123456789abcdef';
+    expect(await check([target], { WEB_SECRET: secret, WEB_HOST: 'web.example.com' })).toEqual({ code: 0, stdout: 'ok: 1 clients, 0 APIs\n', stderr: '' });
+
+    const missing = await check([target], { WEB_HOST: 'web.example.com' });
+    expectOneLineError(missing, /: 1 problem$/);
+    expect(missing.stdout).toBe('clients[0].client_secret: environment variable WEB_SECRET is not set\n');
+
+    const neither = await check([target]);
+    expect(neither.stdout).toBe(
+      'clients[0].client_secret: environment variable WEB_SECRET is not set\n' + 'clients[0].redirect_uris[0]: environment variable WEB_HOST is not set\n',
+    );
+  });
+
+  it('warns about a client secret shorter than 32 characters, without printing it, and still exits 0', async () => {
+    const target = await file('short_secret.json', {
+      clients: [webClient('long'), webClient('short', { client_secret: 'tiny-secret-123' }), webClient('env', { client_secret: '${ENV_SECRET}' })],
+    });
+    const result = await check([target], { ENV_SECRET: 'also-short-0123' });
+    expect(result).toEqual({
+      code: 0,
+      stdout:
+        'warning: clients[1].client_secret: shorter than 32 characters; use a long random secret (e.g. openssl rand -base64 32)\n' +
+        'warning: clients[2].client_secret: shorter than 32 characters; use a long random secret (e.g. openssl rand -base64 32)\n' +
+        'ok: 3 clients, 0 APIs\n',
+      stderr: '',
+    });
+    expect(result.stdout).not.toContain('tiny-secret-123');
+    expect(result.stdout).not.toContain('also-short-0123');
   });
 
   it('reports a missing file in one line', async () => {

@@ -1,0 +1,34 @@
+import { formatPath } from './format_issues.js';
+import type { GatehouseConfig } from './gatehouse_config.js';
+
+// What a valid config file may still get wrong: served as it is, but worth an operator's look.
+// Said by `gatehouse config check` and logged at start and on every reload. Messages name the
+// path, never the value (the value is a secret).
+
+/**
+ * A client secret is a password no person has to remember: 32 characters of a random source
+ * (`openssl rand -base64 32` gives 44) put it beyond online guessing and match the 256-bit key
+ * client_secret_jwt's HS256 derives from it.
+ */
+export const MIN_CLIENT_SECRET_LENGTH = 32;
+
+export interface ConfigWarning {
+  path: string;
+  message: string;
+}
+
+export function configWarnings(config: GatehouseConfig): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  config.clients.forEach((client, i) => {
+    if (client.client_secret !== undefined && client.client_secret.length < MIN_CLIENT_SECRET_LENGTH) {
+      warnings.push({
+        path: formatPath(['clients', i, 'client_secret']),
+        message: `shorter than ${MIN_CLIENT_SECRET_LENGTH} characters; use a long random secret (e.g. openssl rand -base64 32)`,
+      });
+    }
+  });
+  return warnings;
+}
+
+/** `path: message`, the form config problems are printed in. */
+export const formatWarning = (warning: ConfigWarning) => `${warning.path}: ${warning.message}`;

@@ -1,0 +1,79 @@
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../http/metrics.js';
+import type { ClientAuthThrottle } from './client_auth_throttle.js';
+import { hasNul } from '../db/nul_characters.js';
+
+// Puts client_auth_throttle.ts in front of every endpoint where a client authenticates.
+//
+// - Refusing: the client id is known only once the library has read it (from the Basic header,
+//   the form body or a client assertion), and the body must be left for the library to parse.
+//   The one moment it is known and the secret not yet checked is the look-up of the client by
+//   that id: Client.find, wrapped here. While the client is locked the look-up throws a 429
+//   error, which the endpoint's own error handler renders as an OAuth error body.
+// - Counting: the endpoint's error event says that client authentication failed
+//   (InvalidClientAuth) for a registered client; middleware around the request then records it
+//   before the response leaves, so the next request already sees the count.
+
+const CLIENT_AUTH_ROUTES = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request']);
+const ERROR_EVENTS = ['grant.error', 'introspection.error', 'revocation.error', 'pushed_authorization_request.error'];
+
+export class ClientAuthLocked extends errors.OIDCProviderError {
+  constructor() {
+    super(429, 'invalid_client');
+    this.error_description = 'too many failed client authentication attempts; retry later';
+  }
+}
+
+export interface ClientAuthLockoutDeps {
+  throttle: ClientAuthThrottle;
+  log: Logger;
+  metrics: Pick<Metrics, 'lockout'>;
+}
+
+export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics }: ClientAuthLockoutDeps): void {
+  const failed = new WeakSet<object>();
+  const on = provider.on.bind(provider) as (event: string, listener: (ctx: KoaContextWithOIDC, error: unknown) => void) => void;
+  for (const event of ERROR_EVENTS) {
+    on(event, (ctx, error) => {
+      // "client not found" has no client: unknown ids are not counted (nothing to lock). Nor are
+      // public clients: they have no secret to guess, and locking them would only be a way to
+      // stop a browser or mobile app from redeeming its codes.
+      const client = ctx.oidc.client;
+      if (error instanceof errors.InvalidClientAuth && client && client.clientAuthMethod !== 'none') failed.add(ctx);
+    });
+  }
+
+  const Client = provider.Client;
+  const find = Client.find.bind(Client);
+  Client.find = async (id: string) => {
+    const ctx = Provider.ctx;
+    // Before the endpoint has a client, the look-up is the one client authentication makes.
+    // An id with a NUL names no client (and Postgres could not look it up): nothing to lock.
+    if (ctx && CLIENT_AUTH_ROUTES.has(ctx.oidc.route) && !ctx.oidc.client && typeof id === 'string' && !hasNul(id)) {
+      const retryAfter = await throttle.lockedFor(id);
+      if (retryAfter > 0) {
+        log.info({ event: 'client_auth.throttled', client_id: id, route: ctx.oidc.route, retry_after: retryAfter }, 'client authentication refused: locked after too many failures');
+        ctx.set('retry-after', String(retryAfter));
+        throw new ClientAuthLocked();
+      }
+    }
+    return find(id);
+  };
+
+  provider.use(async (ctx, next) => {
+    await next();
+    if (!failed.has(ctx)) return;
+    const clientId = (ctx as KoaContextWithOIDC).oidc.client!.clientId;
+    try {
+      const lockoutSeconds = await throttle.failed(clientId);
+      if (lockoutSeconds) {
+        log.warn({ event: 'client_auth.locked', client_id: clientId, lockout_seconds: lockoutSeconds }, 'client locked out after too many failed authentications');
+        metrics.lockout('client');
+      }
+    } catch (error) {
+      // The 401 stands; only the count is lost.
+      log.warn({ event: 'client_auth.count_failed', client_id: clientId, err: error }, 'could not count a failed client authentication');
+    }
+  });
+}

@@ -1,0 +1,84 @@
+import argon2 from 'argon2';
+import { describe, expect, it } from 'vitest';
+import { COMMON_PASSWORD, CONTEXT_PASSWORD, MAX_PASSWORD_LENGTH, passwordProblem } from '../../src/accounts/password_policy.js';
+import { loadCommonPasswords } from '../../src/accounts/common_passwords.js';
+import { checkPassword, hashIsOutdated, hashPassword } from '../../src/accounts/passwords.js';
+
+// The rules a new password must meet (NIST SP 800-63B 5.1.1.2), and the normalisation and
+// re-hash decisions of passwords.ts they rely on.
+
+const ALICE = { username: 'alice', email: 'alice.liddell@example.test' };
+
+describe('passwordProblem', () => {
+  it('accepts a long passphrase with no digits, capitals or symbols (no composition rules)', async () => {
+    expect(await passwordProblem('tea party at the mad hatter', ALICE)).toBeNull();
+    expect(await passwordProblem('zqxjvkwp')).toBeNull();
+  });
+
+  it('counts code points of the NFKC form: 8 emoji or CJK characters are 8 characters', async () => {
+    expect(await passwordProblem('🔑🚪🏠🌙⭐🍵🐇🎩')).toBeNull();
+    expect(await passwordProblem('不思議の国のアリ')).toBeNull();
+    // 7 code points, 14 UTF-16 units: too short, though .length says 14.
+    expect('🔑🚪🏠🌙🍵🐇🎩'.length).toBe(14);
+    expect(await passwordProblem('🔑🚪🏠🌙🍵🐇🎩')).toBe('must be at least 8 characters');
+    // The "ﬃ" ligature is three letters once normalised: 6 + 3 = 9 characters.
+    expect(await passwordProblem('qzxvjkﬃ')).toBeNull();
+    expect(await passwordProblem('qzxvjk')).toBe('must be at least 8 characters');
+  });
+
+  it(`allows ${MAX_PASSWORD_LENGTH} characters and no more`, async () => {
+    const long = 'the quick brown fox jumps over the lazy dog '.repeat(6).slice(0, MAX_PASSWORD_LENGTH);
+    expect(await passwordProblem(long)).toBeNull();
+    expect(await passwordProblem(`${long}x`)).toBe(`must be at most ${MAX_PASSWORD_LENGTH} characters`);
+    expect(await passwordProblem('x'.repeat(64))).toBeNull();
+  });
+
+  it('refuses the most common passwords, whatever their case or full-width form', async () => {
+    for (const common of ['password', 'iloveyou', 'PASSWORD1', 'Qwertyuiop', '１２３４５６７８', 'trustno1']) {
+      expect(await passwordProblem(common), common).toBe(COMMON_PASSWORD);
+    }
+    expect(await passwordProblem('password 1 of mine')).toBeNull();
+  });
+
+  it('refuses the username, the email address and its local part, the service name, and them with digits or symbols around', async () => {
+    for (const bad of ['alice.liddell@example.test', 'ALICE.LIDDELL', 'alice.liddell2024', '!!alice.liddell', 'alice2024!', 'Gatehouse#1', 'gatehouse']) {
+      expect(await passwordProblem(bad, ALICE), bad).toBe(CONTEXT_PASSWORD);
+    }
+    // Only with those added: a word inside a longer passphrase is fine.
+    expect(await passwordProblem('alice in wonderland 1865', ALICE)).toBeNull();
+    expect(await passwordProblem('alice.liddell2024', { username: 'bob' })).toBeNull();
+  });
+
+  it('reads the shipped list: thousands of entries, all at least 8 characters, lower case', async () => {
+    const list = await loadCommonPasswords();
+    expect(list.size).toBeGreaterThan(10_000);
+    expect([...list].filter((entry) => [...entry].length < 8 || entry !== entry.toLowerCase())).toEqual([]);
+  });
+});
+
+describe('checkPassword', () => {
+  it('hashes and checks the NFKC form, so precomposed and combining accents are one password', async () => {
+    const hash = await hashPassword('crème brûlée au café');
+    const decomposed = 'crème brûlée au café'.normalize('NFD');
+    expect(decomposed).not.toBe('crème brûlée au café');
+    expect(await checkPassword(hash, decomposed)).toEqual({ ok: true, outdated: false });
+    expect(await checkPassword(hash, 'creme brulee au cafe')).toEqual({ ok: false, outdated: false });
+  });
+
+  it('still accepts a hash of the password as typed (made before normalisation), and marks it outdated', async () => {
+    const typed = 'ﬁve ﬁsh in a row';
+    const legacy = await argon2.hash(typed, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(await checkPassword(legacy, typed)).toEqual({ ok: true, outdated: true });
+  });
+
+  it('marks a hash outdated when its variant or parameters differ from the current ones', async () => {
+    const current = await hashPassword('a perfectly fine passphrase');
+    expect(hashIsOutdated(current)).toBe(false);
+    expect(hashIsOutdated(await argon2.hash('x', { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 }))).toBe(true);
+    expect(hashIsOutdated(await argon2.hash('x', { type: argon2.argon2i, memoryCost: 19456, timeCost: 2, parallelism: 1 }))).toBe(true);
+  });
+
+  it('answers an unknown user (no hash) with a failed check', async () => {
+    expect(await checkPassword(undefined, 'whatever it is')).toEqual({ ok: false, outdated: false });
+  });
+});

@@ -1,0 +1,137 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
+import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { SECRETS, testConfig } from '../support/fixtures.js';
+import { endpoints, introspect, revoke, tokenRequest, type JsonResponse } from '../support/oauth_requests.js';
+import { scrape, valueOf } from '../support/prometheus_text.js';
+
+// Guessing a client secret: failed client authentications at the token, introspection and
+// revocation endpoints are counted per client in the database; at CLIENT_AUTH_MAX_FAILURES
+// (default 10) the client is refused with 429, Retry-After and an OAuth error body, even with
+// the right secret, until the window has passed. Other clients are not affected.
+
+const POSTER_SECRET = 'poster-secret-0123456789abcdef0123456789';
+const service = { clientId: 'service', secret: SECRETS.service };
+const introspector = { clientId: 'introspector', secret: SECRETS.introspector };
+const LOCKED_BODY = { error: 'invalid_client', error_description: 'too many failed client authentication attempts; retry later' };
+
+/** The usual clients plus one that sends its secret in the form body (client_secret_post). */
+function configWithPostClient() {
+  const base = testConfig();
+  return gatehouseConfigSchema.parse({
+    clients: [
+      ...base.clients,
+      { client_id: 'poster', client_secret: POSTER_SECRET, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], scope: 'things:read' },
+    ],
+    apis: base.apis,
+  });
+}
+
+/** client_secret_post: client_id and client_secret travel in the form body, no Authorization header. */
+async function postWithSecretInBody(url: string, form: Record<string, string>): Promise<JsonResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+const clientCredentials = (issuer: string, client: { clientId: string; secret: string }, scope = 'things:read') =>
+  tokenRequest(issuer, client, { grant_type: 'client_credentials', scope });
+
+function expectLocked(res: JsonResponse, windowSeconds: number): void {
+  expect(res.status).toBe(429);
+  expect(res.body).toEqual(LOCKED_BODY);
+  const retryAfter = Number(res.headers.get('retry-after'));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThan(0);
+  expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+}
+
+async function lockoutsOfClients(issuer: string): Promise<number | undefined> {
+  return valueOf((await scrape(issuer)).samples, 'gatehouse_lockouts_total', { scope: 'client' });
+}
+
+describe('with the default limits (10 failures in 300 s)', () => {
+  let gh: RunningGatehouse;
+  beforeAll(async () => {
+    gh = await startGatehouse({ config: configWithPostClient() });
+  });
+  afterAll(() => gh?.close());
+
+  it('refuses the right secret with 429 after 10 wrong ones, at every endpoint, while other clients go on', async () => {
+    const wrong = { clientId: 'service', secret: 'not-the-secret-0123456789abcdef0123' };
+    // Failures at any endpoint count alike.
+    for (let i = 0; i < 8; i++) {
+      const res = await clientCredentials(gh.issuer, wrong);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_client');
+    }
+    expect((await introspect(gh.issuer, wrong, 'whatever')).status).toBe(401);
+    // Below the limit the right secret still works, and does not wipe the count.
+    expect((await clientCredentials(gh.issuer, service)).status).toBe(200);
+    expect(await lockoutsOfClients(gh.issuer)).toBe(0);
+    // The tenth failure is still an ordinary 401; it starts the lockout.
+    expect((await revoke(gh.issuer, wrong, 'whatever')).status).toBe(401);
+    expect(await lockoutsOfClients(gh.issuer)).toBe(1);
+
+    expectLocked(await clientCredentials(gh.issuer, service), 300);
+    expectLocked(await introspect(gh.issuer, service, 'whatever'), 300);
+    expectLocked(await revoke(gh.issuer, service, 'whatever'), 300);
+    // Locked attempts are refused unchecked, not counted as more failures.
+    expectLocked(await clientCredentials(gh.issuer, wrong), 300);
+
+    const other = await clientCredentials(gh.issuer, introspector, 'notes:read');
+    expect(other.status).toBe(200);
+    expect(other.body.access_token).toBeTruthy();
+
+    expect(await lockoutsOfClients(gh.issuer)).toBe(1);
+    const locked = gh.logs.filter((l) => l.event === 'client_auth.locked');
+    expect(locked).toEqual([expect.objectContaining({ client_id: 'service', lockout_seconds: 300 })]);
+    expect(gh.logs.filter((l) => l.event === 'client_auth.throttled').length).toBeGreaterThanOrEqual(4);
+    expect(gh.rawLogs()).not.toContain(SECRETS.service);
+    expect(gh.rawLogs()).not.toContain(wrong.secret);
+
+    const { rows } = await gh.testDb.db.query<{ key: string }>(`SELECT key FROM login_limits WHERE key LIKE 'client:%'`);
+    expect(rows.map((r) => r.key)).toEqual(['client:service']);
+  });
+
+  it('counts and refuses a client that sends its secret in the form body the same way', async () => {
+    const { token } = await endpoints(gh.issuer);
+    const attempt = (secret: string) => postWithSecretInBody(token, { grant_type: 'client_credentials', scope: 'things:read', client_id: 'poster', client_secret: secret });
+    for (let i = 0; i < 10; i++) expect((await attempt(`wrong-${i}-0123456789abcdef0123456789`)).status).toBe(401);
+    expectLocked(await attempt(POSTER_SECRET), 300);
+  });
+
+  it('does not count client ids that are not registered, nor public clients (no secret to guess)', async () => {
+    // A public client sending a secret uses the wrong method: invalid_client, but nothing to lock.
+    for (const client of [{ clientId: 'nobody', secret: 'x'.repeat(40) }, { clientId: 'spa', secret: 'x'.repeat(40) }]) {
+      for (let i = 0; i < 12; i++) {
+        const res = await clientCredentials(gh.issuer, client);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toBe('invalid_client');
+      }
+    }
+    const { rows } = await gh.testDb.db.query(`SELECT key FROM login_limits WHERE key IN ('client:nobody', 'client:spa')`);
+    expect(rows).toHaveLength(0);
+  });
+});
+
+describe('with CLIENT_AUTH_MAX_FAILURES=2 and CLIENT_AUTH_FAILURE_WINDOW_SECONDS=2', () => {
+  let gh: RunningGatehouse;
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { CLIENT_AUTH_MAX_FAILURES: '2', CLIENT_AUTH_FAILURE_WINDOW_SECONDS: '2' } });
+  });
+  afterAll(() => gh?.close());
+
+  it('locks at the second failure and lets the right secret in again once the window has passed', async () => {
+    const wrong = { clientId: 'service', secret: 'not-the-secret-0123456789abcdef0123' };
+    expect((await clientCredentials(gh.issuer, wrong)).status).toBe(401);
+    expect((await clientCredentials(gh.issuer, wrong)).status).toBe(401);
+    expectLocked(await clientCredentials(gh.issuer, service), 2);
+    await sleep(2_100);
+    expect((await clientCredentials(gh.issuer, service)).status).toBe(200);
+  });
+});
