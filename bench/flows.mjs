@@ -47,8 +47,11 @@ export async function signIn(base, { scope, prompt, credentials }) {
     } else if (res.status === 200 && credentials && res.body.includes('name="password"')) {
       const action = /<form method="post" action="([^"]+\/login)"/.exec(res.body)?.[1];
       if (!action) throw new Error('sign-in: login form without an action');
+      // The form's hidden CSRF token, as a browser would send it (Gatehouse refuses the POST without it).
+      const csrfToken = /name="csrf_token" value="([^"]*)"/.exec(res.body)?.[1];
+      if (!csrfToken) throw new Error('sign-in: login form without a csrf_token');
       url = new URL(action, url).href;
-      res = await browser.go(url, { method: 'POST', fields: { login: credentials.login, password: credentials.password } });
+      res = await browser.go(url, { method: 'POST', fields: { csrf_token: csrfToken, login: credentials.login, password: credentials.password } });
     } else {
       throw new Error(`sign-in stopped at ${res.status} ${url}: ${res.body.slice(0, 200)}`);
     }

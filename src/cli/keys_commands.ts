@@ -3,6 +3,7 @@ import { listKeys, rotateKeys } from '../oidc/key_store.js';
 import type { CliContext } from './cli_context.js';
 import { formatTable } from './format_table.js';
 import { CliError } from './cli_errors.js';
+import { auditCliAction } from './cli_audit.js';
 
 // `gatehouse keys …`: signing and cookie keys live in the database (see key_store.ts). Only kids
 // and metadata are shown; key material never leaves the database through the CLI.
@@ -36,6 +37,7 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
       if (!Number.isInteger(propagation) || propagation < 0) throw new CliError('--propagation must be a whole number of seconds');
       const { created, activatesAt } = await ctx.withDb(async (db) => {
         const { kids, activatesAt } = await rotateKeys(db, propagation);
+        await auditCliAction(ctx, db, { event: 'keys.rotated', details: { kids, activates_at: activatesAt.toISOString() } });
         return { created: (await listKeys(db)).filter((k) => kids.includes(k.kid)), activatesAt };
       });
       for (const key of created) ctx.print(`new ${key.kind} key ${key.kid}${key.alg ? ` (${key.alg})` : ''}: ${key.state}`);

@@ -5,7 +5,8 @@ import type { ConsentsRepo, Consent } from '../accounts/consents_repo.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { Runtime } from '../oidc/provider_host.js';
 import type { RenderPage } from '../http/render_page.js';
-import type { Logger } from '../log.js';
+import type { Csrf } from '../http/csrf.js';
+import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import { skipsConsent } from '../oidc/skips_consent.js';
 import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js';
@@ -18,7 +19,8 @@ export interface ConsentDeps {
   users: UsersRepo;
   consents: ConsentsRepo;
   render: RenderPage;
-  log: Logger;
+  csrf: Pick<Csrf, 'issue'>;
+  audit: Pick<AuditLog, 'record'>;
 }
 
 interface PromptDetails {
@@ -29,7 +31,7 @@ interface PromptDetails {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-export function createConsent({ runtime, users, consents, render, log }: ConsentDeps) {
+export function createConsent({ runtime, users, consents, render, csrf, audit }: ConsentDeps) {
   function missing(details: Details): Consent {
     const d = details.prompt.details as PromptDetails;
     return {
@@ -39,7 +41,7 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
     };
   }
 
-  async function grantAndFinish(req: Request, res: Response, details: Details, clientId: string): Promise<void> {
+  async function grantAndFinish(req: Request, res: Response, details: Details, clientId: string, automatic: boolean): Promise<void> {
     const accountId = details.session?.accountId;
     if (!accountId) throw new WrongPrompt();
     const { provider } = runtime();
@@ -52,7 +54,14 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
     for (const [indicator, scopes] of Object.entries(wanted.resourceScopes)) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
     await consents.remember(accountId, clientId, wanted);
-    log.info({ event: 'consent.given', client_id: clientId, sub: accountId }, 'consent given');
+    await audit.record({
+      event: 'consent.given',
+      accountId,
+      clientId,
+      ...requestOrigin(req),
+      // `automatic`: a first-party client (skip_consent), no page was shown.
+      details: { scope: wanted.scope, claims: wanted.claims, resource_scopes: wanted.resourceScopes, automatic },
+    });
     await provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
   }
 
@@ -60,7 +69,7 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
     async show(req: Request, res: Response, details: Details, client: Client): Promise<void> {
       if (skipsConsent(client)) {
         // First-party client asked with prompt=consent: nothing to ask the user.
-        await grantAndFinish(req, res, details, client.clientId);
+        await grantAndFinish(req, res, details, client.clientId, true);
         return;
       }
       const wanted = missing(details);
@@ -76,6 +85,7 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
       res.status(200).type('html').send(
         await render('consent', {
           uid: details.uid,
+          csrfToken: csrf.issue('interaction', details.uid),
           clientName: client.clientName ?? client.clientId,
           accountName: user?.name ?? user?.username ?? 'you',
           scopes,
@@ -87,7 +97,7 @@ export function createConsent({ runtime, users, consents, render, log }: Consent
     async submit(req: Request, res: Response): Promise<void> {
       const details = await runtime().provider.interactionDetails(req, res);
       if (details.prompt.name !== 'consent') throw new WrongPrompt();
-      await grantAndFinish(req, res, details, String(details.params.client_id));
+      await grantAndFinish(req, res, details, String(details.params.client_id), false);
     },
   };
 }

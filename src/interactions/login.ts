@@ -1,17 +1,20 @@
 import type { Request, Response } from 'express';
 import type { Runtime } from '../oidc/provider_host.js';
 import type { Metrics } from '../http/metrics.js';
-import type { UsersRepo } from '../accounts/users_repo.js';
-import { verifyPassword } from '../accounts/passwords.js';
-import type { LoginThrottle, Lockout } from '../accounts/login_throttle.js';
+import type { User, UsersRepo } from '../accounts/users_repo.js';
+import { checkPassword } from '../accounts/passwords.js';
+import type { LoginThrottle } from '../accounts/login_throttle.js';
 import type { RenderPage } from '../http/render_page.js';
+import type { Csrf } from '../http/csrf.js';
+import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { Logger } from '../log.js';
 import { WrongPrompt } from './interaction_errors.js';
 
 // The login step: one message and one status for an unknown user, a wrong password and a
 // disabled account without the right password, and the same argon2 work for each. Repeated
 // failures slow the next attempt down and then lock the login (or the client IP) for a while:
-// a locked attempt gets 429 without its password being checked.
+// a locked attempt gets 429 without its password being checked. Every outcome is audited
+// (login.success, login.failure with its reason, login.locked).
 
 export interface LoginDeps {
   runtime: () => Pick<Runtime, 'provider'>;
@@ -19,6 +22,8 @@ export interface LoginDeps {
   users: UsersRepo;
   throttle: LoginThrottle;
   render: RenderPage;
+  csrf: Pick<Csrf, 'issue'>;
+  audit: Pick<AuditLog, 'record'>;
   log: Logger;
 }
 
@@ -29,16 +34,27 @@ const lockedMessage = (seconds: number) => {
   return `Too many failed sign-ins. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
 };
 
-type PageLocals = { uid: string; clientName: string | undefined; login: string; error?: string };
+type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string };
 
-export function createLogin({ runtime, metrics, users, throttle, render, log }: LoginDeps) {
+export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps) {
   async function page(res: Response, status: number, locals: PageLocals) {
-    res.status(status).type('html').send(await render('login', { error: undefined, ...locals }));
+    const csrfToken = csrf.issue('interaction', locals.uid);
+    res.status(status).type('html').send(await render('login', { error: undefined, remember: false, ...locals, csrfToken }));
   }
 
   async function lockedPage(res: Response, locals: PageLocals, retryAfterSeconds: number) {
     res.set('retry-after', String(retryAfterSeconds));
     await page(res, 429, { ...locals, error: lockedMessage(retryAfterSeconds) });
+  }
+
+  // The only moment the password is known: re-hash it with today's argon2 parameters. One hash
+  // (~40 ms) once per user after a parameter change; a failure here must not fail the sign-in.
+  async function upgradeHash(user: User, password: string) {
+    try {
+      if (await users.upgradePasswordHash(user, password)) log.info({ event: 'password.rehashed', sub: user.sub }, 'password hash upgraded to the current argon2 parameters');
+    } catch (error) {
+      log.warn({ event: 'password.rehash_failed', sub: user.sub, err: error }, 'could not upgrade the password hash; the old one keeps working');
+    }
   }
 
   return {
@@ -56,25 +72,38 @@ export function createLogin({ runtime, metrics, users, throttle, render, log }: 
       const body = (req.body ?? {}) as Record<string, unknown>;
       const login = typeof body.login === 'string' ? body.login.trim().slice(0, 254) : '';
       const password = typeof body.password === 'string' ? body.password : '';
+      // "Keep me signed in": a persistent session cookie; otherwise it ends with the browser.
+      const remember = body.remember === 'yes';
 
-      const locals = { uid: details.uid, clientName, login };
+      const locals = { uid: details.uid, clientName, login, remember };
+      const origin = { clientId: client?.clientId, ...requestOrigin(req) };
 
       const admission = await throttle.admit(login, req.ip);
       if (!admission.admitted) {
-        log.info({ event: 'login.throttled', client_id: client?.clientId, reason: admission.scope, retry_after: admission.retryAfterSeconds }, 'sign-in refused: locked out after too many failures');
+        // Refused before any password check; the account is looked up only to say whose it was.
+        const locked = login ? await users.findByLogin(login) : undefined;
+        await audit.record({
+          event: 'login.failure',
+          ...origin,
+          accountId: locked?.sub,
+          username: locked?.username,
+          details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds },
+        });
         metrics.signIn('throttled');
         await lockedPage(res, locals, admission.retryAfterSeconds);
         return;
       }
 
       const user = login ? await users.findByLogin(login) : undefined;
-      const ok = await verifyPassword(user?.password_hash, password);
-      if (!user || !ok) {
-        log.info({ event: 'login.failure', client_id: client?.clientId, reason: user ? 'bad_password' : 'unknown_user' }, 'sign-in failed');
+      const check = await checkPassword(user?.password_hash, password);
+      if (!user || !check.ok) {
+        // An unknown login is not recorded as typed: it may be a password typed in the wrong field.
+        const who = { ...origin, accountId: user?.sub, username: user?.username };
+        await audit.record({ event: 'login.failure', ...who, details: { reason: 'bad_credentials' } });
         metrics.signIn('failure');
         const lockouts = await throttle.failed(admission.attempt);
         for (const lockout of lockouts) {
-          log.warn({ event: 'login.locked', client_id: client?.clientId, reason: lockout.scope, ...lockedWho(lockout, user?.sub, req.ip), lockout_seconds: lockout.retryAfterSeconds }, 'sign-in locked out after too many failures');
+          await audit.record({ event: 'login.locked', ...who, details: { reason: lockout.scope, lockout_seconds: lockout.retryAfterSeconds } });
           metrics.lockout(lockout.scope);
         }
         if (lockouts.length) await lockedPage(res, locals, Math.max(...lockouts.map((l) => l.retryAfterSeconds)));
@@ -84,25 +113,20 @@ export function createLogin({ runtime, metrics, users, throttle, render, log }: 
       // The right password ends the run of failures, even for a disabled account.
       await throttle.succeeded(admission.attempt);
       if (user.disabled) {
-        log.info({ event: 'login.failure', client_id: client?.clientId, sub: user.sub, reason: 'disabled' }, 'sign-in refused');
+        await audit.record({ event: 'login.failure', ...origin, accountId: user.sub, username: user.username, details: { reason: 'disabled' } });
         metrics.signIn('disabled');
         await page(res, 403, { ...locals, error: DISABLED });
         return;
       }
-      log.info({ event: 'login.success', client_id: client?.clientId, sub: user.sub }, 'signed in');
+      await audit.record({ event: 'login.success', ...origin, accountId: user.sub, username: user.username, details: { amr: ['pwd'] } });
       metrics.signIn('success');
+      if (check.outdated) await upgradeHash(user, password);
       await provider.interactionFinished(
         req,
         res,
-        { login: { accountId: user.sub, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) } },
+        { login: { accountId: user.sub, amr: ['pwd'], ts: Math.floor(Date.now() / 1000), remember } },
         { mergeWithLastSubmission: false },
       );
     },
   };
-}
-
-/** Who was locked, for the operator: the account's subject if it exists, or the client IP. */
-function lockedWho(lockout: Lockout, sub: string | undefined, ip: string | undefined): Record<string, string> {
-  if (lockout.scope === 'ip') return ip ? { ip } : {};
-  return sub ? { sub } : {};
 }

@@ -3,11 +3,13 @@ import { errors } from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
+import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 
 // /interaction/:uid — where oidc-provider sends the browser when it needs the user. The GET
-// shows the step the provider is at; each POST checks that it is still at that step.
+// shows the step the provider is at; each POST carries the page's CSRF token (bound to the
+// interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps;
+type Deps = LoginDeps & ConsentDeps & { csrf: Csrf };
 
 const noStore: RequestHandler = (_req, res, next) => {
   res.set('cache-control', 'no-store');
@@ -28,6 +30,13 @@ export function createInteractionRouter(deps: Deps): express.Router {
   const login = createLogin(deps);
   const consent = createConsent(deps);
   const abort = createAbort(deps);
+  const csrf = requireCsrfToken(deps.csrf, {
+    purpose: 'interaction',
+    bindingOf: (req) => String(req.params.uid),
+    // A form of a sign-in that has finished or expired: say that (and to sign in again), which
+    // helps more than "this form has expired".
+    beforeRefusing: (req, res) => deps.runtime().provider.interactionDetails(req, res),
+  });
 
   router.get(
     '/interaction/:uid',
@@ -46,8 +55,8 @@ export function createInteractionRouter(deps: Deps): express.Router {
       }
     }),
   );
-  router.post('/interaction/:uid/login', noStore, form, wrap(login.submit));
-  router.post('/interaction/:uid/confirm', noStore, form, wrap(consent.submit));
-  router.post('/interaction/:uid/abort', noStore, form, wrap(abort));
+  router.post('/interaction/:uid/login', noStore, form, csrf, wrap(login.submit));
+  router.post('/interaction/:uid/confirm', noStore, form, csrf, wrap(consent.submit));
+  router.post('/interaction/:uid/abort', noStore, form, csrf, wrap(abort));
   return router;
 }

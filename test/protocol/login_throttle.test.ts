@@ -60,6 +60,9 @@ function expectLockedPage(result: Awaited<ReturnType<typeof signInAs>>, lockoutS
 }
 
 const events = (gh: RunningGatehouse, event: string) => gh.logs.filter((line) => line.event === event);
+// Attempts refused while locked out (the password unchecked) are failures with reason locked_out.
+const throttled = (gh: RunningGatehouse) => events(gh, 'login.failure').filter((line) => line.reason === 'locked_out');
+const failures = (gh: RunningGatehouse) => events(gh, 'login.failure').filter((line) => line.reason !== 'locked_out');
 
 async function limitRow(gh: RunningGatehouse, key: string) {
   const { rows } = await gh.testDb.db.query<{ points: number; expire: string }>('SELECT points, expire FROM login_limits WHERE key = $1', [key]);
@@ -94,13 +97,13 @@ describe('per-account lockout', () => {
     const alice = (await gh.testDb.db.query<{ sub: string }>(`SELECT sub FROM users WHERE username = 'alice'`)).rows[0]!;
     expect(events(gh, 'login.locked')).toEqual([expect.objectContaining({ reason: 'account', sub: alice.sub, level: 40 })]);
 
-    const failuresBefore = events(gh, 'login.failure').length;
-    const throttledBefore = events(gh, 'login.throttled').length;
+    const failuresBefore = failures(gh).length;
+    const throttledBefore = throttled(gh).length;
     const page = expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
     expect(page.$(`${LOGIN_FORM} input[name="login"]`).attr('value')).toBe(ALICE.username);
-    // Refused before the password was verified: a throttled event, and no failure or success.
-    expect(events(gh, 'login.throttled').slice(throttledBefore)).toEqual([expect.objectContaining({ reason: 'account' })]);
-    expect(events(gh, 'login.failure')).toHaveLength(failuresBefore);
+    // Refused before the password was verified: a locked_out failure, and no other failure or success.
+    expect(throttled(gh).slice(throttledBefore)).toEqual([expect.objectContaining({ reason: 'locked_out', scope: 'account' })]);
+    expect(failures(gh)).toHaveLength(failuresBefore);
     expect(events(gh, 'login.success')).toHaveLength(0);
 
     // The lock is a row in the shared table, keyed by the login (hashed), ending within the lockout.
@@ -147,7 +150,7 @@ describe('per-account lockout', () => {
     // alice and the unknown login above
     expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(2);
     expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="ip"')).toBe(0);
-    expect(await metric(gh.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(events(gh, 'login.throttled').length);
+    expect(await metric(gh.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(throttled(gh).length);
   });
 });
 
@@ -175,10 +178,10 @@ describe('per-IP lockout', () => {
     expect(await limitRow(gh, 'ip:203.0.113.7')).toBeDefined();
 
     // From that address nobody gets in, unchecked, even with the right password...
-    const failuresBefore = events(gh, 'login.failure').length;
+    const failuresBefore = failures(gh).length;
     expectLockedPage(await signInAs(rp, BOB.username, BOB.password, sprayer()), 60);
-    expect(events(gh, 'login.throttled').at(-1)).toMatchObject({ reason: 'ip' });
-    expect(events(gh, 'login.failure')).toHaveLength(failuresBefore);
+    expect(throttled(gh).at(-1)).toMatchObject({ reason: 'locked_out', scope: 'ip' });
+    expect(failures(gh)).toHaveLength(failuresBefore);
     // ...while the accounts it guessed at are not locked for anyone else.
     await expectSignedIn(await signInAs(rp, ALICE.username, ALICE.password, new ForwardedUserAgent('198.51.100.2')));
     await expectSignedIn(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('198.51.100.2')));
@@ -234,8 +237,8 @@ describe.each(availableBackends())('lockouts shared by instances on %s', (backen
     expectLockedPage(await signInAs(onFirst, ALICE.username, 'wrong three'), 60);
 
     expectLockedPage(await signInAs(onSecond, ALICE.username, ALICE.password), 60);
-    expect(events(second, 'login.throttled')).toEqual([expect.objectContaining({ reason: 'account' })]);
-    expect(events(second, 'login.failure')).toHaveLength(1);
+    expect(throttled(second)).toEqual([expect.objectContaining({ reason: 'locked_out', scope: 'account' })]);
+    expect(failures(second)).toHaveLength(1);
     await expectSignedIn(await signInAs(onSecond, BOB.username, BOB.password));
 
     // Each instance counts what it saw: the lockout started on the first, a refusal on the second.

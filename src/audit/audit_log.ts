@@ -1,0 +1,125 @@
+import type { Db } from '../db/db.js';
+import type { Logger } from '../log.js';
+
+// The audit trail: who did what to which account, from where. Each event is a row of
+// `audit_events` (read by the account page and by investigators) and a log line whose `event`
+// field is the event's stable name (for log pipelines). Callers pass identifiers only: account
+// ids, usernames of real accounts, client ids, grant ids, reasons. Never a password, token,
+// code, cookie or secret, and never a login as typed (people type passwords into it).
+//
+// Writing the row must never break what is being audited: a failed write is logged and dropped.
+
+/** Every audit event, with the level of its log line. The names are stable (README, "Audit trail"). */
+export const AUDIT_EVENTS = {
+  'login.success': 'info',
+  /** details.reason: bad_credentials | disabled | locked_out */
+  'login.failure': 'info',
+  /** an account or an IP was locked out; details.reason: account | ip */
+  'login.locked': 'warn',
+  'consent.given': 'info',
+  'consent.revoked': 'info',
+  /** RP-initiated logout at the end-session endpoint */
+  'logout': 'info',
+  /** the revocation endpoint destroyed a token */
+  'token.revoked': 'info',
+  /** an authorization code or refresh token was used twice: its whole grant was revoked */
+  'token.replayed': 'warn',
+  'user.added': 'info',
+  'user.disabled': 'info',
+  'user.enabled': 'info',
+  'user.password_set': 'info',
+  'user.deleted': 'info',
+  'keys.rotated': 'info',
+  'config.reloaded': 'info',
+  /** sessions ended from outside the protocol (CLI `sessions revoke`, /account); details.sessions */
+  'sessions.revoked': 'info',
+  /** the user changed their password on /account */
+  'password.changed': 'info',
+} as const satisfies Record<string, 'info' | 'warn'>;
+
+export type AuditEventName = keyof typeof AUDIT_EVENTS;
+
+export interface AuditEvent {
+  event: AuditEventName;
+  /** the account's `sub` */
+  accountId?: string | undefined;
+  username?: string | undefined;
+  clientId?: string | undefined;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+  /** event-specific identifiers; `actor` says who acted when it was not the user (`cli`, `signal`) */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  id: string;
+  occurred_at: Date;
+  event: string;
+  account_id: string | null;
+  username: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  /** Writes the row and the log line. Never throws. */
+  record(event: AuditEvent): Promise<void>;
+  /** The account's most recent events, newest first. */
+  listForAccount(accountId: string, limit?: number): Promise<AuditRow[]>;
+}
+
+/** Where a request came from: Express requests and oidc-provider's Koa contexts both fit. */
+export function requestOrigin(source: { ip?: string | undefined; get(header: string): string | undefined }): Pick<AuditEvent, 'ip' | 'userAgent'> {
+  return { ip: source.ip || undefined, userAgent: source.get('user-agent') || undefined };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const clip = (value: string | undefined, max: number) => (value ? value.slice(0, max) : null);
+
+const INSERT = `INSERT INTO audit_events (event, account_id, username, client_id, ip, user_agent, details)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+const LIST = `SELECT id::text AS id, occurred_at, event, account_id, username, client_id, ip, user_agent, details
+              FROM audit_events WHERE account_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2`;
+
+export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger }): AuditLog {
+  return {
+    async record({ event, accountId, username, clientId, ip, userAgent, details = {} }) {
+      // Subjects are uuids; anything else (a client_credentials token's client) is no account.
+      const account = accountId && UUID.test(accountId) ? accountId : undefined;
+      log[AUDIT_EVENTS[event]]({ ...details, sub: account, username, client_id: clientId, ip, event }, `audit: ${event}`);
+      try {
+        await db.query({
+          name: 'audit_insert',
+          text: INSERT,
+          values: [event, account ?? null, clip(username, 254), clip(clientId, 255), clip(ip, 64), clip(userAgent, 512), details],
+        });
+      } catch (error) {
+        log.error({ err: error, event: 'audit.write_failed', audit_event: event }, 'could not write an audit event');
+      }
+    },
+
+    async listForAccount(accountId, limit = 50) {
+      if (!UUID.test(accountId)) return [];
+      const { rows } = await db.query<AuditRow>({ name: 'audit_list_for_account', text: LIST, values: [accountId, Math.max(1, Math.min(limit, 1000))] });
+      return rows;
+    },
+  };
+}
+
+/** Deletes audit rows older than `retentionDays`, in small batches; returns how many. */
+export async function pruneAuditEvents(db: Pick<Db, 'query'>, retentionDays: number, batchSize = 5000, maxBatches = 1000): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const { rowCount } = await db.query({
+      name: 'audit_prune',
+      text: `DELETE FROM audit_events WHERE id IN (
+               SELECT id FROM audit_events WHERE occurred_at < now() - make_interval(days => $1) LIMIT $2)`,
+      values: [retentionDays, batchSize],
+    });
+    total += rowCount;
+    if (rowCount < batchSize) break;
+  }
+  return total;
+}
