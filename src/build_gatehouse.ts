@@ -16,11 +16,22 @@ import { createLoginThrottle } from './accounts/login_throttle.js';
 import { createPageRenderer } from './http/render_page.js';
 import { createApp } from './http/create_app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
+import { configWarnings, formatWarning } from './config/config_warnings.js';
+import { createClientAuthThrottle } from './oidc/client_auth_throttle.js';
+import { limitClientAuthFailures } from './oidc/client_auth_lockout.js';
+import { createBackchannelQueue, type BackchannelQueue } from './oidc/backchannel_logout_queue.js';
+import { createCsrf } from './http/csrf.js';
+import { createAuditLog, type AuditLog } from './audit/audit_log.js';
+import { auditProviderEvents } from './audit/provider_audit_events.js';
+import { accountClient } from './oidc/account_client.js';
 
 export interface Gatehouse {
   app: express.Express;
   host: ProviderHost;
   metrics: Metrics;
+  audit: AuditLog;
+  /** back-channel logout notices: sent at once, retried from Postgres */
+  backchannel: BackchannelQueue;
   /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. */
   applyConfig(config: GatehouseConfig): Promise<void>;
 }
@@ -36,7 +47,10 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const consents = createConsentsRepo(db);
   const render = createPageRenderer();
   const metrics = createMetrics(db);
-  const host = await createProviderHost(
+  const audit = createAuditLog({ db, log });
+  const clientAuthThrottle = createClientAuthThrottle(db, env.clientAuthThrottle);
+  const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
+  const host: ProviderHost = await createProviderHost(
     {
       env,
       db,
@@ -46,7 +60,10 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
       render,
       onProvider: (provider) => {
         logProviderEvents(provider, log);
+        auditProviderEvents(provider, audit);
         metrics.observeProvider(provider);
+        backchannel.install(provider);
+        limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics });
       },
     },
     config,
@@ -57,17 +74,24 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     // Which scopes a client may list depends on the APIs: a reload that adds an API and a client
     // using it is checked by a provider configured for the new file, not the one serving now.
     const checker = isDeepStrictEqual(next.apis, served.apis) ? host.current().provider : await createValidationProvider(env, next);
-    await validateClients(checker, next.clients);
-    const sync = await syncClients(db, next.clients);
+    // The account page's built-in client is synced with the file's, so no reload removes it.
+    const clients = [...next.clients, accountClient(env.issuer)];
+    await validateClients(checker, clients);
+    const sync = await syncClients(db, clients);
     if (sync.added.length + sync.changed.length + sync.removed.length > 0) {
       log.info({ event: 'clients.synced', ...sync }, 'clients synced from the config file');
     }
     await host.reconfigure(next);
     served = next;
+    for (const warning of configWarnings(next)) {
+      log.warn({ event: 'config.warning', path: warning.path, problem: warning.message }, `config file: ${formatWarning(warning)}`);
+    }
   }
   await applyConfig(config);
 
   const throttle = createLoginThrottle(db, env.loginThrottle);
-  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics });
-  return { app, host, metrics, applyConfig };
+  // CSRF tokens are keyed by the cookie keys the serving provider was built with.
+  const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });
+  return { app, host, metrics, audit, backchannel, applyConfig };
 }

@@ -6,6 +6,7 @@ import { registerMigrateCommand } from './migrate_command.js';
 import { registerUsersCommands } from './users_commands.js';
 import { registerKeysCommands } from './keys_commands.js';
 import { registerConfigCommands } from './config_commands.js';
+import { registerSessionsCommands } from './sessions_commands.js';
 
 export type { CliIo } from './cli_context.js';
 
@@ -45,6 +46,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   registerMigrateCommand(program, ctx);
   registerUsersCommands(program, ctx);
+  registerSessionsCommands(program, ctx);
   registerKeysCommands(program, ctx);
   registerConfigCommands(program, ctx);
 

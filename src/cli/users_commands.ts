@@ -2,12 +2,15 @@ import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
 import { hashPassword } from '../accounts/passwords.js';
-import { newUserSchema, passwordSchema } from '../accounts/user_schema.js';
+import { newUserSchema } from '../accounts/user_schema.js';
+import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
 import { readPasswordFromStdin } from './read_password.js';
+import { auditCliAction } from './cli_audit.js';
 import { formatTable } from './format_table.js';
+import { describeEnded, endAllSignIns } from './end_account_sessions.js';
 
 // `gatehouse users …`: the only way to create accounts. Passwords come from stdin only, and
 // neither a password nor its hash is ever printed.
@@ -58,7 +61,13 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         password,
       });
       if (!parsed.success) throw invalid('user', parsed.error);
-      const user = await ctx.withDb((db) => createUsersRepo(db).create(parsed.data));
+      const problem = await passwordProblem(parsed.data.password, parsed.data);
+      if (problem) throw new CliError(`invalid user: password: ${problem}`);
+      const user = await ctx.withDb(async (db) => {
+        const created = await createUsersRepo(db).create(parsed.data);
+        await auditCliAction(ctx, db, { event: 'user.added', accountId: created.sub, username: created.username });
+        return created;
+      });
       ctx.print(user.sub);
     });
 
@@ -82,12 +91,19 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
   for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
     users
       .command(verb)
-      .description(disabled ? 'stop a user from signing in (their tokens stop answering at userinfo)' : 'let a disabled user sign in again')
+      .description(disabled ? 'stop a user from signing in; ends their sessions and revokes their grants and tokens' : 'let a disabled user sign in again')
       .argument('<username>')
       .action(async (username: string) => {
-        const user = await ctx.withDb((db) => createUsersRepo(db).setDisabled(username, disabled));
+        const { user, ended } = await ctx.withDb(async (db) => {
+          const changed = await createUsersRepo(db).setDisabled(username, disabled);
+          if (!changed) return { user: changed, ended: undefined };
+          // A disabled user is signed out everywhere at once, not when their sessions expire.
+          const ended = disabled ? await endAllSignIns(db, changed.sub) : undefined;
+          await auditCliAction(ctx, db, { event: disabled ? 'user.disabled' : 'user.enabled', accountId: changed.sub, username: changed.username });
+          return { user: changed, ended };
+        });
         if (!user) throw noSuchUser(username);
-        ctx.print(`${user.username} is ${disabled ? 'disabled' : 'enabled'}`);
+        ctx.print(`${user.username} is ${disabled ? 'disabled' : 'enabled'}${ended ? `; ${describeEnded(ended)}` : ''}`);
       });
   }
 
@@ -98,12 +114,13 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--password-stdin', 'read the new password from stdin')
     .action(async (username: string) => {
       const password = await readPasswordFromStdin(ctx.io.stdin);
-      const parsed = passwordSchema.safeParse(password);
-      if (!parsed.success) throw new CliError(`invalid password: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
       const user = await ctx.withDb(async (db) => {
         const repo = createUsersRepo(db);
         const found = await findOrFail(repo, username);
-        await repo.setPasswordHash(found.sub, await hashPassword(parsed.data));
+        const problem = await passwordProblem(password, found);
+        if (problem) throw new CliError(`invalid password: ${problem}`);
+        await repo.setPasswordHash(found.sub, await hashPassword(password));
+        await auditCliAction(ctx, db, { event: 'user.password_set', accountId: found.sub, username: found.username });
         return found;
       });
       ctx.print(`password changed for ${user.username}`);
@@ -111,11 +128,19 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 
   users
     .command('delete')
-    .description('delete a user and their remembered consents')
+    .description('delete a user, their remembered consents, sessions and grants')
     .argument('<username>')
     .action(async (username: string) => {
-      const user = await ctx.withDb((db) => createUsersRepo(db).delete(username));
+      const { user, ended } = await ctx.withDb(async (db) => {
+        const repo = createUsersRepo(db);
+        const found = await repo.findByUsername(username);
+        if (!found) return { user: undefined, ended: undefined };
+        const ended = await endAllSignIns(db, found.sub);
+        const deleted = await repo.delete(username);
+        if (deleted) await auditCliAction(ctx, db, { event: 'user.deleted', accountId: deleted.sub, username: deleted.username });
+        return { user: deleted, ended };
+      });
       if (!user) throw noSuchUser(username);
-      ctx.print(`deleted ${user.username} (${user.sub})`);
+      ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended!)}`);
     });
 }

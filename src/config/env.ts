@@ -22,6 +22,8 @@ const envSchema = z
     TRUST_PROXY: boolish.default(false),
     SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(3),
+    DB_QUERY_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(5),
     WEB_CONCURRENCY: z
       .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
       .default(1),
@@ -33,6 +35,13 @@ const envSchema = z
     LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(50),
     LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
     LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
+    CLIENT_AUTH_MAX_FAILURES: z.coerce.number().int().min(1).max(100_000).default(10),
+    CLIENT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(300),
+    SESSION_IDLE_SECONDS: z.coerce.number().int().min(60).max(400 * 86400).default(14 * 86400),
+    SESSION_MAX_SECONDS: z.coerce.number().int().min(60).max(400 * 86400).default(30 * 86400),
+    BACKCHANNEL_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(10),
+    BACKCHANNEL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
   })
   .transform((env) => {
     const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -46,6 +55,8 @@ const envSchema = z
       trustProxy: env.TRUST_PROXY,
       sweepIntervalMs: env.SWEEP_INTERVAL_SECONDS * 1000,
       dbPoolSize: env.DB_POOL_SIZE,
+      dbConnectTimeoutMs: env.DB_CONNECT_TIMEOUT_SECONDS * 1000,
+      dbQueryTimeoutMs: env.DB_QUERY_TIMEOUT_SECONDS * 1000,
       webConcurrency: env.WEB_CONCURRENCY === 'auto' ? os.availableParallelism() : env.WEB_CONCURRENCY,
       keyPropagationSeconds: env.KEY_ROTATION_PROPAGATION_SECONDS,
       keyRefreshMs: env.KEY_REFRESH_SECONDS * 1000,
@@ -57,6 +68,13 @@ const envSchema = z
         windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
         lockoutSeconds: env.LOGIN_LOCKOUT_SECONDS,
       },
+      clientAuthThrottle: {
+        maxFailures: env.CLIENT_AUTH_MAX_FAILURES,
+        windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
+      },
+      auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+      session: { idleSeconds: env.SESSION_IDLE_SECONDS, maxSeconds: env.SESSION_MAX_SECONDS },
+      backchannel: { retryBaseMs: env.BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: env.BACKCHANNEL_MAX_ATTEMPTS },
       secureCookies: issuer.startsWith('https://'),
     };
   });

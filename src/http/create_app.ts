@@ -14,6 +14,10 @@ import { createHealthRouter } from './health.js';
 import { errorPage } from './error_page.js';
 import { loggedPath } from './logged_path.js';
 import { metricsEndpoint, type Metrics } from './metrics.js';
+import { providerBodyLimit } from './provider_body_limit.js';
+import type { Csrf } from './csrf.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import { trackRequestContext } from './request_context.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -26,9 +30,11 @@ export interface AppDeps {
   throttle: LoginThrottle;
   render: RenderPage;
   metrics: Metrics;
+  csrf: Csrf;
+  audit: AuditLog;
 }
 
-// Request order: metrics → request log → security headers → static → health → our pages → the provider.
+// Request order: metrics → request log → security headers → static → health → our pages → body limit → the provider.
 // Nothing parses bodies before provider.callback(): it reads its own.
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -59,7 +65,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/', async (_req, res) => {
     res.type('html').send(await deps.render('home', {}));
   });
+  app.use(trackRequestContext);
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
+  app.use(providerBodyLimit());
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
   app.use((req, res) => deps.host.current().callback(req, res));
   app.use(errorPage(deps.render, deps.log));

@@ -12,6 +12,9 @@ import { createProviderPages } from './hosted_provider_pages.js';
 import { createLoadExistingGrant } from './load_existing_grant.js';
 import { createTrustedFetch } from './trusted_fetch.js';
 import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
+import { sessionTtlSeconds } from './session_lifetime.js';
+import { addFrontchannelLogout } from './frontchannel_logout.js';
+import { answerDatabaseOutages } from './database_outage.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -145,7 +148,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 10 * 60,
       IdToken: HOUR,
       Interaction: HOUR,
-      Session: 14 * DAY,
+      Session: (_ctx, session) => sessionTtlSeconds(session.loginTs, env.session),
       Grant: 30 * DAY,
       RefreshToken: 14 * DAY,
       DeviceCode: 10 * 60,
@@ -157,5 +160,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(env.issuer, configuration);
   provider.proxy = env.trustProxy;
   addSessionClaimsToIdTokens(provider);
+  addFrontchannelLogout(provider, deps.render);
+  answerDatabaseOutages(provider, deps.render);
   return provider;
 }

@@ -1,6 +1,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { storageKey, isStoredHashed } from './storage_key.js';
+import { hasNul } from '../db/nul_characters.js';
+import { currentRequest } from '../http/request_context.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -9,6 +11,16 @@ import { storageKey, isStoredHashed } from './storage_key.js';
 // a SHA-256 of their id (storage_key.ts) and their payload is stored without the id, which is
 // put back from the caller's value on read. A copy of the database names no usable token,
 // code, session cookie or interaction.
+
+// Models listed per account (sessions and grants on /account and by `gatehouse sessions`).
+const OWNED = new Set(['Session', 'Grant']);
+
+/** Where a session was started from; a session saved outside a request keeps what it had. */
+function clientInfo(model: string): { ip?: string; user_agent?: string } | null {
+  if (model !== 'Session') return null;
+  const request = currentRequest();
+  return request ? { ip: request.ip, user_agent: request.userAgent } : null;
+}
 
 // Models whose rows belong to a grant and go when the grant is revoked.
 const GRANTABLE = new Set([
@@ -21,10 +33,12 @@ const GRANTABLE = new Set([
 ]);
 
 const SQL = {
-  upsert: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+  upsert: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, account_id, client_info)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-             user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+             user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at,
+             account_id = excluded.account_id, client_info = coalesce(oidc_models.client_info, excluded.client_info),
+             updated_at = now()`,
   find: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
          WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
   findByUid: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
@@ -140,6 +154,9 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      // The library keeps some parameters as sent (nonce, state, every parameter of an
+      // interaction or a pushed request): one holding a NUL cannot be stored.
+      if (hasNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
       if (this.model === 'Client') {
         try {
           await q('clientUpsert', [id, payload]);
@@ -158,10 +175,14 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
         payload.uid ?? null,
         expiresAt,
+        OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+        clientInfo(this.model),
       ]);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      // A client_id (or grant id) as a request sent it; nothing stored has a NUL in its id.
+      if (!isStoredHashed(this.model) && hasNul(id)) return undefined;
       if (this.model === 'Client') return clients.find(id);
       const found = toPayload((await q('find', [this.model, storageKey(this.model, id)])).rows);
       return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
@@ -170,6 +191,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     // Found by a secondary key, a hashed model's own id cannot be put back: the library only
     // reads sessions found by uid (token-session binding, interaction checks), never saves them.
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (hasNul(uid)) return undefined;
       return toPayload((await q('findByUid', [this.model, uid])).rows);
     }
 

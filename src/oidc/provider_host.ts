@@ -23,6 +23,8 @@ export interface Runtime {
   resources: ResourceServers;
   /** origins the hosted forms may lead to (see security_headers.ts) */
   formActionOrigins: readonly string[];
+  /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
+  cookieKeys: readonly string[];
 }
 
 export interface ProviderHostDeps {
@@ -78,7 +80,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
       trustedUris: () => trusted,
     });
     deps.onProvider(provider);
-    return { provider, callback: provider.callback(), resources, formActionOrigins: clientOrigins(config) };
+    return { provider, callback: provider.callback(), resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
   }
 
   function scheduleActivation(): void {
@@ -86,7 +88,8 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     if (!keys.nextChangeAt) return;
     // Swap exactly when a pending key activates, not up to KEY_REFRESH_SECONDS later.
     const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now() + 50, 0), 2 ** 31 - 1);
-    activationTimer = setTimeout(() => void host.refreshKeys().catch(() => undefined), delay);
+    // If the database is unreachable right then, the periodic refresh takes the change later.
+    activationTimer = setTimeout(() => void host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys')), delay);
     activationTimer.unref();
   }
 

@@ -4,9 +4,11 @@ import { loadConfigFile } from '../config/load_config_file.js';
 import { ConfigError } from '../config/format_issues.js';
 import { openDb } from '../db/open_db.js';
 import { startSweeper } from '../db/sweep_expired.js';
+import { unavailableReason } from '../db/database_unavailable.js';
 import { createLogger, type Logger } from '../log.js';
 import { buildGatehouse, type Gatehouse } from '../build_gatehouse.js';
 import { pruneExpiredKeys, rotateIfDue } from '../oidc/key_store.js';
+import { pruneAuditEvents } from '../audit/audit_log.js';
 
 // One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
 // SIGHUP re-reads the config file; SIGTERM/SIGINT stop accepting, let in-flight requests
@@ -23,7 +25,7 @@ async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger): Promis
   try {
     const { config } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
     await gatehouse.applyConfig(config);
-    log.info({ event: 'config.reloaded', clients: config.clients.length, apis: config.apis.length }, 'config file reloaded');
+    await gatehouse.audit.record({ event: 'config.reloaded', details: { actor: 'signal', clients: config.clients.length, apis: config.apis.length } });
   } catch (error) {
     const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
     log.error({ event: 'config.reload_failed', problems }, 'config file not reloaded; the previous config keeps serving');
@@ -39,9 +41,12 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
     databaseUrl: env.databaseUrl,
     dataDir: env.dataDir,
     poolSize: env.dbPoolSize,
+    connectTimeoutMs: env.dbConnectTimeoutMs,
+    queryTimeoutMs: env.dbQueryTimeoutMs,
     role: 'server',
     embeddedSocketDir: options.embeddedSocketDir,
-    onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+    // An idle connection closed by the server or the network: the pool replaces it on demand.
+    onPoolError: (error) => log.warn({ event: 'db.connection_lost', reason: unavailableReason(error) }, 'database connection lost'),
   });
 
   let server: Server | undefined;
@@ -81,6 +86,8 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
     const live = gatehouse;
     onHangup = () => void reloadConfig(env, live, log);
 
+    // Every process retries due back-channel logouts: a notice is claimed by one sender at a time.
+    timers.push(gatehouse.backchannel.startRetrying(Math.min(Math.max(env.backchannel.retryBaseMs, 1000), 5000)));
     if (options.housekeeping) {
       timers.push(
         startSweeper(db, env.sweepIntervalMs, (deleted, error) => {
@@ -89,6 +96,9 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
           pruneExpiredKeys(db)
             .then((kids) => kids.length && log.info({ event: 'keys.pruned', kids }, 'expired keys deleted'))
             .catch((err: Error) => log.warn({ err }, 'key pruning failed'));
+          pruneAuditEvents(db, env.auditRetentionDays)
+            .then((pruned) => pruned && log.info({ event: 'audit.pruned', deleted: pruned }, 'audit events past AUDIT_RETENTION_DAYS deleted'))
+            .catch((err: Error) => log.warn({ err }, 'audit pruning failed'));
         }),
       );
       if (env.keyAutoRotateMs > 0) {

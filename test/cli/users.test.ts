@@ -133,6 +133,27 @@ describe('gatehouse users add', () => {
     expect(await usersNamed('carol')).toHaveLength(0);
   });
 
+  it('refuses one of the most common passwords, whatever its case, without echoing it', async () => {
+    const result = await addUser('carol', 'Iloveyou\n');
+    expectOneLineError(result, /^gatehouse: invalid user: password: is one of the most common passwords; choose another$/);
+    expectNothingSecret(result, 'Iloveyou', 'iloveyou');
+    expect(await usersNamed('carol')).toHaveLength(0);
+  });
+
+  it('refuses the username or the email address as the password, even with digits added', async () => {
+    expectOneLineError(await addUser('carroll1832', 'carroll1832\n'), /invalid user: password: must not be the username, the email address/);
+    expectOneLineError(await addUser('carol', 'carol.smith@example.com\n', '--email', 'carol.smith@example.com'), /invalid user: password: must not be the username/);
+    expectOneLineError(await addUser('carol', 'carol.smith2024\n', '--email', 'carol.smith@example.com'), /invalid user: password: must not be the username/);
+    expect(await usersNamed('carol')).toHaveLength(0);
+    expect(await usersNamed('carroll1832')).toHaveLength(0);
+  });
+
+  it('counts characters, not bytes: 8 emoji are a long enough password', async () => {
+    expect((await addUser('emoji', '🔑🚪🏠🌙🍵🐇🎩🃏\n')).code).toBe(0);
+    expect(await argon2.verify((await userNamed('emoji')).password_hash!, '🔑🚪🏠🌙🍵🐇🎩🃏')).toBe(true);
+    expectOneLineError(await addUser('emoji2', '🔑🚪🏠🌙🍵🐇🎩\n'), /password: must be at least 8 characters/);
+  });
+
   it('refuses an empty stdin as a password', async () => {
     expectOneLineError(await addUser('carol', ''), /password: must be at least 8 characters/);
     expect(await usersNamed('carol')).toHaveLength(0);
@@ -165,7 +186,7 @@ describe('gatehouse users list', () => {
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout.split('\n')[0]!.split(/\s+/)).toEqual(['username', 'email', 'name', 'disabled', 'sub', 'created']);
     const rows = parseTable(result.stdout);
-    expect(rows.map((r) => r.username)).toEqual(['alice', 'crlf', 'minimal']);
+    expect(rows.map((r) => r.username)).toEqual(['alice', 'crlf', 'emoji', 'minimal']);
     const alice = await userNamed('alice');
     expect(rows[0]).toEqual({
       username: 'alice',
@@ -175,7 +196,7 @@ describe('gatehouse users list', () => {
       sub: alice.sub,
       created: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
-    expect(rows[2]).toMatchObject({ username: 'minimal', email: '-', name: '-' });
+    expect(rows[3]).toMatchObject({ username: 'minimal', email: '-', name: '-' });
     expectNothingSecret(result, PASSWORD);
   });
 });
@@ -183,7 +204,7 @@ describe('gatehouse users list', () => {
 describe('gatehouse users disable / enable', () => {
   it('disable sets the column (username case-insensitively) and list shows it', async () => {
     const result = await users(['disable', 'ALICE']);
-    expect(result).toEqual({ code: 0, stdout: 'alice is disabled\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: 'alice is disabled; 0 sessions ended, 0 grants revoked, 0 back-channel logouts queued\n', stderr: '' });
     expect((await userNamed('alice')).disabled).toBe(true);
     expect(parseTable((await users(['list'])).stdout)[0]).toMatchObject({ username: 'alice', disabled: 'yes' });
   });
@@ -209,6 +230,15 @@ describe('gatehouse users set-password', () => {
     expect(after.password_changed_at!.getTime()).toBeGreaterThanOrEqual(before.password_changed_at!.getTime());
   });
 
+  it('refuses a common password, or the user\'s own name, and keeps the old hash', async () => {
+    const before = await userNamed('alice');
+    const common = await users(['set-password', 'alice', '--password-stdin'], 'Password123\n');
+    expectOneLineError(common, /^gatehouse: invalid password: is one of the most common passwords; choose another$/);
+    expectNothingSecret(common, 'Password123');
+    expectOneLineError(await users(['set-password', 'alice', '--password-stdin'], 'Alice@Example.com!\n'), /invalid password: must not be the username, the email address/);
+    expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
+  });
+
   it('refuses a short password and keeps the old hash', async () => {
     const before = await userNamed('alice');
     const result = await users(['set-password', 'alice', '--password-stdin'], 'short\n');
@@ -223,10 +253,10 @@ describe('gatehouse users delete', () => {
     const { sub } = await userNamed('crlf');
     await cli.db.query(`INSERT INTO consents (sub, client_id, scope) VALUES ($1, 'web', 'openid')`, [sub]);
     const result = await users(['delete', 'CRLF']);
-    expect(result).toEqual({ code: 0, stdout: `deleted crlf (${sub})\n`, stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: `deleted crlf (${sub}); 0 sessions ended, 0 grants revoked, 0 back-channel logouts queued\n`, stderr: '' });
     expect(await usersNamed('crlf')).toHaveLength(0);
     expect((await cli.db.query('SELECT 1 FROM consents WHERE sub = $1', [sub])).rowCount).toBe(0);
-    expect(parseTable((await users(['list'])).stdout).map((r) => r.username)).toEqual(['alice', 'minimal']);
+    expect(parseTable((await users(['list'])).stdout).map((r) => r.username)).toEqual(['alice', 'emoji', 'minimal']);
   });
 });
 

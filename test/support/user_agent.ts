@@ -13,8 +13,17 @@ export interface Page {
   $: cheerio.CheerioAPI;
 }
 
+/**
+ * Where a request for a public URL really goes, and with which extra headers: say, a public
+ * https:// issuer served by the test server behind a pretend TLS-terminating proxy. Cookies
+ * stay keyed by the public URL, as in a browser.
+ */
+export type Route = (url: URL) => { url: string; headers?: Record<string, string> } | undefined;
+
 export class UserAgent {
   readonly jar = new CookieJar();
+
+  constructor(private readonly route?: Route) {}
 
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
@@ -28,7 +37,9 @@ export class UserAgent {
       headers.set('content-type', 'application/x-www-form-urlencoded');
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const routed = this.route?.(new URL(url));
+    for (const [name, value] of Object.entries(routed?.headers ?? {})) headers.set(name, value);
+    const response = await fetch(routed?.url ?? url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     for (const set of response.headers.getSetCookie()) await this.jar.setCookie(set, url, { ignoreError: true });
     return response;
   }
@@ -60,7 +71,10 @@ export class UserAgent {
     form.find('input').each((_i, el) => {
       const input = page.$(el);
       const name = input.attr('name');
-      if (name && input.attr('type') !== 'submit') data[name] = input.attr('value') ?? '';
+      const type = input.attr('type');
+      // A browser sends a checkbox only when it is ticked.
+      if (type === 'checkbox' && input.attr('checked') === undefined) return;
+      if (name && type !== 'submit') data[name] = input.attr('value') ?? '';
     });
     if (submitter) data[submitter.name] = submitter.value;
     const action = new URL(form.attr('action') ?? page.url, page.url).href;
