@@ -17,6 +17,8 @@ const HEADINGS: Record<string, [string, string]> = {
   server_error: ['Something went wrong', 'The sign-in service could not complete your request. Please try again later.'],
   temporarily_unavailable: ['Temporarily unavailable', 'The sign-in service is busy or unavailable. Please try again shortly.'],
   session_not_found: ['Sign-in expired', 'This sign-in page has expired or was already used. Go back to the application and sign in again.'],
+  // A hosted form posted without a valid CSRF token (http/csrf.ts).
+  form_expired: ['Form expired', 'This form has expired. Go back and try again.'],
 };
 
 export function describeError(code: string | undefined, description?: string): { heading: string; message: string } {
@@ -28,6 +30,19 @@ export function describeError(code: string | undefined, description?: string): {
 function clientName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
   return client ? (client.clientName ?? client.clientId) : undefined;
+}
+
+/**
+ * True when the end-session request carries an ID token (already verified by the library) that
+ * was issued to the signed-in user in the current session: its `sid` is the one this session
+ * gave that client. An old token, another user's, or none at all leaves the choice to the user.
+ */
+function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
+  const hint = (ctx.oidc.entities as { IdTokenHint?: { payload?: { sub?: unknown; sid?: unknown; aud?: unknown } } }).IdTokenHint?.payload;
+  const session = ctx.oidc.session;
+  if (!hint || !session?.accountId || hint.sub !== session.accountId || typeof hint.aud !== 'string') return false;
+  const sid = session.sidFor(hint.aud);
+  return typeof sid === 'string' && hint.sid === sid;
 }
 
 export function createProviderPages(render: RenderPage) {
@@ -42,8 +57,14 @@ export function createProviderPages(render: RenderPage) {
       // The library's form is empty apart from its xsrf input; we add the button to it so the
       // form submits `logout=yes` itself (sign out of every client, not just the requesting one).
       const button = '<button type="submit" name="logout" value="yes" autofocus>Sign out</button>';
+      const confirmed = hintNamesThisSession(ctx);
+      // With an ID token from this very session the application has shown who asks: the form
+      // submits itself (views/static/auto_submit.js), the button stays for browsers without JavaScript.
+      const marked = confirmed
+        ? form.replace('<form ', '<form data-auto-submit ').replace('</form>', `${button}</form>`)
+        : form.replace('</form>', `${button}</form>`);
       ctx.type = 'html';
-      ctx.body = await render('logout', { clientName: clientName(ctx), form: form.replace('</form>', `${button}</form>`) });
+      ctx.body = await render('logout', { clientName: clientName(ctx), form: marked, confirmed });
     },
 
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
