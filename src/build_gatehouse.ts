@@ -63,7 +63,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
         auditProviderEvents(provider, audit);
         metrics.observeProvider(provider);
         backchannel.install(provider);
-        limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics });
+        limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics, audit });
       },
     },
     config,

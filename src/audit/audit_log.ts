@@ -33,6 +33,10 @@ export const AUDIT_EVENTS = {
   'config.reloaded': 'info',
   /** sessions ended from outside the protocol (CLI `sessions revoke`, /account); details.sessions */
   'sessions.revoked': 'info',
+  /** a confidential client failed to authenticate (wrong secret) at the token, introspection, revocation or PAR endpoint */
+  'client_auth.failure': 'info',
+  /** a client was locked out after CLIENT_AUTH_MAX_FAILURES; details.lockout_seconds */
+  'client_auth.locked': 'warn',
   /** the user changed their password on /account */
   'password.changed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;

@@ -2,6 +2,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../http/metrics.js';
 import type { ClientAuthThrottle } from './client_auth_throttle.js';
+import type { AuditLog } from '../audit/audit_log.js';
 import { hasNul } from '../db/nul_characters.js';
 
 // Puts client_auth_throttle.ts in front of every endpoint where a client authenticates.
@@ -29,9 +30,10 @@ export interface ClientAuthLockoutDeps {
   throttle: ClientAuthThrottle;
   log: Logger;
   metrics: Pick<Metrics, 'lockout'>;
+  audit: Pick<AuditLog, 'record'>;
 }
 
-export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics }: ClientAuthLockoutDeps): void {
+export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics, audit }: ClientAuthLockoutDeps): void {
   const failed = new WeakSet<object>();
   const on = provider.on.bind(provider) as (event: string, listener: (ctx: KoaContextWithOIDC, error: unknown) => void) => void;
   for (const event of ERROR_EVENTS) {
@@ -65,11 +67,14 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
     await next();
     if (!failed.has(ctx)) return;
     const clientId = (ctx as KoaContextWithOIDC).oidc.client!.clientId;
+    const origin = { clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+    await audit.record({ event: 'client_auth.failure', ...origin, details: { route: (ctx as KoaContextWithOIDC).oidc.route } });
     try {
       const lockoutSeconds = await throttle.failed(clientId);
       if (lockoutSeconds) {
-        log.warn({ event: 'client_auth.locked', client_id: clientId, lockout_seconds: lockoutSeconds }, 'client locked out after too many failed authentications');
         metrics.lockout('client');
+        // The audit trail also writes the log line (a warning, event client_auth.locked).
+        await audit.record({ event: 'client_auth.locked', ...origin, details: { lockout_seconds: lockoutSeconds } });
       }
     } catch (error) {
       // The 401 stands; only the count is lost.

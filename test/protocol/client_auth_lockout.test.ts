@@ -76,6 +76,11 @@ describe('with the default limits (10 failures in 300 s)', () => {
     // The tenth failure is still an ordinary 401; it starts the lockout.
     expect((await revoke(gh.issuer, wrong, 'whatever')).status).toBe(401);
     expect(await lockoutsOfClients(gh.issuer)).toBe(1);
+    // Audited: each failure, and the lockout.
+    const audited = await gh.testDb.db.query<{ event: string; n: number }>(
+      `SELECT event, count(*)::int AS n FROM audit_events WHERE client_id = 'service' GROUP BY event ORDER BY event`,
+    );
+    expect(audited.rows).toEqual([{ event: 'client_auth.failure', n: 10 }, { event: 'client_auth.locked', n: 1 }]);
 
     expectLocked(await clientCredentials(gh.issuer, service), 300);
     expectLocked(await introspect(gh.issuer, service, 'whatever'), 300);
