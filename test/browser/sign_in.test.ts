@@ -1,10 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Browser } from '../support/chromium.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
@@ -16,7 +14,6 @@ import { discover, oidc } from '../support/relying_party.js';
 // `form-action` to the whole redirect chain after the consent form posts, so a CSP that allows
 // only 'self' leaves the user stuck on the consent page.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECRET = 'browser-rp-secret-0123456789abcdef0123';
 
 interface Received {
@@ -58,13 +55,11 @@ async function startRelyingParty(): Promise<{ origin: string; received: Received
 
 let gh: RunningGatehouse;
 let rp: Awaited<ReturnType<typeof startRelyingParty>>;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let profileDir: string;
-let shotsDir: string;
 let rpConfig: oidc.Configuration;
 /** CSP violations and script errors Chromium reported */
-const problems: string[] = [];
+let problems: string[] = [];
 let idToken: string;
 
 beforeAll(async () => {
@@ -89,39 +84,13 @@ beforeAll(async () => {
     await gh.createUser(ALICE);
     rpConfig = await discover(gh.issuer, 'browser-rp', SECRET);
   })();
-  profileDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-chromium-profile-'));
-  // Kept after the run so a person can look at the pages.
-  shotsDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-browser-shots-'));
-  const browser = chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const [launched, started] = await Promise.allSettled([browser, gatehouse]);
-  if (launched.status === 'fulfilled') context = launched.value;
+  const [launched, started] = await Promise.allSettled([launchChromium('browser-test'), gatehouse]);
+  if (launched.status === 'fulfilled') ({ page, problems } = browser = launched.value);
   for (const result of [launched, started]) if (result.status === 'rejected') throw result.reason;
-
-  // Belt and braces: report violations from the DOM event as well as Chromium's console line.
-  await context.addInitScript({
-    content: `document.addEventListener('securitypolicyviolation', (e) => {
-      console.error('Content Security Policy violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI);
-    });`,
-  });
-  // Every wait here is for a page that should appear at once; the margin is for a loaded CI
-  // machine running other test files beside this one.
-  context.setDefaultTimeout(15_000);
-  context.setDefaultNavigationTimeout(15_000);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (msg) => {
-    if (/content security policy/i.test(msg.text())) problems.push(`${page.url()}: ${msg.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`${page.url()}: script error: ${error.message}`));
-  process.stdout.write(`browser test screenshots: ${shotsDir}\n`);
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+  await browser?.close();
   await gh?.close();
   await rp?.close();
 });
@@ -152,7 +121,7 @@ async function arriveAtRp(pathname: string): Promise<URL> {
   }
   return new URL(page.url());
 }
-const shot = (name: string) => page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+const shot = (name: string) => browser.screenshot(name);
 
 describe('sign-in in Chromium with the Content-Security-Policy in force', () => {
   it('goes through login and consent and lands on the relying party with a code', async () => {

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { startLogoutReceiver, type LogoutReceiver } from '../support/logout_receiver.js';
 import { ALICE, BOB, RP, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { callbackParams, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
@@ -18,23 +17,13 @@ const SECRET = 'cli-bcl-secret-0123456789abcdef0123456';
 const CALLBACK = `${RP}/bcl/callback`;
 const app = { clientId: 'bcl', secret: SECRET };
 
-const logoutTokens: string[] = [];
-let receiver: http.Server;
+let receiver: LogoutReceiver;
 let gh: RunningGatehouse;
 let rp: oidc.Configuration;
 let cliEnv: Record<string, string>;
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '');
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await startLogoutReceiver();
   const base = testConfig();
   gh = await startGatehouse({
     config: testConfig({
@@ -47,7 +36,7 @@ beforeAll(async () => {
           client_name: 'Back-channel App',
           redirect_uris: [CALLBACK],
           post_logout_redirect_uris: [],
-          backchannel_logout_uri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/logout`,
+          backchannel_logout_uri: receiver.url,
         },
       ],
     }),
@@ -59,11 +48,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gh?.close();
-  receiver?.closeAllConnections();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  await receiver?.close();
 });
 beforeEach(() => {
-  logoutTokens.length = 0;
+  receiver.deliveries.length = 0;
 });
 
 const cli = (...args: string[]) => runCli(args, { env: cliEnv });
@@ -91,7 +79,7 @@ async function stillSignedIn(ua: UserAgent): Promise<boolean> {
 async function deliverQueued() {
   await gh.gatehouse.backchannel.deliverDue();
   const jwks = createRemoteJWKSet(new URL(`${gh.issuer}/jwks`));
-  return Promise.all(logoutTokens.map(async (t) => (await jwtVerify(t, jwks, { issuer: gh.issuer, audience: 'bcl', typ: 'logout+jwt' })).payload));
+  return Promise.all(receiver.tokens().map(async (t) => (await jwtVerify(t, jwks, { issuer: gh.issuer, audience: 'bcl', typ: 'logout+jwt' })).payload));
 }
 
 async function tableRows(): Promise<{ id: string; applications: string; ip: string; userAgent: string }[]> {
@@ -123,7 +111,7 @@ describe('gatehouse sessions', () => {
   it('revokes one session by its id: only that one ends, and its app gets a logout token for it', async () => {
     await cli('sessions', 'revoke', 'alice');
     await deliverQueued(); // what ending the earlier test's sessions owed
-    logoutTokens.length = 0;
+    receiver.deliveries.length = 0;
     const first = await signInAs(ALICE);
     const second = await signInAs(ALICE);
     const ids = (await tableRows()).map((r) => r.id);

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { startLogoutReceiver, type LogoutReceiver } from '../support/logout_receiver.js';
 import { ALICE, BOB, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { isPage, type UserAgent, type Page } from '../support/user_agent.js';
@@ -18,32 +17,14 @@ const BCL_CALLBACK = `${RP}/bcl/callback`;
 const BCL_SIGNED_OUT = `${RP}/bcl/signed-out`;
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-interface Delivery {
-  path: string;
-  contentType: string | undefined;
-  logoutToken: string | null;
-}
-
-let receiver: http.Server;
-let receiverUrl: string;
-const deliveries: Delivery[] = [];
+let receiver: LogoutReceiver;
 let gh: RunningGatehouse;
 let bcl: oidc.Configuration;
 let web: oidc.Configuration;
 let jwks: ReturnType<typeof createRemoteJWKSet>;
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      deliveries.push({ path: req.url ?? '', contentType: req.headers['content-type'], logoutToken: new URLSearchParams(body).get('logout_token') });
-      res.writeHead(200, { 'cache-control': 'no-store' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/backchannel-logout`;
+  receiver = await startLogoutReceiver();
 
   const base = testConfig();
   gh = await startGatehouse({
@@ -57,7 +38,7 @@ beforeAll(async () => {
           client_name: 'Back-channel App',
           redirect_uris: [BCL_CALLBACK],
           post_logout_redirect_uris: [BCL_SIGNED_OUT],
-          backchannel_logout_uri: receiverUrl,
+          backchannel_logout_uri: receiver.url,
         },
       ],
     }),
@@ -70,11 +51,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gh?.close();
-  receiver?.closeAllConnections();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  await receiver?.close();
 });
 beforeEach(() => {
-  deliveries.length = 0;
+  receiver.deliveries.length = 0;
 });
 
 /** Ends the session from `config`'s side with its ID token, confirming on the page. */
@@ -100,15 +80,15 @@ describe('back-channel logout', () => {
     const { ua, tokens } = await signIn(bcl, { redirectUri: BCL_CALLBACK, credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
     const idClaims = tokens.claims()!;
     expect(idClaims.sid).toBeTypeOf('string');
-    expect(deliveries).toHaveLength(0);
+    expect(receiver.deliveries).toHaveLength(0);
 
     const back = await logOut(ua, bcl, tokens.id_token!, BCL_SIGNED_OUT);
     expect(back.origin + back.pathname).toBe(BCL_SIGNED_OUT);
     expect(back.searchParams.get('state')).toBe('bye');
 
     // end_session waits for the back-channel calls before redirecting: it has arrived by now.
-    expect(deliveries).toHaveLength(1);
-    const [delivery] = deliveries;
+    expect(receiver.deliveries).toHaveLength(1);
+    const [delivery] = receiver.deliveries;
     expect(delivery!.path).toBe('/backchannel-logout');
     expect(delivery!.contentType).toMatch(/^application\/x-www-form-urlencoded/);
     const claims = await verifyLogoutToken(delivery!.logoutToken!);
@@ -136,8 +116,8 @@ describe('back-channel logout', () => {
     expect(webSignIn.seen.login).toBe(0);
 
     await logOut(ua, web, webSignIn.tokens.id_token!, `${RP}/signed-out`);
-    expect(deliveries).toHaveLength(1);
-    const claims = await verifyLogoutToken(deliveries[0]!.logoutToken!);
+    expect(receiver.deliveries).toHaveLength(1);
+    const claims = await verifyLogoutToken(receiver.deliveries[0]!.logoutToken!);
     expect(claims.sub).toBe(bclTokens.claims()!.sub);
     expect(claims.sid).toBe(bclTokens.claims()!.sid);
 
@@ -148,6 +128,6 @@ describe('back-channel logout', () => {
   it('sends nothing to a client the session never signed in to', async () => {
     const { ua, tokens } = await signIn(web, { credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
     await logOut(ua, web, tokens.id_token!, `${RP}/signed-out`);
-    expect(deliveries).toHaveLength(0);
+    expect(receiver.deliveries).toHaveLength(0);
   });
 });

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { startLogoutReceiver, type LogoutReceiver } from '../support/logout_receiver.js';
 import { ALICE, RP, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { isPage, type UserAgent } from '../support/user_agent.js';
@@ -19,11 +18,7 @@ const SECRET = 'bcl-retry-secret-0123456789abcdef012345';
 const CALLBACK = `${RP}/bcl/callback`;
 const SIGNED_OUT = `${RP}/bcl/signed-out`;
 
-type Mode = 'ok' | 'fail' | 'hang';
-let mode: Mode = 'ok';
-const received: string[] = [];
-let receiver: http.Server;
-let receiverUrl: string;
+let receiver: LogoutReceiver;
 let testDb: TestDb;
 
 function config() {
@@ -38,7 +33,7 @@ function config() {
         client_name: 'Back-channel App',
         redirect_uris: [CALLBACK],
         post_logout_redirect_uris: [SIGNED_OUT],
-        backchannel_logout_uri: receiverUrl,
+        backchannel_logout_uri: receiver.url,
       },
     ],
   });
@@ -48,30 +43,17 @@ const start = (env: Record<string, string> = {}) =>
   startGatehouse({ testDb, config: config(), env: { BACKCHANNEL_RETRY_SECONDS: '1', BACKCHANNEL_MAX_ATTEMPTS: '3', ...env } });
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      if (mode === 'hang') return; // never answers: the sender's timeout must end it
-      if (mode === 'fail') return void res.writeHead(503).end();
-      received.push(new URLSearchParams(body).get('logout_token') ?? '');
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/backchannel-logout`;
+  receiver = await startLogoutReceiver();
   testDb = await createTestDb();
   await migrate(testDb.db); // a fresh Postgres database starts empty
 });
 afterAll(async () => {
-  receiver?.closeAllConnections();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  await receiver?.close();
   await testDb?.drop();
 });
 beforeEach(async () => {
-  mode = 'ok';
-  received.length = 0;
+  receiver.mode = 'ok';
+  receiver.deliveries.length = 0;
   await testDb.db.query('DELETE FROM backchannel_logouts');
 });
 
@@ -111,8 +93,8 @@ describe('back-channel logout queue', () => {
     try {
       const { sub, sid, back } = await signInAndOut(gh);
       expect(back.origin + back.pathname).toBe(SIGNED_OUT);
-      expect(received).toHaveLength(1);
-      const { payload } = await jwtVerify(received[0]!, createRemoteJWKSet(new URL(`${gh.issuer}/jwks`)), { issuer: gh.issuer, audience: 'bcl', typ: 'logout+jwt' });
+      expect(receiver.deliveries).toHaveLength(1);
+      const { payload } = await jwtVerify(receiver.tokens()[0]!, createRemoteJWKSet(new URL(`${gh.issuer}/jwks`)), { issuer: gh.issuer, audience: 'bcl', typ: 'logout+jwt' });
       expect(payload).toMatchObject({ sub, sid });
       expect(await queued()).toEqual([]);
     } finally {
@@ -123,7 +105,7 @@ describe('back-channel logout queue', () => {
   it('does not hold the sign-out for a relying party that never answers, and delivers the notice later', async () => {
     const gh = await start();
     try {
-      mode = 'hang';
+      receiver.mode = 'hang';
       const started = Date.now();
       const { sub, sid, back } = await signInAndOut(gh);
       const took = Date.now() - started;
@@ -136,11 +118,11 @@ describe('back-channel logout queue', () => {
       expect(row!.due_in).toBeGreaterThan(0);
       expect(gh.logs.some((l) => l.event === 'backchannel.retry_scheduled' && l.client_id === 'bcl')).toBe(true);
 
-      mode = 'ok';
+      receiver.mode = 'ok';
       expect(await gh.gatehouse.backchannel.deliverDue()).toEqual({ delivered: 0, failed: 0 }); // not due yet
       await makeDue();
       expect(await gh.gatehouse.backchannel.deliverDue()).toEqual({ delivered: 1, failed: 0 });
-      expect(received).toHaveLength(1);
+      expect(receiver.deliveries).toHaveLength(1);
       expect(await queued()).toEqual([]);
       expect(gh.logs.filter((l) => l.event === 'backchannel.success' && l.client_id === 'bcl')).toHaveLength(1);
     } finally {
@@ -151,7 +133,7 @@ describe('back-channel logout queue', () => {
   it('backs off exponentially and finally gives up, saying so in the log', async () => {
     const gh = await start();
     try {
-      mode = 'fail';
+      receiver.mode = 'fail';
       await signInAndOut(gh);
       let [row] = await queued();
       expect(row).toMatchObject({ attempts: 1 });
@@ -170,7 +152,7 @@ describe('back-channel logout queue', () => {
       expect(await gh.gatehouse.backchannel.deliverDue()).toEqual({ delivered: 0, failed: 1 });
       expect(await queued()).toEqual([]); // BACKCHANNEL_MAX_ATTEMPTS=3
       expect(gh.logs.some((l) => l.event === 'backchannel.gave_up' && l.client_id === 'bcl' && l.attempts === 3)).toBe(true);
-      expect(received).toHaveLength(0);
+      expect(receiver.deliveries).toHaveLength(0);
     } finally {
       await gh.close();
     }
@@ -180,19 +162,19 @@ describe('back-channel logout queue', () => {
     const first = await start();
     let sub: string;
     try {
-      mode = 'fail';
+      receiver.mode = 'fail';
       ({ sub } = await signInAndOut(first));
       expect(await queued()).toHaveLength(1);
     } finally {
       await first.close();
     }
 
-    mode = 'ok';
+    receiver.mode = 'ok';
     const second = await start();
     try {
       await makeDue();
       expect(await second.gatehouse.backchannel.deliverDue()).toEqual({ delivered: 1, failed: 0 });
-      const { payload } = await jwtVerify(received[0]!, createRemoteJWKSet(new URL(`${second.issuer}/jwks`)), { audience: 'bcl', typ: 'logout+jwt' });
+      const { payload } = await jwtVerify(receiver.tokens()[0]!, createRemoteJWKSet(new URL(`${second.issuer}/jwks`)), { audience: 'bcl', typ: 'logout+jwt' });
       expect(payload.sub).toBe(sub);
       expect(await queued()).toEqual([]);
     } finally {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -17,9 +17,11 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(shotsPrefix: string): Promise<Browser> {
+/** Screenshots go to `shotsDir` (kept after the run, for a person to look at), else a new temporary one. */
+export async function launchChromium(shotsPrefix: string, shotsDir?: string): Promise<Browser> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-chromium-profile-'));
-  const shotsDir = await mkdtemp(path.join(os.tmpdir(), `gatehouse-${shotsPrefix}-shots-`));
+  if (shotsDir) await mkdir(shotsDir, { recursive: true });
+  else shotsDir = await mkdtemp(path.join(os.tmpdir(), `gatehouse-${shotsPrefix}-shots-`));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -45,7 +47,7 @@ export async function launchChromium(shotsPrefix: string): Promise<Browser> {
     page,
     problems,
     async screenshot(name) {
-      const file = path.join(shotsDir, `${name}.png`);
+      const file = path.join(shotsDir!, `${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
       return file;
     },
