@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
@@ -99,6 +100,9 @@ export const gatehouseConfigSchema = z
         ctx.addIssue({ code: 'custom', path: at('client_id'), message: `duplicate client_id "${client.client_id}"` });
       }
       clientIds.add(client.client_id);
+      if (client.client_id === ACCOUNT_CLIENT_ID) {
+        ctx.addIssue({ code: 'custom', path: at('client_id'), message: `"${ACCOUNT_CLIENT_ID}" is reserved for the built-in account page` });
+      }
 
       const isPublic = client.token_endpoint_auth_method === 'none';
       if (isPublic && client.client_secret) {

@@ -17,6 +17,8 @@ import { metricsEndpoint, type Metrics } from './metrics.js';
 import { providerBodyLimit } from './provider_body_limit.js';
 import type { Csrf } from './csrf.js';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
+import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from './request_context.js';
 import path from 'node:path';
 
@@ -32,6 +34,7 @@ export interface AppDeps {
   metrics: Metrics;
   csrf: Csrf;
   audit: AuditLog;
+  backchannel: BackchannelQueue;
 }
 
 // Request order: metrics → request log → security headers → static → health → our pages → body limit → the provider.
@@ -67,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use(trackRequestContext);
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
+  app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(providerBodyLimit());
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
   app.use((req, res) => deps.host.current().callback(req, res));

@@ -10,7 +10,8 @@ import { eventually } from '../support/eventually.js';
 import { runCli } from '../cli/cli_harness.js';
 import type { AuditRow } from '../../src/audit/audit_log.js';
 import { pruneAuditEvents } from '../../src/audit/audit_log.js';
-import { createConsentRevoker } from '../../src/accounts/revoke_consent.js';
+import { createAccountActions } from '../../src/account_page/account_actions.js';
+import { createAccountSessions } from '../../src/oidc/account_sessions.js';
 
 // The audit trail, after the real flows: each event is a row of audit_events with the right
 // account, client, address and details (and a log line of the same name), and no row holds a
@@ -168,19 +169,19 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     const refreshToken = tokens.body.refresh_token as string;
     await rememberSecrets([signedIn.callback.searchParams.get('code'), refreshToken, tokens.body.access_token as string], signedIn.ua);
 
-    const revokeConsent = createConsentRevoker({ db: gh.testDb.db, audit: gh.gatehouse.audit });
-    const result = await revokeConsent({ accountId: subs.alice!, clientId: 'web', ip: '198.51.100.9', userAgent: 'AccountPage' });
-    expect(result.revoked).toBe(true);
-    expect(result.grants).toBeGreaterThanOrEqual(1);
+    const actions = createAccountActions({ db: gh.testDb.db, sessions: createAccountSessions(gh.testDb.db), backchannel: gh.gatehouse.backchannel, audit: gh.gatehouse.audit });
+    const actor = { accountId: subs.alice!, ip: '198.51.100.9', userAgent: 'AccountPage' };
+    expect(await actions.revokeApp(actor, 'web')).toBe(true);
     expect(await rows('consent.revoked')).toEqual([
-      expect.objectContaining({ account_id: subs.alice, client_id: 'web', ip: '198.51.100.9', user_agent: 'AccountPage', details: expect.objectContaining({ grants_revoked: result.grants }) }),
+      expect.objectContaining({ account_id: subs.alice, client_id: 'web', ip: '198.51.100.9', user_agent: 'AccountPage', details: { grants_revoked: expect.any(Number) } }),
     ]);
+    expect((await rows('consent.revoked'))[0]!.details.grants_revoked).toBeGreaterThanOrEqual(1);
     // The application's refresh token is dead, and it must ask for consent again.
     expect((await tokenRequest(gh.issuer, webClient, { grant_type: 'refresh_token', refresh_token: refreshToken })).body.error).toBe('invalid_grant');
     const { landing } = await startAuthorization(web, { ua: signedIn.ua });
     expect(pageKind(expectPage(landing))).toBe('consent');
     // Nothing left to revoke: nothing recorded.
-    expect((await revokeConsent({ accountId: subs.alice!, clientId: 'web' })).revoked).toBe(false);
+    expect(await actions.revokeApp(actor, 'web')).toBe(false);
     expect(await rows('consent.revoked')).toHaveLength(1);
   });
 

@@ -110,7 +110,8 @@ describe.each(availableBackends())('config sync on %s', (backend) => {
       const { rows } = await testDb.db.query<{ client_id: string; metadata: { client_secret?: string } }>(
         `SELECT client_id, metadata FROM clients ORDER BY client_id`,
       );
-      expect(rows.map((r) => r.client_id)).toEqual(changed.clients.map((c) => c.client_id).sort());
+      // The file's clients, and the account page's built-in one (account_client.ts).
+      expect(rows.map((r) => r.client_id)).toEqual([...changed.clients.map((c) => c.client_id), 'gatehouse-account'].sort());
       expect(rows.find((r) => r.client_id === 'introspector')?.metadata.client_secret).toBe(NEW_SECRET);
 
       const removed = await tokenRequest(second.issuer, serviceCreds, { grant_type: 'client_credentials', scope: 'things:read' });

@@ -1,0 +1,146 @@
+import type { Response } from 'express';
+import type { Db } from '../db/db.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import type { Csrf } from '../http/csrf.js';
+import type { RenderPage } from '../http/render_page.js';
+import type { AccountSessions } from '../oidc/account_sessions.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
+import type { Runtime } from '../oidc/provider_host.js';
+import type { ResourceServers } from '../oidc/resource_servers.js';
+import { SCOPE_DESCRIPTIONS } from '../interactions/scope_descriptions.js';
+import type { SignedInSession } from './signed_in_session.js';
+import { listGrantedApps, type GrantedApp } from './granted_apps.js';
+import { describeSecurityEvent } from './security_events.js';
+import { describeUserAgent } from './describe_user_agent.js';
+
+// The account page: profile, sessions, applications, password and recent security events, each
+// read fresh from storage. Every form carries a CSRF token bound to the session's uid and to
+// what the form does, so a token lifted from one form cannot be replayed on another.
+
+/** What each form does: the purpose its CSRF token is issued for. */
+export const ACCOUNT_FORMS = {
+  endSession: 'account/end-session',
+  revokeApp: 'account/revoke-app',
+  changePassword: 'account/change-password',
+  signOutEverywhere: 'account/sign-out-everywhere',
+} as const;
+
+/** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
+export const NOTICES = {
+  'session-ended': 'The session was signed out.',
+  'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
+  'password-changed': 'Your password was changed, and your other sessions were signed out.',
+} as const;
+
+export type Notice = keyof typeof NOTICES;
+
+export interface AccountViewDeps {
+  db: Pick<Db, 'query'>;
+  users: Pick<UsersRepo, 'findBySub'>;
+  sessions: Pick<AccountSessions, 'listSessions' | 'listGrants'>;
+  audit: Pick<AuditLog, 'listForAccount'>;
+  csrf: Pick<Csrf, 'issue'>;
+  render: RenderPage;
+  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
+}
+
+export interface AccountPageState {
+  notice?: string | undefined;
+  /** the change-password form's problem, shown beside it */
+  passwordError?: string | undefined;
+}
+
+const RECENT_EVENTS = 20;
+
+/** `2025-11-26 15:07 UTC`: the server cannot know the reader's zone, and this is unambiguous. */
+export function formatTime(date: Date | undefined): string {
+  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'unknown';
+}
+
+/**
+ * An API's scopes under that API only: the provider knows them as scopes too, so a grant may
+ * list one among its OpenID scopes as well as under its API.
+ */
+function byOwner(app: GrantedApp, resources: Pick<ResourceServers, 'ownerOf'>): { scopes: string[]; apis: Record<string, string[]> } {
+  const apis: Record<string, string[]> = Object.fromEntries(Object.entries(app.apis).map(([api, scopes]) => [api, [...scopes]]));
+  const scopes: string[] = [];
+  for (const scope of app.scopes) {
+    const owner = resources.ownerOf(scope);
+    if (!owner) scopes.push(scope);
+    else if (!(apis[owner] ??= []).includes(scope)) apis[owner].push(scope);
+  }
+  return { scopes, apis };
+}
+
+export function createAccountView(deps: AccountViewDeps) {
+  /** Application names by client id, looked up once per page. */
+  async function appNames(clientIds: Iterable<string>): Promise<Map<string, string>> {
+    const { provider } = deps.runtime();
+    const unique = [...new Set(clientIds)];
+    const clients = await Promise.all(unique.map((id) => provider.Client.find(id)));
+    return new Map(unique.map((id, i) => [id, clients[i]?.clientName ?? id]));
+  }
+
+  return {
+    /** Renders the page for the signed-in session; `undefined` when its user is gone. */
+    async render(res: Response, session: SignedInSession, status: number, state: AccountPageState = {}): Promise<boolean> {
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return false;
+      const [sessions, apps, events] = await Promise.all([
+        deps.sessions.listSessions(session.accountId),
+        listGrantedApps(deps.db, deps.sessions, session.accountId),
+        deps.audit.listForAccount(session.accountId, RECENT_EVENTS),
+      ]);
+      const names = await appNames([
+        ...sessions.flatMap((s) => s.clients),
+        ...apps.map((a) => a.clientId),
+        ...events.flatMap((e) => (e.client_id ? [e.client_id] : [])),
+      ]);
+      const { resources } = deps.runtime();
+      const withAccess = new Set(apps.map((a) => a.clientId));
+      const issue = (purpose: string) => deps.csrf.issue(purpose, session.uid);
+
+      const html = await deps.render('account', {
+        notice: state.notice,
+        passwordError: state.passwordError,
+        profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          current: s.id === session.key,
+          signedInAt: formatTime(s.signedInAt),
+          lastActiveAt: formatTime(s.lastActiveAt),
+          device: describeUserAgent(s.userAgent),
+          ip: s.ip ?? 'unknown',
+          // A revoked application keeps its (now grant-less) entry in the session until that
+          // ends; it no longer has access through it, so it is not listed.
+          apps: s.clients.filter((c) => c !== ACCOUNT_CLIENT_ID && withAccess.has(c)).map((c) => names.get(c) ?? c),
+        })),
+        apps: apps.map((a) => {
+          const { scopes, apis } = byOwner(a, resources);
+          return {
+            clientId: a.clientId,
+            name: names.get(a.clientId) ?? a.clientId,
+            scopes: scopes.map((s) => SCOPE_DESCRIPTIONS[s] ?? s),
+            apis: Object.entries(apis).map(([identifier, apiScopes]) => ({ name: resources.byIdentifier(identifier)?.name ?? identifier, scopes: apiScopes })),
+            grantedAt: formatTime(a.grantedAt),
+          };
+        }),
+        events: events.map((row) => {
+          const event = describeSecurityEvent(row, (id) => names.get(id));
+          return { at: formatTime(event.at), text: event.text, ip: event.ip };
+        }),
+        tokens: {
+          endSession: issue(ACCOUNT_FORMS.endSession),
+          revokeApp: issue(ACCOUNT_FORMS.revokeApp),
+          changePassword: issue(ACCOUNT_FORMS.changePassword),
+          signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
+        },
+      });
+      res.status(status).type('html').send(html);
+      return true;
+    },
+  };
+}
+
+export type AccountView = ReturnType<typeof createAccountView>;

@@ -1,0 +1,93 @@
+import type { User, UsersRepo } from '../accounts/users_repo.js';
+import { checkPassword, hashPassword } from '../accounts/passwords.js';
+import { passwordProblem } from '../accounts/password_policy.js';
+import type { LoginThrottle } from '../accounts/login_throttle.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import type { Metrics } from '../http/metrics.js';
+import type { AccountSessions } from '../oidc/account_sessions.js';
+import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
+import type { Actor } from './account_actions.js';
+
+// Changing one's password on /account. The current password is required, so a session left
+// open on someone else's screen cannot take the account over; a wrong one is a failed sign-in
+// for the login throttle (counted against the username and the address, and locked out like
+// one), so a stolen session cannot be used to guess it either. The new password must pass the
+// same policy as `gatehouse users set-password`. Afterwards every OTHER session of the account
+// ends (with back-channel logouts to the applications signed in through them): whoever else
+// was signed in with the old password is out; the browser that changed it stays in.
+
+export interface ChangePasswordDeps {
+  users: Pick<UsersRepo, 'setPasswordHash'>;
+  throttle: LoginThrottle;
+  sessions: Pick<AccountSessions, 'listSessions' | 'endSessions'>;
+  backchannel: Pick<BackchannelQueue, 'send'>;
+  audit: Pick<AuditLog, 'record'>;
+  metrics: Pick<Metrics, 'lockout'>;
+}
+
+export interface PasswordForm {
+  current: unknown;
+  next: unknown;
+  confirm: unknown;
+}
+
+export type PasswordChange =
+  | { ok: true; sessionsEnded: number }
+  | { ok: false; status: 400 | 401 | 429; message: string; retryAfterSeconds?: number };
+
+const WRONG_CURRENT = 'Your current password is incorrect.';
+const lockedMessage = (seconds: number) => {
+  const minutes = Math.ceil(seconds / 60);
+  return `Too many wrong passwords. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
+};
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+export function createPasswordChanger(deps: ChangePasswordDeps) {
+  /** Counts a wrong current password as a failed sign-in; returns the answer to give. */
+  async function wrongCurrent(user: User, actor: Actor, attempt: Parameters<LoginThrottle['failed']>[0]): Promise<PasswordChange> {
+    const who = { ...actor, username: user.username };
+    await deps.audit.record({ event: 'login.failure', ...who, details: { reason: 'bad_credentials', form: 'change_password' } });
+    const lockouts = await deps.throttle.failed(attempt);
+    for (const lockout of lockouts) {
+      await deps.audit.record({ event: 'login.locked', ...who, details: { reason: lockout.scope, lockout_seconds: lockout.retryAfterSeconds } });
+      deps.metrics.lockout(lockout.scope);
+    }
+    if (lockouts.length === 0) return { ok: false, status: 401, message: WRONG_CURRENT };
+    const retryAfterSeconds = Math.max(...lockouts.map((l) => l.retryAfterSeconds));
+    return { ok: false, status: 429, message: lockedMessage(retryAfterSeconds), retryAfterSeconds };
+  }
+
+  return async function changePassword(user: User, actor: Actor, currentSessionKey: string, form: PasswordForm): Promise<PasswordChange> {
+    const [current, next, confirm] = [text(form.current), text(form.next), text(form.confirm)];
+    if (!current) return { ok: false, status: 400, message: 'Enter your current password.' };
+    if (next !== confirm) return { ok: false, status: 400, message: 'The new password and its confirmation do not match.' };
+    const problem = await passwordProblem(next, { username: user.username, email: user.email });
+    if (problem) return { ok: false, status: 400, message: `The new password ${problem}.` };
+
+    const admission = await deps.throttle.admit(user.username, actor.ip);
+    if (!admission.admitted) {
+      await deps.audit.record({
+        event: 'login.failure',
+        ...actor,
+        username: user.username,
+        details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds, form: 'change_password' },
+      });
+      return { ok: false, status: 429, message: lockedMessage(admission.retryAfterSeconds), retryAfterSeconds: admission.retryAfterSeconds };
+    }
+    if (!(await checkPassword(user.password_hash, current)).ok) return wrongCurrent(user, actor, admission.attempt);
+    await deps.throttle.succeeded(admission.attempt);
+
+    await deps.users.setPasswordHash(user.sub, await hashPassword(next));
+    const others = (await deps.sessions.listSessions(user.sub)).map((s) => s.id).filter((id) => id !== currentSessionKey);
+    let sessionsEnded = 0;
+    if (others.length) {
+      const { ended, notices } = await deps.sessions.endSessions(user.sub, others);
+      await deps.backchannel.send(notices);
+      sessionsEnded = ended;
+    }
+    await deps.audit.record({ event: 'password.changed', ...actor, username: user.username, details: { sessions_ended: sessionsEnded } });
+    return { ok: true, sessionsEnded };
+  };
+}
+
+export type ChangePassword = ReturnType<typeof createPasswordChanger>;

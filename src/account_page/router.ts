@@ -1,0 +1,211 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Env } from '../config/env.js';
+import type { Db } from '../db/db.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { LoginThrottle } from '../accounts/login_throttle.js';
+import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
+import { requireCsrfToken, type Csrf } from '../http/csrf.js';
+import type { Metrics } from '../http/metrics.js';
+import type { RenderPage } from '../http/render_page.js';
+import { createAccountSessions } from '../oidc/account_sessions.js';
+import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
+import type { Runtime } from '../oidc/provider_host.js';
+import { ACCOUNT_CALLBACK_PATH } from '../oidc/account_client.js';
+import { createAccountSignIn, type CallbackFailure } from './account_sign_in.js';
+import { clearSessionCookie, findSignedInSession, type SignedInSession } from './signed_in_session.js';
+import { ACCOUNT_FORMS, NOTICES, createAccountView, type Notice } from './account_view.js';
+import { createAccountActions, type Actor } from './account_actions.js';
+import { createPasswordChanger } from './change_password.js';
+
+// /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
+// profile, sessions, applications, password, sign-out everywhere and recent security events.
+// Who is signed in is decided by the provider's session cookie alone; without one the browser is
+// sent through the ordinary sign-in (account_sign_in.ts). Every POST carries a CSRF token bound
+// to the session and the form, and answers with a redirect back (POST-redirect-GET) or, for a
+// problem, a 4xx page. Nothing here is cached.
+
+export interface AccountRouterDeps {
+  env: Pick<Env, 'issuer' | 'secureCookies'>;
+  db: Db;
+  users: UsersRepo;
+  throttle: LoginThrottle;
+  render: RenderPage;
+  metrics: Pick<Metrics, 'lockout'>;
+  csrf: Csrf;
+  audit: AuditLog;
+  backchannel: Pick<BackchannelQueue, 'send'>;
+  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
+}
+
+/** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
+class NotSignedIn extends Error {
+  override name = 'NotSignedIn';
+  readonly status = 401;
+  readonly error = 'login_required';
+  readonly expose = true;
+  constructor() {
+    super('the account form was posted without a signed-in session');
+  }
+}
+
+const noStore: RequestHandler = (_req, res, next) => {
+  res.set('cache-control', 'no-store');
+  next();
+};
+
+const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+
+const wrap =
+  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
+  (req, res, next: NextFunction) => {
+    fn(req, res).catch(next);
+  };
+
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+const MAX_CLIENT_ID = 255;
+
+const CALLBACK_PAGES: Record<CallbackFailure, { status: number; heading: string; message: string }> = {
+  expired: { status: 400, heading: 'Sign-in expired', message: 'This sign-in has expired or was already used.' },
+  cancelled: { status: 401, heading: 'Not signed in', message: 'You cancelled signing in.' },
+  refused: { status: 400, heading: 'Sign-in failed', message: 'Signing in to your account did not succeed.' },
+  invalid_code: { status: 400, heading: 'Sign-in failed', message: 'The sign-in response was not valid or was already used.' },
+  no_session: { status: 400, heading: 'Sign-in failed', message: 'Your browser did not keep the sign-in. Check that it accepts cookies from this site.' },
+};
+
+export function createAccountRouter(deps: AccountRouterDeps): express.Router {
+  const router = express.Router();
+  const sessions = createAccountSessions(deps.db);
+  const signIn = createAccountSignIn({ issuer: deps.env.issuer, secureCookies: deps.env.secureCookies, csrf: deps.csrf });
+  const view = createAccountView({ ...deps, sessions });
+  const actions = createAccountActions({ ...deps, sessions });
+  const changePassword = createPasswordChanger({ ...deps, sessions });
+  const provider = () => deps.runtime().provider;
+
+  async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
+    res.status(status).type('html').send(await deps.render('account_message', { heading, message: text, link }));
+  }
+  const backToAccount = { href: '/account', text: 'Back to your account' };
+
+  /** The session the CSRF check found (it runs first on every POST). */
+  const signedIn = (res: Response): SignedInSession => res.locals.accountSession as SignedInSession;
+  const actor = (req: Request, res: Response): Actor => ({ accountId: signedIn(res).accountId, ...requestOrigin(req) });
+
+  const csrf = (purpose: string) =>
+    requireCsrfToken(deps.csrf, {
+      purpose,
+      bindingOf: async (req, res) => {
+        const session = await findSignedInSession(provider(), req, res);
+        res.locals.accountSession = session;
+        return session?.uid;
+      },
+      // Signed out meanwhile (elsewhere, or the session expired): say that rather than "form expired".
+      beforeRefusing: async (_req, res) => {
+        if (!res.locals.accountSession) throw new NotSignedIn();
+      },
+    });
+
+  async function unavailable(res: Response) {
+    clearSessionCookie(provider(), res, deps.env.secureCookies);
+    await message(res, 403, 'Account unavailable', 'This account is disabled or no longer exists.');
+  }
+
+  router.get(
+    '/account',
+    noStore,
+    wrap(async (req, res) => {
+      const session = await findSignedInSession(provider(), req, res);
+      if (!session) return signIn.start(provider(), res);
+      const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? NOTICES[req.query.done as Notice] : undefined;
+      if (!(await view.render(res, session, 200, { notice: done }))) await unavailable(res);
+    }),
+  );
+
+  router.get(
+    ACCOUNT_CALLBACK_PATH,
+    noStore,
+    wrap(async (req, res) => {
+      const outcome = await signIn.callback(provider(), req, res);
+      if (outcome.ok) return res.redirect(303, '/account');
+      const page = CALLBACK_PAGES[outcome.failure];
+      await message(res, page.status, page.heading, page.message, { href: '/account', text: 'Sign in to your account' });
+    }),
+  );
+
+  router.get(
+    '/account/signed-out',
+    noStore,
+    wrap(async (_req, res) => {
+      await message(res, 200, 'You are signed out', 'You have signed out of Gatehouse. You can close this window.', { href: '/account', text: 'Sign in again' });
+    }),
+  );
+
+  router.post(
+    '/account/sessions/end',
+    noStore,
+    form,
+    csrf(ACCOUNT_FORMS.endSession),
+    wrap(async (req, res) => {
+      const id = (req.body as Record<string, unknown> | undefined)?.session;
+      if (typeof id !== 'string' || !SESSION_ID.test(id)) return message(res, 400, 'Unknown session', 'The form named no session.', backToAccount);
+      const current = id === signedIn(res).key;
+      if (!(await actions.endSession(actor(req, res), id, current))) {
+        return message(res, 404, 'Session not found', 'That session has already ended.', backToAccount);
+      }
+      if (!current) return res.redirect(303, '/account?done=session-ended');
+      clearSessionCookie(provider(), res, deps.env.secureCookies);
+      res.redirect(303, '/account/signed-out');
+    }),
+  );
+
+  router.post(
+    '/account/sign-out-everywhere',
+    noStore,
+    form,
+    csrf(ACCOUNT_FORMS.signOutEverywhere),
+    wrap(async (req, res) => {
+      await actions.signOutEverywhere(actor(req, res));
+      clearSessionCookie(provider(), res, deps.env.secureCookies);
+      res.redirect(303, '/account/signed-out');
+    }),
+  );
+
+  router.post(
+    '/account/apps/revoke',
+    noStore,
+    form,
+    csrf(ACCOUNT_FORMS.revokeApp),
+    wrap(async (req, res) => {
+      const clientId = (req.body as Record<string, unknown> | undefined)?.client_id;
+      if (typeof clientId !== 'string' || !clientId || clientId.length > MAX_CLIENT_ID) {
+        return message(res, 400, 'Unknown application', 'The form named no application.', backToAccount);
+      }
+      if (!(await actions.revokeApp(actor(req, res), clientId))) {
+        return message(res, 404, 'Nothing to revoke', 'That application has no access to your account.', backToAccount);
+      }
+      res.redirect(303, '/account?done=app-revoked');
+    }),
+  );
+
+  router.post(
+    '/account/password',
+    noStore,
+    form,
+    csrf(ACCOUNT_FORMS.changePassword),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const result = await changePassword(user, actor(req, res), session.key, {
+        current: body.current_password,
+        next: body.new_password,
+        confirm: body.confirm_password,
+      });
+      if (result.ok) return res.redirect(303, '/account?done=password-changed');
+      if (result.retryAfterSeconds) res.set('retry-after', String(result.retryAfterSeconds));
+      if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  return router;
+}

@@ -1,0 +1,50 @@
+import type { AuditRow } from '../audit/audit_log.js';
+
+// The account's audit trail (audit_log.ts) in the words a person uses. Only what the row says
+// about the event is shown: its kind, the application by name, when and from which address.
+// Audit rows never hold secrets, and the details shown are picked, never dumped.
+
+export interface SecurityEvent {
+  at: Date;
+  text: string;
+  ip: string | undefined;
+}
+
+type Describe = (row: AuditRow, app: string | undefined) => string;
+
+const detail = (row: AuditRow, key: string): unknown => row.details?.[key];
+const count = (n: unknown, one: string, many: string) => (typeof n === 'number' ? `${n} ${n === 1 ? one : many}` : many);
+
+const FAILURE_REASONS: Record<string, string> = {
+  bad_credentials: 'wrong password',
+  disabled: 'the account is disabled',
+  locked_out: 'too many failed attempts, sign-in was locked',
+};
+
+const DESCRIPTIONS: Record<string, Describe> = {
+  'login.success': (_row, app) => (app ? `Signed in to ${app}` : 'Signed in'),
+  'login.failure': (row) => {
+    const reason = FAILURE_REASONS[String(detail(row, 'reason'))] ?? 'refused';
+    if (detail(row, 'form') !== 'change_password') return `Failed sign-in (${reason})`;
+    return detail(row, 'reason') === 'bad_credentials' ? 'Password change refused (wrong current password)' : `Password change refused (${reason})`;
+  },
+  'login.locked': (row) => (detail(row, 'reason') === 'ip' ? 'Sign-in from this address locked after too many failed attempts' : 'Sign-in locked after too many failed attempts'),
+  'consent.given': (_row, app) => `Allowed ${app ?? 'an application'} access`,
+  'consent.revoked': (_row, app) => `Removed the access of ${app ?? 'an application'}`,
+  logout: (row, app) => (detail(row, 'everywhere') === true ? 'Signed out' : `Signed out of ${app ?? 'an application'}`),
+  'token.revoked': (_row, app) => `${app ?? 'An application'} gave up its access`,
+  'token.replayed': (_row, app) => `A used sign-in code or token of ${app ?? 'an application'} was presented again; its access was revoked to be safe`,
+  'sessions.revoked': (row) =>
+    detail(row, 'everywhere') === true ? 'Signed out everywhere' : `Signed out ${count(detail(row, 'sessions'), 'session', 'sessions')}`,
+  'password.changed': () => 'Password changed',
+  'user.added': () => 'Account created',
+  'user.disabled': () => 'Account disabled by an administrator',
+  'user.enabled': () => 'Account enabled by an administrator',
+  'user.password_set': () => 'Password set by an administrator',
+};
+
+export function describeSecurityEvent(row: AuditRow, appName: (clientId: string) => string | undefined): SecurityEvent {
+  const app = row.client_id ? (appName(row.client_id) ?? row.client_id) : undefined;
+  const describe = DESCRIPTIONS[row.event];
+  return { at: row.occurred_at, text: describe ? describe(row, app) : row.event, ip: row.ip ?? undefined };
+}
