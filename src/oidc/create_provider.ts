@@ -15,6 +15,7 @@ import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 import { sessionTtlSeconds } from './session_lifetime.js';
 import { addFrontchannelLogout } from './frontchannel_logout.js';
 import { answerDatabaseOutages } from './database_outage.js';
+import { answerEscapedErrors } from './escaped_errors.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -162,5 +163,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   addSessionClaimsToIdTokens(provider);
   addFrontchannelLogout(provider, deps.render);
   answerDatabaseOutages(provider, deps.render);
+  answerEscapedErrors(provider, pages.renderError);
   return provider;
 }

@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RP } from '../support/fixtures.js';
+import { startFuzzTarget, type FuzzTarget } from './fuzz_target.js';
+import {
+  acceptHeader,
+  authorizationHeader,
+  cookieHeader,
+  extendPairs,
+  fuzzOptions,
+  fuzzTimeout,
+  formBody,
+  urlQuery,
+  lookalikeUri,
+  oauthValue,
+  percentEncode,
+  rawBody,
+  rawQuery,
+  wrongJwt,
+  type RawPair,
+} from './hostile_input.js';
+import { send, sendSafely } from './safe_response.js';
+
+// The authorization endpoint (GET /auth) and pushed authorization requests (POST /request)
+// under hostile input: every answer is an OAuth error (a redirect to a registered redirect_uri,
+// or an error page) or a normal answer, never a 5xx, a stack trace, a hang or a redirect
+// anywhere else; and the session and refresh token made before the fuzzing still work.
+
+const RUNS = 40;
+let t: FuzzTarget;
+let sessionCookie: string;
+
+beforeAll(async () => {
+  t = await startFuzzTarget();
+  sessionCookie = await t.browserSession();
+});
+afterAll(() => t?.close());
+
+const REDIRECTS: Record<string, string> = { web: `${RP}/callback`, spa: `${RP}/spa/callback`, 'first-party': `${RP}/fp/callback` };
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+/** A request each known client could really make, as raw pairs. */
+const workingRequest = fc.constantFrom(...Object.keys(REDIRECTS)).map(
+  (clientId): RawPair[] => [
+    ['client_id', clientId],
+    ['response_type', 'code'],
+    ['scope', percentEncode('openid profile')],
+    ['redirect_uri', percentEncode(REDIRECTS[clientId]!)],
+    ['code_challenge', CHALLENGE],
+    ['code_challenge_method', 'S256'],
+    ['state', 'fuzz'],
+  ],
+);
+
+describe('authorization endpoint under hostile input', () => {
+  it(
+    'answers any raw query string safely',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(rawQuery, cookieHeader([sessionCookie]), acceptHeader, async (query, cookie, accept) => {
+          await sendSafely(t.gh.server, { method: 'GET', path: `/auth?${query}`, headers: { cookie, accept } }, t.policy);
+        }),
+        fuzzOptions(RUNS),
+      );
+    },
+    fuzzTimeout(RUNS, 50),
+  );
+
+  it(
+    'answers a known client with random extra parameters safely, signed in or not',
+    async () => {
+      const value = oauthValue(wrongJwt(t.jwt), lookalikeUri(t.policy.registered));
+      await fc.assert(
+        fc.asyncProperty(extendPairs(workingRequest, value), cookieHeader([sessionCookie]), acceptHeader, async (pairs, cookie, accept) => {
+          await sendSafely(t.gh.server, { method: 'GET', path: `/auth?${urlQuery(pairs)}`, headers: { cookie, accept } }, t.policy);
+        }),
+        fuzzOptions(RUNS),
+      );
+    },
+    fuzzTimeout(RUNS, 50),
+  );
+
+  it(
+    'never redirects to a redirect_uri look-alike, whatever the response_mode',
+    async () => {
+      const attempt = fc.tuple(
+        fc.constantFrom(...Object.keys(REDIRECTS)),
+        lookalikeUri(t.policy.registered),
+        fc.constantFrom(undefined, 'query', 'fragment', 'form_post', 'jwt', 'web_message', 'x'),
+        fc.constantFrom(undefined, 'none', 'login', 'consent'),
+      );
+      await fc.assert(
+        fc.asyncProperty(attempt, cookieHeader([sessionCookie]), async ([clientId, redirectUri, mode, prompt], cookie) => {
+          const pairs: RawPair[] = [
+            ['client_id', clientId],
+            ['response_type', 'code'],
+            ['scope', 'openid'],
+            ['redirect_uri', percentEncode(redirectUri)],
+            ['code_challenge', CHALLENGE],
+            ['code_challenge_method', 'S256'],
+            ['state', percentEncode('\r\nSet-Cookie: injected=1')],
+          ];
+          if (mode) pairs.push(['response_mode', mode]);
+          if (prompt) pairs.push(['prompt', prompt]);
+          await sendSafely(t.gh.server, { method: 'GET', path: `/auth?${urlQuery(pairs)}`, headers: { cookie } }, t.policy);
+        }),
+        fuzzOptions(RUNS),
+      );
+    },
+    fuzzTimeout(RUNS, 50),
+  );
+
+  it('refuses a URL longer than the HTTP layer accepts without a 5xx, and keeps serving', async () => {
+    // Node refuses request heads over 16 kB itself (431) and closes the connection; the client
+    // may see the reset before the 431. Either way nothing reaches the application.
+    const long = `/auth?client_id=web&state=${'a'.repeat(100_000)}`;
+    const outcome = await send(t.gh.server, { method: 'GET', path: long }).then(
+      (answer) => answer.status,
+      (error: Error) => error.message,
+    );
+    expect(String(outcome)).toMatch(/^431$|ECONNRESET|EPIPE|socket hang up/);
+    // Just under the limit, the application answers (an OAuth error back to the only redirect_uri).
+    const after = await sendSafely(t.gh.server, { method: 'GET', path: `/auth?client_id=web&state=${'a'.repeat(12_000)}` }, t.policy);
+    expect(after.status).toBe(303);
+    expect(new URL(after.headers.location as string).searchParams.get('error')).toBe('invalid_request');
+  });
+});
+
+describe('pushed authorization requests under hostile input', () => {
+  it(
+    'answers any body and credentials safely; a pushed request that is accepted is safe to use',
+    async () => {
+      const value = oauthValue(wrongJwt(t.jwt), lookalikeUri(t.policy.registered));
+      const body = fc.oneof(rawBody(), extendPairs(workingRequest, value).map(formBody));
+      await fc.assert(
+        fc.asyncProperty(body, authorizationHeader(t.clients, wrongJwt(t.jwt)), acceptHeader, async (raw, authorization, accept) => {
+          const pushed = await sendSafely(t.gh.server, { method: 'POST', path: '/request', headers: { authorization, accept }, body: raw }, t.policy);
+          if (pushed.status !== 201) return;
+          const { request_uri: requestUri } = JSON.parse(pushed.body) as { request_uri: string };
+          const clientId = new URLSearchParams(raw.body.toString('latin1')).get('client_id') ?? 'web';
+          await sendSafely(
+            t.gh.server,
+            { method: 'GET', path: `/auth?client_id=${percentEncode(clientId)}&request_uri=${percentEncode(requestUri)}`, headers: { cookie: sessionCookie } },
+            t.policy,
+          );
+        }),
+        fuzzOptions(RUNS),
+      );
+    },
+    fuzzTimeout(RUNS, 50),
+  );
+});
+
+describe('after the fuzzing', () => {
+  it('the session and the refresh token made before it still work', async () => {
+    await t.witness.expectIntact();
+  });
+});
