@@ -1,10 +1,11 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { LoginThrottle } from '../accounts/login_throttle.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
+import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RenderPage } from '../http/render_page.js';
 import { createAccountSessions } from '../oidc/account_sessions.js';
@@ -47,19 +48,6 @@ class NotSignedIn extends Error {
     super('the account form was posted without a signed-in session');
   }
 }
-
-const noStore: RequestHandler = (_req, res, next) => {
-  res.set('cache-control', 'no-store');
-  next();
-};
-
-const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-
-const wrap =
-  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
-  (req, res, next: NextFunction) => {
-    fn(req, res).catch(next);
-  };
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const MAX_CLIENT_ID = 255;
@@ -142,7 +130,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   router.post(
     '/account/sessions/end',
     noStore,
-    form,
+    hostedForm,
     csrf(ACCOUNT_FORMS.endSession),
     wrap(async (req, res) => {
       const id = (req.body as Record<string, unknown> | undefined)?.session;
@@ -160,7 +148,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   router.post(
     '/account/sign-out-everywhere',
     noStore,
-    form,
+    hostedForm,
     csrf(ACCOUNT_FORMS.signOutEverywhere),
     wrap(async (req, res) => {
       await actions.signOutEverywhere(actor(req, res));
@@ -172,7 +160,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   router.post(
     '/account/apps/revoke',
     noStore,
-    form,
+    hostedForm,
     csrf(ACCOUNT_FORMS.revokeApp),
     wrap(async (req, res) => {
       const clientId = (req.body as Record<string, unknown> | undefined)?.client_id;
@@ -189,7 +177,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   router.post(
     '/account/password',
     noStore,
-    form,
+    hostedForm,
     csrf(ACCOUNT_FORMS.changePassword),
     wrap(async (req, res) => {
       const session = signedIn(res);

@@ -1,29 +1,16 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express from 'express';
 import { errors } from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
+import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 
 // /interaction/:uid — where oidc-provider sends the browser when it needs the user. The GET
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
 type Deps = LoginDeps & ConsentDeps & { csrf: Csrf };
-
-const noStore: RequestHandler = (_req, res, next) => {
-  res.set('cache-control', 'no-store');
-  next();
-};
-
-// Only the interaction POSTs read a body: oidc-provider's own routes parse theirs.
-const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-
-const wrap =
-  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
-  (req, res, next: NextFunction) => {
-    fn(req, res).catch(next);
-  };
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
@@ -55,8 +42,8 @@ export function createInteractionRouter(deps: Deps): express.Router {
       }
     }),
   );
-  router.post('/interaction/:uid/login', noStore, form, csrf, wrap(login.submit));
-  router.post('/interaction/:uid/confirm', noStore, form, csrf, wrap(consent.submit));
-  router.post('/interaction/:uid/abort', noStore, form, csrf, wrap(abort));
+  router.post('/interaction/:uid/login', noStore, hostedForm, csrf, wrap(login.submit));
+  router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
+  router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
   return router;
 }
