@@ -1,7 +1,9 @@
 // Database round trips per request, per scenario: Gatehouse built in this process over a fresh
 // Postgres database whose pg Pool counts every statement it sends. Each scenario's request is
-// sent `N` times one after another; the table shows statements per request, by statement.
-//   npm run build && node bench/count_round_trips.mjs [N=200]
+// sent `N` times, `C` at a time (default 1: one after another); the table shows statements per
+// request, by statement. With C > 1 the requests served in one turn of the event loop share
+// their reads and writes (src/db/per_turn_batch.ts), as under load.
+//   npm run build && node bench/count_round_trips.mjs [N=200] [C=1]
 
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,7 @@ import { firstPartyAuth, signIn, tokenRequest } from './flows.mjs';
 import { REFRESH_SCOPE } from './tokens.mjs';
 
 const N = Number(process.argv[2] ?? 200);
+const C = Number(process.argv[3] ?? 1);
 const counts = new Map();
 let counting = false;
 const label = (q) => {
@@ -48,19 +51,22 @@ const server = app.listen(port, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 
 try {
-  const user = benchUser(0);
-  await createUsersRepo(db).create(user);
-  const credentials = () => ({ login: user.username, password: user.password });
+  // A user per lane: concurrent sign-ins of one account would meet its sign-in throttle.
+  const users = Array.from({ length: C }, (_, lane) => benchUser(lane));
+  for (const user of users) await createUsersRepo(db).create(user);
+  const credentials = (lane = 0) => ({ login: users[lane].username, password: users[lane].password });
   const service = basic('service', SECRETS.service);
   const introspector = basic('introspector', SECRETS.introspector);
-  let refreshToken = (await signIn(url, { scope: REFRESH_SCOPE, prompt: 'consent', credentials: credentials() })).refresh_token;
+  // One refresh token per lane: each lane rotates its own.
+  const refreshTokens = [];
+  for (let lane = 0; lane < C; lane++) refreshTokens.push((await signIn(url, { scope: REFRESH_SCOPE, prompt: 'consent', credentials: credentials() })).refresh_token);
   const userinfoToken = (await signIn(url, { scope: 'openid profile email', credentials: credentials() })).access_token;
   const opaque = (await tokenRequest(url, service, { grant_type: 'client_credentials', scope: 'notes:read' })).access_token;
 
   const scenarios = {
     'client_credentials (RS256)': () => tokenRequest(url, service, { grant_type: 'client_credentials', scope: 'rs:read' }),
-    'refresh_token grant': async () => {
-      refreshToken = (await tokenRequest(url, firstPartyAuth, { grant_type: 'refresh_token', refresh_token: refreshToken })).refresh_token;
+    'refresh_token grant': async (lane) => {
+      refreshTokens[lane] = (await tokenRequest(url, firstPartyAuth, { grant_type: 'refresh_token', refresh_token: refreshTokens[lane] })).refresh_token;
     },
     introspection: () => tokenRequest(url, introspector, { token: opaque }, '/token/introspection'),
     userinfo: async () => {
@@ -69,14 +75,22 @@ try {
     },
     discovery: () => request(`${url}/.well-known/openid-configuration`),
     jwks: () => request(`${url}/jwks`),
-    'interactive sign-in (all requests)': () => signIn(url, { scope: 'openid profile email', credentials: credentials() }),
+    'interactive sign-in (all requests)': (lane) => signIn(url, { scope: 'openid profile email', credentials: credentials(lane) }),
   };
   for (const [name, once] of Object.entries(scenarios)) {
     const n = name.startsWith('interactive') ? Math.min(N, 20) : N;
-    await once();
+    await once(0);
     counts.clear();
     counting = true;
-    for (let i = 0; i < n; i++) await once();
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(C, n) }, async (_, lane) => {
+        while (sent < n) {
+          sent++;
+          await once(lane);
+        }
+      }),
+    );
     counting = false;
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     process.stdout.write(`\n${name}: ${(total / n).toFixed(2)} statements per request\n`);

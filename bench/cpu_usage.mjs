@@ -31,13 +31,15 @@ function postgresMs() {
   return total;
 }
 
-export function cpuSnapshot(pid) {
+/** `pids`: the server's processes (a cluster's primary and workers); their CPU is added up. */
+export function cpuSnapshot(pids) {
   const self = process.cpuUsage();
-  return { server: processMs(pid), postgres: postgresMs(), runner: (self.user + self.system) / 1000 };
+  const server = [pids].flat().reduce((sum, pid) => sum + processMs(pid), 0);
+  return { server, postgres: postgresMs(), runner: (self.user + self.system) / 1000 };
 }
 
 /** ms of CPU each side used since `before`. */
-export function cpuSince(pid, before) {
-  const now = cpuSnapshot(pid);
+export function cpuSince(pids, before) {
+  const now = cpuSnapshot(pids);
   return { server: now.server - before.server, postgres: now.postgres - before.postgres, runner: now.runner - before.runner };
 }

@@ -1,22 +1,44 @@
 // Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof`): self time by function and
 // by package, so the hot spots of a scenario read in a few lines.
-//   node bench/profile_summary.mjs <file.cpuprofile> [top=25]
+//   node bench/profile_summary.mjs <file.cpuprofile> [top=25] [--window=<seconds>]
+// --window keeps the busiest stretch of that many seconds: with one scenario (--only=…) that is
+// its measured run, without the start-up and the sign-ins that minted its tokens.
 
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 
-const [file, topArg] = process.argv.slice(2);
+const { values: options, positionals } = parseArgs({ options: { window: { type: 'string' } }, allowPositionals: true });
+const [file, topArg] = positionals;
 if (!file) {
-  process.stderr.write('usage: node bench/profile_summary.mjs <file.cpuprofile> [top]\n');
+  process.stderr.write('usage: node bench/profile_summary.mjs <file.cpuprofile> [top] [--window=<seconds>]\n');
   process.exit(1);
 }
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
+const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+
+// Sample times (µs from the start); with --window, the busiest stretch of that length.
+let clock = 0;
+const times = profile.timeDeltas.map((delta) => (clock += delta));
+let [from, to] = [-Infinity, Infinity];
+if (options.window) {
+  const width = Number(options.window) * 1e6;
+  const busyAt = (i) => (idleIds.has(profile.samples[i]) ? 0 : (profile.timeDeltas[i] ?? 0));
+  let best = -1;
+  let busy = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    busy += busyAt(i);
+    while (times[i] - times[j] > width) busy -= busyAt(j++);
+    if (busy > best) [best, from, to] = [busy, times[j], times[i]];
+  }
+}
 
 // Self time per node: samples are node ids, timeDeltas the microseconds before each sample.
-const selfMicros = new Map();
-profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 // Percentages are of busy time: the idle samples (waiting for the next request) are left out.
-const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+const selfMicros = new Map();
+profile.samples.forEach((id, i) => {
+  if (times[i] >= from && times[i] <= to) selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const total = [...selfMicros].filter(([id]) => !idleIds.has(id)).reduce((a, [, micros]) => a + micros, 0);
 
 function where(url) {

@@ -18,6 +18,14 @@ export function evaluateTargets(r) {
   for (const s of r.scenarios.filter((s) => s.target)) {
     targets.push({ name: `${s.title}: Gatehouse ÷ baseline req/s`, goal: `≥ ${s.target}×`, measured: x(s.ratio), met: s.ratio >= s.target });
   }
+  for (const s of r.cluster?.scenarios ?? []) {
+    targets.push({
+      name: `${s.title}, WEB_CONCURRENCY=${r.cluster.workers}: Gatehouse ÷ single-process baseline req/s`,
+      goal: '≥ 1.0×',
+      measured: x(s.ratio),
+      met: s.ratio >= 1,
+    });
+  }
   if (r.signIns) {
     targets.push({
       name: `interactive sign-ins/s ÷ argon2 ceiling (${r.signIns.ceiling.cores} cores ÷ ${ms(r.signIns.ceiling.verifyMs)} ms)`,
@@ -111,6 +119,27 @@ export function cpuTable(r) {
   return table(['scenario', 'GH server µs', 'Postgres µs', 'load gen µs', 'base server µs', 'load gen µs', 'GH ÷ base server CPU'], rows);
 }
 
+/** Gatehouse with WEB_CONCURRENCY = cores against the single-process baseline. */
+export function clusterTable(r) {
+  const c = r.cluster;
+  if (!c) return '';
+  return table(
+    ['scenario', 'GH req/s', 'GH p50 ms', 'GH p99 ms', 'GH errors', 'GH peak RSS per worker', 'GH µs CPU/req (all workers)', 'Postgres µs', 'base req/s (1 process)', 'GH ÷ base'],
+    c.scenarios.map((s) => [
+      s.title,
+      int(s.gatehouse.rps),
+      ms(s.gatehouse.p50),
+      ms(s.gatehouse.p99),
+      int(s.gatehouse.errors),
+      mb(s.gatehouse.peakRss),
+      us(s.gatehouse.cpu.server, s.gatehouse.ok),
+      us(s.gatehouse.cpu.postgres, s.gatehouse.ok),
+      int(s.baseline.rps),
+      x(s.ratio),
+    ]),
+  );
+}
+
 export function millionTable(r) {
   const m = r.million;
   if (!m) return '';
@@ -158,6 +187,7 @@ export function printReport(r, targets) {
     cpuTable(r),
     '',
   ];
+  if (r.cluster) out.push(`WEB_CONCURRENCY=${r.cluster.workers}:`, '', clusterTable(r), '');
   if (r.million) out.push(millionTable(r), '', sweepParagraph(r.million), '');
   out.push(
     targetsTable(targets),
@@ -195,6 +225,14 @@ depend on the whole machine; these columns show where its two cores went.
 
 ${cpuTable(r)}
 
+### With WEB_CONCURRENCY = ${r.cluster?.workers ?? '–'} (one worker per core)
+
+${r.cluster ? `The same requests against a Gatehouse cluster of ${r.cluster.workers} workers on the same database, ${r.settings.clusterWarmup} s warm-up
+then ${r.settings.clusterDuration} s measured each, compared with the single-process baseline above. Peak RSS is that of the
+largest worker; CPU adds up the primary and every worker.
+
+${clusterTable(r)}` : '_Not measured in this run._'}
+
 ### With ${int(r.million?.rows ?? 0)} rows in oidc_models
 
 ${millionTable(r)}
@@ -215,6 +253,7 @@ Gatehouse ${mb(r.hwm.gatehouse)}, baseline ${mb(r.hwm.baseline)}. Wall time of t
 | PostgreSQL | ${m.postgres} (same machine, over TCP on 127.0.0.1) |
 | oidc-provider | ${m.oidcProvider} |
 | autocannon | ${m.autocannon} |
+| Gatehouse runtime | ${m.runtime ?? '–'} |
 | load average | ${m.loadBefore} at start, ${m.loadAfter} at end |
 ${END}`;
 }

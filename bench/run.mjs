@@ -4,9 +4,10 @@
 // numbers mean nothing and it asserts nothing.
 //
 // Options: --smoke, --cpu-prof (profile Gatehouse; the .cpuprofile is written when it stops),
-// --only=<scenario,…> (skips sign-ins and the million rows unless named: signin, million),
-// --no-build. BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is where
-// the fresh database is created. BENCHMARKS.md is rewritten only by a complete full run.
+// --only=<scenario,…> (skips sign-ins, the million rows and the cluster unless named: signin,
+// million, cluster), --node-defaults (Gatehouse without the Dockerfile's NODE_OPTIONS and malloc
+// settings), --no-build. BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
+// is where the fresh database is created. BENCHMARKS.md is rewritten only by a complete full run.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,13 +23,14 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     only: { type: 'string' },
+    'node-defaults': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
   },
 });
 
 const SETTINGS = args.smoke
-  ? { connections: 4, warmup: 0.2, duration: 0.5, shortDuration: 0.3, signInUsers: 4, signInDuration: 1, rows: 10_000, tokens: 4, argon2Samples: 5 }
-  : { connections: 16, warmup: 2, duration: 10, shortDuration: 4, signInUsers: 16, signInDuration: 10, rows: 1_000_000, tokens: 32, argon2Samples: 20 };
+  ? { connections: 4, warmup: 0.2, duration: 0.5, shortDuration: 0.3, clusterWarmup: 0.2, clusterDuration: 0.5, signInUsers: 4, signInDuration: 1, rows: 10_000, tokens: 4, argon2Samples: 5 }
+  : { connections: 16, warmup: 2, duration: 10, shortDuration: 4, clusterWarmup: 1, clusterDuration: 4, signInUsers: 16, signInDuration: 10, rows: 1_000_000, tokens: 32, argon2Samples: 20 };
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const wanted = (id) => !only || only.has(id);
 const complete = !args.smoke && !only;
@@ -49,6 +51,7 @@ const { sweepExpired } = await import('../dist/db/sweep_expired.js');
 const { benchConfig, benchUser } = await import('./bench_config.mjs');
 const { createFreshDatabase } = await import('./database.mjs');
 const { startBaseline, startGatehouse, rssSampler } = await import('./servers.mjs');
+const { productionRuntimeEnv, describeRuntime } = await import('./production_runtime.mjs');
 const { loadTest, windowPercentiles } = await import('./load.mjs');
 const { SCENARIOS } = await import('./scenarios.mjs');
 const { mintTokens } = await import('./tokens.mjs');
@@ -79,6 +82,7 @@ function machine(postgres) {
     oidcProvider: version('oidc-provider'),
     autocannon: version('autocannon'),
     loadBefore: os.loadavg().map((n) => n.toFixed(2)).join(' '),
+    runtime: args['node-defaults'] ? 'Node.js defaults (--node-defaults)' : `${describeRuntime(productionRuntimeEnv())} (the Dockerfile's)`,
   };
 }
 
@@ -112,6 +116,7 @@ try {
       configFile,
       dataDir: path.join(tmp, 'data'),
       nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      nodeDefaults: args['node-defaults'],
     }),
     startBaseline({ configFile }),
   ]);
@@ -123,7 +128,8 @@ try {
   log(`gatehouse pid ${gatehouse.pid} at ${gatehouse.url}; baseline pid ${baseline.pid} at ${baseline.url}`);
 
   // The bench's own connection to Gatehouse's database: users, bulk rows, the sweep.
-  const db = await openDb({ databaseUrl: database.url, dataDir: path.join(tmp, 'data'), poolSize: 2, role: 'cli' });
+  // No statement timeout: the bulk inserts of the million-row phase take several seconds each.
+  const db = await openDb({ databaseUrl: database.url, dataDir: path.join(tmp, 'data'), poolSize: 2, role: 'cli', queryTimeoutMs: 0 });
   cleanups.push(() => db.close());
   const userCount = SETTINGS.signInUsers;
   const users = Array.from({ length: userCount }, (_, i) => benchUser(i));
@@ -144,11 +150,14 @@ try {
   const servers = { baseline, gatehouse };
   const measureWindow = (server) => () => {
     const peak = rss.window();
-    const cpu = cpuSnapshot(server.pid);
-    return () => ({ peakRss: peak(server), cpu: cpuSince(server.pid, cpu) });
+    const pids = server.pids();
+    const cpu = cpuSnapshot(pids);
+    return () => ({ peakRss: peak(server), cpu: cpuSince(pids, cpu) });
   };
+  // A Gatehouse cluster on the same database replays the single Gatehouse's tokens.
+  const tokensOf = (server) => tokens[server.name === 'baseline' ? 'baseline' : 'gatehouse'];
   const run = async (server, scenario, overrides = {}) => {
-    const t = tokens[server.name];
+    const t = tokensOf(server);
     if (scenario.id === 'refresh') await t.refresh.topUp(3 * c);
     return loadTest({
       url: server.url,
@@ -249,6 +258,32 @@ try {
       },
     };
     log(`sweep deleted ${deleted} rows in ${((to - from) / 1000).toFixed(1)} s; p99 ${inSweep.p99.toFixed(1)} ms during it`);
+  }
+
+  if (!only || only.has('cluster')) {
+    // WEB_CONCURRENCY = cores against the single-process baseline of the same run. Shorter runs
+    // than above: this phase must fit in the bench's five minutes.
+    const workers = os.availableParallelism();
+    log(`starting a Gatehouse cluster of ${workers} workers on the same database`);
+    const cluster = await startGatehouse({
+      databaseUrl: database.url,
+      configFile,
+      dataDir: path.join(tmp, 'data-cluster'),
+      nodeDefaults: args['node-defaults'],
+      workers,
+      name: 'gatehouse-cluster',
+    });
+    cleanups.push(() => cluster.stop());
+    rss.add(cluster);
+    const rows = [];
+    for (const scenario of SCENARIOS.filter((s) => s.target)) {
+      const baselineRun = results.scenarios.find((s) => s.id === scenario.id)?.baseline ?? (await run(baseline, scenario));
+      const r = await run(cluster, scenario, { warmup: SETTINGS.clusterWarmup, duration: SETTINGS.clusterDuration });
+      rows.push({ id: scenario.id, title: scenario.title, gatehouse: r, baseline: baselineRun, ratio: r.rps / baselineRun.rps });
+      log(`${scenario.id.padEnd(13)} cluster   ${Math.round(r.rps)} req/s (${(r.rps / baselineRun.rps).toFixed(2)}× the baseline), p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors`);
+    }
+    results.cluster = { workers, scenarios: rows, hwm: rss.hwm(cluster) };
+    await cluster.stop();
   }
 
   results.hwm = { gatehouse: rss.hwm(gatehouse), baseline: rss.hwm(baseline) };

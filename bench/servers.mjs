@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from './browser.mjs';
+import { productionRuntimeEnv } from './production_runtime.mjs';
 
 // Each server runs as its own child process on 127.0.0.1, so each has its own event loop and
 // its resident set size can be read from /proc/<pid>/status.
@@ -19,13 +20,23 @@ export async function freePort() {
   return port;
 }
 
+/** A process's children (a cluster primary's workers), from /proc. */
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function launch(name, args, env, readyPath, expected = /^$/) {
   // BENCH_SERVER_NODE_OPTIONS reaches both servers (and not the load generator), to try runtime
-  // settings such as --max-semi-space-size on both sides alike.
+  // settings such as --max-semi-space-size on both sides alike; for Gatehouse it replaces the
+  // Dockerfile's NODE_OPTIONS.
   const nodeOptions = process.env.BENCH_SERVER_NODE_OPTIONS;
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env },
+    env: { ...process.env, ...env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // At LOG_LEVEL=warn a healthy server writes nothing under load: every line is worth showing.
@@ -46,6 +57,8 @@ function launch(name, args, env, readyPath, expected = /^$/) {
     name,
     url,
     pid: child.pid,
+    /** the process and its children: a cluster's workers */
+    pids: () => [child.pid, ...childrenOf(child.pid)],
     logLines: () => lines.length,
     async ready() {
       const deadline = Date.now() + 30_000;
@@ -67,13 +80,19 @@ function launch(name, args, env, readyPath, expected = /^$/) {
   };
 }
 
-/** Gatehouse as production runs it: `node dist/main.js`, real Postgres, LOG_LEVEL=warn. */
-export async function startGatehouse({ databaseUrl, configFile, dataDir, nodeArgs = [] }) {
+/**
+ * Gatehouse as production runs it: `node dist/main.js` with the Dockerfile's runtime settings
+ * (production_runtime.mjs; `nodeDefaults` leaves them out), real Postgres, LOG_LEVEL=warn.
+ * `workers` > 1 starts a cluster (WEB_CONCURRENCY); it is ready once every worker answers.
+ */
+export async function startGatehouse({ databaseUrl, configFile, dataDir, nodeArgs = [], nodeDefaults = false, workers = 1, name = 'gatehouse' }) {
   const port = await freePort();
   const server = launch(
-    'gatehouse',
+    name,
     [...nodeArgs, 'dist/main.js'],
     {
+      ...(nodeDefaults ? {} : productionRuntimeEnv()),
+      WEB_CONCURRENCY: String(workers),
       NODE_ENV: 'production',
       PORT: String(port),
       ISSUER: `http://127.0.0.1:${port}`,
@@ -87,7 +106,21 @@ export async function startGatehouse({ databaseUrl, configFile, dataDir, nodeArg
     '/readyz',
   );
   await server.ready();
+  if (workers > 1) await allWorkersReady(server, workers);
   return server;
+}
+
+/** The primary answers through whichever worker listens first: wait for the rest. */
+async function allWorkersReady(server, workers) {
+  const deadline = Date.now() + 30_000;
+  while (server.pids().length < 1 + workers) {
+    if (Date.now() > deadline) throw new Error(`${server.name}: ${workers} workers did not start`);
+    await sleep(100);
+  }
+  // Each worker migrates (a no-op) and loads keys before it listens; the primary hands
+  // connections only to listening workers, round-robin. Ask until each has had its turn.
+  for (let i = 0; i < 20 * workers; i++) await request(`${server.url}/readyz`).catch(() => undefined);
+  await sleep(500);
 }
 
 export async function startBaseline({ configFile }) {
@@ -104,7 +137,10 @@ export async function startBaseline({ configFile }) {
   return server;
 }
 
-/** Peak resident set size per process, sampled from /proc while a scenario runs. */
+/**
+ * Peak resident set size per server, sampled from /proc while a scenario runs: of its largest
+ * process, i.e. per worker for a cluster (its primary only supervises).
+ */
 export function rssSampler(servers, intervalMs = 50) {
   const peaks = new Map();
   const read = (pid) => {
@@ -116,7 +152,7 @@ export function rssSampler(servers, intervalMs = 50) {
     }
   };
   const sample = () => {
-    for (const s of servers) peaks.set(s.pid, Math.max(peaks.get(s.pid) ?? 0, read(s.pid)));
+    for (const s of servers) peaks.set(s.pid, Math.max(peaks.get(s.pid) ?? 0, ...s.pids().map(read)));
   };
   const timer = setInterval(sample, intervalMs);
   timer.unref();
@@ -130,13 +166,20 @@ export function rssSampler(servers, intervalMs = 50) {
         return peaks.get(server.pid) ?? 0;
       };
     },
-    /** the kernel's own lifetime high-water mark */
+    /** the kernel's own lifetime high-water mark (of the largest process) */
     hwm(server) {
-      try {
-        return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      } catch {
-        return 0;
-      }
+      const hwm = (pid) => {
+        try {
+          return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+        } catch {
+          return 0;
+        }
+      };
+      return Math.max(...server.pids().map(hwm));
+    },
+    /** samples one more server from now on */
+    add(server) {
+      servers = [...servers, server];
     },
     stop: () => clearInterval(timer),
   };

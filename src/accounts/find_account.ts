@@ -1,5 +1,6 @@
 import type { AccountClaims, FindAccount } from 'oidc-provider';
-import type { UsersRepo, User } from './users_repo.js';
+import type { UsersRepo } from './users_repo.js';
+import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
 
 // Standard claims by scope; oidc-provider filters them by the granted scopes and `claims`.
 export const CLAIMS_BY_SCOPE = {
@@ -8,7 +9,7 @@ export const CLAIMS_BY_SCOPE = {
   email: ['email', 'email_verified'],
 } as const;
 
-export function userClaims(user: User): AccountClaims {
+export function userClaims(user: AccountUser): AccountClaims {
   const claims: AccountClaims = {
     sub: user.sub,
     preferred_username: user.username,
@@ -24,7 +25,8 @@ export function userClaims(user: User): AccountClaims {
 /** A disabled or deleted user is no account: their tokens stop answering at userinfo. */
 export function createFindAccount(users: UsersRepo): FindAccount {
   return async (_ctx, sub) => {
-    const user = await users.findBySub(sub);
+    // Read with the token this request presented, if it did (read_ahead_user.ts).
+    const user = takeUserForRequest(sub) ?? (await users.findBySub(sub));
     if (!user || user.disabled) return undefined;
     return { accountId: user.sub, claims: () => userClaims(user) };
   };

@@ -1,8 +1,40 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 
 // OWASP's argon2id parameters (m=19456 KiB, t=2, p=1). argon2 hashes on libuv's thread pool,
 // so a sign-in never blocks the event loop.
 export const ARGON2_PARAMS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+/**
+ * At most one hash per core at a time; the others wait their turn here. More would not finish
+ * sooner (each one keeps a core busy), but each running hash holds its 19 MiB (which the C
+ * allocator may keep afterwards: see the Dockerfile's GLIBC_TUNABLES), and libuv's pool (4 threads
+ * by default) would have none left for the file, DNS and WebCrypto work (token signatures)
+ * other requests wait on.
+ */
+let maxConcurrentHashes = Math.max(1, availableParallelism());
+
+/** With WEB_CONCURRENCY workers on the machine, each takes its share of the cores (at least one). */
+export function shareCoresForHashing(workers: number): void {
+  maxConcurrentHashes = Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers)));
+}
+
+const hashSlots = (() => {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async function inSlot<T>(work: () => Promise<T>): Promise<T> {
+    if (running >= maxConcurrentHashes) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await work();
+    } finally {
+      // The slot passes straight to the next in line, so `running` stays counted.
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+})();
 
 /**
  * NIST SP 800-63B 5.1.1.2: passwords are NFKC-normalised before they are hashed or measured, so
@@ -14,7 +46,8 @@ export function normalizePassword(password: string): string {
 }
 
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(normalizePassword(password), ARGON2_PARAMS);
+  const normalized = normalizePassword(password);
+  return hashSlots(() => argon2.hash(normalized, ARGON2_PARAMS));
 }
 
 /** True when `hash` was not made with ARGON2_PARAMS (another variant, cost or version). */
@@ -39,11 +72,12 @@ async function verifyOne(hash: string | null | undefined, candidate: string): Pr
   if (!hash) {
     // Unknown user: the same argon2 work as a real check, so the answer takes as long either way.
     dummyHash ??= hashPassword('gatehouse-dummy-password');
-    await argon2.verify(await dummyHash, candidate).catch(() => false);
+    const dummy = await dummyHash;
+    await hashSlots(() => argon2.verify(dummy, candidate)).catch(() => false);
     return false;
   }
   try {
-    return await argon2.verify(hash, candidate);
+    return await hashSlots(() => argon2.verify(hash, candidate));
   } catch {
     return false;
   }

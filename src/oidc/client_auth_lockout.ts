@@ -52,7 +52,11 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
     const ctx = Provider.ctx;
     // Before the endpoint has a client, the look-up is the one client authentication makes.
     // An id with a NUL names no client (and Postgres could not look it up): nothing to lock.
-    if (ctx && CLIENT_AUTH_ROUTES.has(ctx.oidc.route) && !ctx.oidc.client && typeof id === 'string' && !hasNul(id)) {
+    const authenticating = ctx && CLIENT_AUTH_ROUTES.has(ctx.oidc.route) && !ctx.oidc.client && typeof id === 'string' && !hasNul(id);
+    const client = await find(id);
+    // Only registered confidential clients are ever counted, so only they can be locked: an
+    // unknown id or a public client costs no look-up of the count.
+    if (authenticating && client && client.clientAuthMethod !== 'none') {
       const retryAfter = await throttle.lockedFor(id);
       if (retryAfter > 0) {
         log.info({ event: 'client_auth.throttled', client_id: id, route: ctx.oidc.route, retry_after: retryAfter }, 'client authentication refused: locked after too many failures');
@@ -60,7 +64,7 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
         throw new ClientAuthLocked();
       }
     }
-    return find(id);
+    return client;
   };
 
   provider.use(async (ctx, next) => {

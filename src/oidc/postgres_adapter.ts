@@ -2,7 +2,9 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { storageKey, isStoredHashed } from './storage_key.js';
 import { hasNul } from '../db/nul_characters.js';
-import { currentRequest } from '../http/request_context.js';
+import { currentRequest, forgetRequestReads, takeFromRequest } from '../http/request_context.js';
+import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
+import { createModelWrites } from './model_writes.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -11,6 +13,11 @@ import { currentRequest } from '../http/request_context.js';
 // a SHA-256 of their id (storage_key.ts) and their payload is stored without the id, which is
 // put back from the caller's value on read. A copy of the database names no usable token,
 // code, session cookie or interaction.
+//
+// Round trips are what a request pays for most (BENCHMARKS.md): tokens and codes are read with
+// their grant, session and user in one statement (token_reads.ts), and the frequent reads and
+// writes of the requests served in one turn of the event loop share a statement
+// (per_turn_batch.ts, model_writes.ts).
 
 // Models listed per account (sessions and grants on /account and by `gatehouse sessions`).
 const OWNED = new Set(['Session', 'Grant']);
@@ -32,20 +39,15 @@ const GRANTABLE = new Set([
   'PreAuthorizedCode',
 ]);
 
+// Saving a model and consuming a code or token: model_writes.ts. Bearer tokens and codes are
+// read by token_reads.ts, together with their grant, session and account.
 const SQL = {
-  upsert: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, account_id, client_info)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-             user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at,
-             account_id = excluded.account_id, client_info = coalesce(oidc_models.client_info, excluded.client_info),
-             updated_at = now()`,
   find: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
          WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
   findByUid: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
               WHERE model = $1 AND uid = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
   findByUserCode: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
                    WHERE model = $1 AND user_code = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
-  consume: `UPDATE oidc_models SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING id`,
   // A lost consume race is a replay: the whole grant goes, its Grant row included, so even the
   // winner's tokens stop working (they are checked against their grant on every use).
   revokeReplayed: `WITH replayed AS (SELECT grant_id FROM oidc_models WHERE model = $1 AND id = $2 AND grant_id IS NOT NULL)
@@ -61,7 +63,6 @@ const SQL = {
 } as const;
 
 type Row = { payload: AdapterPayload; consumed: string | null };
-
 /**
  * How long a client read from the clients table is reused before it is read again. Every token,
  * introspection and userinfo request looks its client up, and the table changes only when the
@@ -73,13 +74,15 @@ const CLIENT_CACHE_TTL_MS = 5_000;
 
 interface CachedClient {
   until: number;
-  payload: Promise<AdapterPayload | undefined>;
+  /** the payload as JSON text: parsed afresh for each caller */
+  json: Promise<string | undefined>;
 }
 
 /**
  * Found clients only: an unknown client_id is looked up every time, so a flood of made-up ids
  * cannot grow the cache. Concurrent look-ups of one id share a single query. Each caller gets
- * its own copy, so nothing the library does to a payload leaks into the next request.
+ * its own copy, so nothing the library does to a payload leaks into the next request (parsing
+ * the kept JSON text is about twice as fast as structuredClone of the object).
  */
 function createClientCache(load: (clientId: string) => Promise<AdapterPayload | undefined>, ttlMs: number) {
   const entries = new Map<string, CachedClient>();
@@ -87,20 +90,20 @@ function createClientCache(load: (clientId: string) => Promise<AdapterPayload | 
     async find(clientId: string): Promise<AdapterPayload | undefined> {
       let entry = entries.get(clientId);
       if (!entry || entry.until <= Date.now()) {
-        const fresh: CachedClient = { until: Date.now() + ttlMs, payload: load(clientId) };
+        const fresh: CachedClient = { until: Date.now() + ttlMs, json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
         entry = fresh;
         entries.set(clientId, fresh);
-        fresh.payload.then(
-          (payload) => {
-            if (payload === undefined && entries.get(clientId) === fresh) entries.delete(clientId);
+        fresh.json.then(
+          (json) => {
+            if (json === undefined && entries.get(clientId) === fresh) entries.delete(clientId);
           },
           () => {
             if (entries.get(clientId) === fresh) entries.delete(clientId);
           },
         );
       }
-      const payload = await entry.payload;
-      return payload === undefined ? undefined : structuredClone(payload);
+      const json = await entry.json;
+      return json === undefined ? undefined : (JSON.parse(json) as AdapterPayload);
     },
     forget(clientId: string): void {
       entries.delete(clientId);
@@ -146,6 +149,8 @@ function restoredPayload(model: string, id: string, payload: AdapterPayload | un
 export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   const q = (name: keyof typeof SQL, values: unknown[]) => db.query<Row>({ name: `oidc_${name}`, text: SQL[name], values });
   const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
+  const findToken = createTokenReads(db);
+  const writes = createModelWrites(db);
 
   return class PostgresAdapter implements Adapter {
     readonly model: string;
@@ -157,6 +162,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // The library keeps some parameters as sent (nonce, state, every parameter of an
       // interaction or a pushed request): one holding a NUL cannot be stored.
       if (hasNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+      forgetRequestReads();
       if (this.model === 'Client') {
         try {
           await q('clientUpsert', [id, payload]);
@@ -166,24 +172,31 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         }
         return;
       }
-      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
-      await q('upsert', [
-        this.model,
-        storageKey(this.model, id),
-        storedPayload(this.model, id, payload),
-        GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-        payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
-        payload.uid ?? null,
-        expiresAt,
-        OWNED.has(this.model) ? (payload.accountId ?? null) : null,
-        clientInfo(this.model),
-      ]);
+      await writes.upsert({
+        model: this.model,
+        id: storageKey(this.model, id),
+        payload: storedPayload(this.model, id, payload),
+        grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+        userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
+        uid: payload.uid ?? null,
+        expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null,
+        accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+        clientInfo: clientInfo(this.model),
+      });
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       // A client_id (or grant id) as a request sent it; nothing stored has a NUL in its id.
       if (!isStoredHashed(this.model) && hasNul(id)) return undefined;
       if (this.model === 'Client') return clients.find(id);
+      if (READ_AHEAD_MODELS.has(this.model)) {
+        const row = await findToken(this.model, storageKey(this.model, id));
+        return restoredPayload(this.model, id, row && toPayload([row]));
+      }
+      if (this.model === 'Grant') {
+        const kept = takeFromRequest<AdapterPayload>(grantKey(id));
+        if (kept) return kept;
+      }
       const found = toPayload((await q('find', [this.model, storageKey(this.model, id)])).rows);
       return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
     }
@@ -192,6 +205,10 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     // reads sessions found by uid (token-session binding, interaction checks), never saves them.
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       if (hasNul(uid)) return undefined;
+      if (this.model === 'Session') {
+        const kept = takeFromRequest<AdapterPayload>(sessionByUidKey(uid));
+        if (kept) return kept;
+      }
       return toPayload((await q('findByUid', [this.model, uid])).rows);
     }
 
@@ -205,14 +222,15 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // The library reads a code or refresh token, checks it is unused, then consumes it. Two
       // concurrent requests can both pass that check; only one of them may win here.
       const key = storageKey(this.model, id);
-      const { rowCount } = await q('consume', [this.model, key]);
-      if (rowCount === 0) {
+      forgetRequestReads();
+      if (!(await writes.consume(this.model, key))) {
         await q('revokeReplayed', [this.model, key]);
         throw new errors.InvalidGrant('grant request is invalid');
       }
     }
 
     async destroy(id: string): Promise<void> {
+      forgetRequestReads();
       if (this.model === 'Client') {
         try {
           await q('clientDestroy', [id]);
@@ -223,6 +241,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      forgetRequestReads();
       await q('revokeByGrantId', [grantId]);
     }
   };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 // The key a stored artifact is found by. Tokens, codes, sessions and interactions are bearer
 // values: the database keeps only a SHA-256 of them (as Hydra does), so a copy of it cannot be
@@ -13,7 +13,8 @@ export function isStoredHashed(model: string): boolean {
 }
 
 export function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  // The one-shot form: a third of the time of createHash().update().digest() (Node ≥ 20.12).
+  return hash('sha256', id, 'base64url');
 }
 
 export function storageKey(model: string, id: string): string {

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log.js';
 import { buildGatehouse, type Gatehouse } from '../build_gatehouse.js';
 import { pruneExpiredKeys, rotateIfDue } from '../oidc/key_store.js';
 import { pruneAuditEvents } from '../audit/audit_log.js';
+import { shareCoresForHashing } from '../accounts/passwords.js';
 
 // One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
 // SIGHUP re-reads the config file; SIGTERM/SIGINT stop accepting, let in-flight requests
@@ -34,6 +35,7 @@ async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger): Promis
 
 export async function serve(env: Env, options: ServeOptions): Promise<void> {
   const log = createLogger(env.logLevel);
+  shareCoresForHashing(env.webConcurrency);
   const { config, found } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
   if (!found) log.warn({ file: env.configFile }, 'no config file: serving no clients (see README, "Config file")');
 
