@@ -65,8 +65,8 @@ const SQL = {
   accountGrants: `SELECT id FROM oidc_models WHERE account_id = $1 AND model = 'Grant' AND ($2::text IS NULL OR payload ->> 'clientId' = $2)`,
   // A client whose access is revoked no longer counts as signed in to the account's sessions, so
   // a later sign-out does not notify it a second time.
-  forgetClientInSessions: `UPDATE oidc_models SET payload = payload #- ARRAY['authorizations', $2]
-                            WHERE model = 'Session' AND account_id = $1 AND payload -> 'authorizations' ? $2`,
+  forgetClientsInSessions: `UPDATE oidc_models SET payload = jsonb_set(payload, '{authorizations}', (payload -> 'authorizations') - $2::text[])
+                             WHERE model = 'Session' AND account_id = $1 AND payload -> 'authorizations' ?| $2::text[]`,
   // What the user consented to goes with the grant, or the next sign-in would grant it again unasked.
   forgetConsents: `DELETE FROM consents WHERE sub = $1::uuid AND ($2::text IS NULL OR client_id = $2)`,
   backchannelClients: `SELECT client_id FROM clients WHERE client_id = ANY($1) AND metadata ->> 'backchannel_logout_uri' IS NOT NULL`,
@@ -162,8 +162,9 @@ export function createAccountSessions(db: Db): AccountSessions {
           if (clientId === undefined || id === clientId) signedOut.push({ clientId: id, sid: authorization.sid });
         }
       }
-      for (const id of new Set(signedOut.map((s) => s.clientId))) {
-        await db.query({ name: 'account_forget_client_in_sessions', text: SQL.forgetClientInSessions, values: [accountId, id] });
+      if (signedOut.length) {
+        const clientIds = [...new Set(signedOut.map((s) => s.clientId))];
+        await db.query({ name: 'account_forget_clients_in_sessions', text: SQL.forgetClientsInSessions, values: [accountId, clientIds] });
       }
       return { revoked: grantIds.length, notices: await noticesFor(accountId, signedOut) };
     },
