@@ -42,6 +42,8 @@ export function registerSessionsCommands(program: Command, ctx: CliContext): voi
     .command('revoke')
     .description('end sessions: every session of a user, or one session by the id `sessions list` shows')
     .argument('<username|session-id>')
+    // A session id is base64url and may start with '-': take it as the argument, not an option.
+    .allowUnknownOption()
     .action(async (target: string) => {
       const message = await ctx.withDb(async (db) => {
         const user = await createUsersRepo(db).findByUsername(target);

@@ -155,6 +155,8 @@ describe('gatehouse sessions', () => {
     expectOneLineError(await cli('sessions', 'list', 'nobody'), /no user named "nobody"/);
     expectOneLineError(await cli('sessions', 'revoke', 'nobody'), /no user "nobody"/);
     expectOneLineError(await cli('sessions', 'revoke', 'zzzzzzzzzzzzzzzz'), /no user or session "zzzzzzzzzzzzzzzz"/);
+    // Listed ids are base64url and may start with '-': still an id, not an option.
+    expectOneLineError(await cli('sessions', 'revoke', '-zzzzzzzzzzzzzzz'), /no user or session "-zzzzzzzzzzzzzzz"/);
     expectOneLineError(await cli('sessions', 'revoke'), /missing required argument/);
   });
 });
