@@ -43,6 +43,10 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const createdKeys = await ensureKeys(db);
   if (createdKeys.length) log.info({ event: 'keys.generated', kids: createdKeys }, 'generated signing and cookie keys');
 
+  if (env.trustProxyDeprecation) log.warn({ event: 'config.deprecated', variable: 'TRUST_PROXY' }, env.trustProxyDeprecation);
+  if (env.secureCookies && env.trustProxy.kind === 'off') {
+    log.warn({ event: 'config.https_without_proxy' }, 'ISSUER is https but TRUST_PROXY is off: Gatehouse serves plain http, so every request but /healthz, /readyz and /metrics is redirected to the issuer; set TRUST_PROXY to the TLS-terminating proxy');
+  }
   const users = createUsersRepo(db);
   const consents = createConsentsRepo(db);
   const render = createPageRenderer();

@@ -2,10 +2,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from './format_issues.js';
+import { parseTrustProxy } from './trust_proxy.js';
 
-const boolish = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
-  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const parsed = parseTrustProxy(raw);
+    if ('error' in parsed) {
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }
+    return parsed;
+  });
 
 const envSchema = z
   .object({
@@ -19,7 +28,13 @@ const envSchema = z
     DATA_DIR: z.string().min(1).default('./data'),
     CONFIG_FILE: z.string().min(1).default('./gatehouse.config.json'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    TRUST_PROXY: boolish.default(false),
+    TRUST_PROXY: trustProxy,
+    // Optional bearer token for /metrics; long enough that guessing it is hopeless.
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters (e.g. openssl rand -base64 32)')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
     SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(3),
@@ -52,7 +67,10 @@ const envSchema = z
       dataDir: path.resolve(env.DATA_DIR),
       configFile: path.resolve(env.CONFIG_FILE),
       logLevel: env.LOG_LEVEL,
-      trustProxy: env.TRUST_PROXY,
+      trustProxy: env.TRUST_PROXY.trust,
+      /** said at start-up when TRUST_PROXY used an old boolean spelling */
+      trustProxyDeprecation: env.TRUST_PROXY.deprecation,
+      metricsToken: env.METRICS_TOKEN,
       sweepIntervalMs: env.SWEEP_INTERVAL_SECONDS * 1000,
       dbPoolSize: env.DB_POOL_SIZE,
       dbConnectTimeoutMs: env.DB_CONNECT_TIMEOUT_SECONDS * 1000,

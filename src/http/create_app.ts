@@ -20,6 +20,9 @@ import type { AuditLog } from '../audit/audit_log.js';
 import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from './request_context.js';
+import { expressTrustProxy } from '../config/trust_proxy.js';
+import { httpsOnly } from './https_only.js';
+import { issuerRequest } from './issuer_request.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -37,7 +40,7 @@ export interface AppDeps {
   backchannel: BackchannelQueue;
 }
 
-// Request order: metrics → request log → security headers → static → health → our pages → body limit → the provider.
+// Request order: metrics → request log → https only → issuer's host → security headers → static → health → our pages → body limit → the provider.
 // Nothing parses bodies before provider.callback(): it reads its own.
 //
 // The endpoints machines call in volume skip from the security headers straight to the body
@@ -48,7 +51,8 @@ const PROTOCOL_PATHS = new Set(['/token', '/token/introspection', '/token/revoca
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', deps.env.trustProxy);
+  // Only the proxies TRUST_PROXY names are believed (config/trust_proxy.ts).
+  app.set('trust proxy', expressTrustProxy(deps.env.trustProxy));
 
   app.use(deps.metrics.middleware);
   // A line per request is an info-level line: below that level pino-http would still build and
@@ -67,6 +71,8 @@ export function createApp(deps: AppDeps): express.Express {
       }),
     );
   }
+  if (deps.env.secureCookies) app.use(httpsOnly(deps.env.issuer));
+  app.use(issuerRequest(deps.env.issuer));
   app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: () => deps.host.current().formActionOrigins }));
   const bodyLimit = providerBodyLimit();
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
@@ -77,7 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));
-  app.get('/metrics', metricsEndpoint(deps.metrics));
+  app.get('/metrics', metricsEndpoint(deps.metrics, deps.env.metricsToken));
   app.get('/', async (_req, res) => {
     res.type('html').send(await deps.render('home', {}));
   });

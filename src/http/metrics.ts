@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type Provider from 'oidc-provider';
 import client from 'prom-client';
+import { bearerTokenCheck } from './bearer_token_check.js';
 import type { Db } from '../db/db.js';
 import { clusterMetricsFetcher } from './cluster_metrics.js';
 import { createRequestDurations } from './request_durations.js';
@@ -114,10 +115,15 @@ export function createMetrics(db: Db): Metrics {
   };
 }
 
-export function metricsEndpoint(metrics: Metrics): RequestHandler {
+export function metricsEndpoint(metrics: Metrics, token?: string): RequestHandler {
   const fromCluster = clusterMetricsFetcher(metrics.registry);
-  return async (_req, res) => {
+  const authorized = token ? bearerTokenCheck(token) : () => true;
+  return async (req, res) => {
     res.set('cache-control', 'no-store');
+    if (!authorized(req.get('authorization'))) {
+      res.status(401).set('www-authenticate', 'Bearer realm="metrics"').type('text').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+      return;
+    }
     try {
       const text = fromCluster ? await fromCluster() : await metrics.registry.metrics();
       res.type(metrics.registry.contentType).send(text);

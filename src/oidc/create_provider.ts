@@ -159,7 +159,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(env.issuer, configuration);
-  provider.proxy = env.trustProxy;
+  // Koa would believe the left-most X-Forwarded-For and any X-Forwarded-Host; the app rewrites
+  // these headers first (http/issuer_request.ts) to the client address Express resolved under
+  // TRUST_PROXY and the issuer's host and scheme, so trusting them here is trusting ourselves.
+  provider.proxy = true;
   addSessionClaimsToIdTokens(provider);
   addFrontchannelLogout(provider, deps.render);
   answerDatabaseOutages(provider, deps.render);
