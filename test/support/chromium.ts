@@ -17,15 +17,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Screenshots go to `shotsDir` (kept after the run, for a person to look at), else a new temporary one. */
-export async function launchChromium(shotsPrefix: string, shotsDir?: string): Promise<Browser> {
+/**
+ * Screenshots go to `shotsDir` (kept after the run, for a person to look at), else a new temporary one.
+ * `extraArgs`: more command-line flags (e.g. `--ignore-certificate-errors-spki-list` for a test certificate).
+ */
+export async function launchChromium(shotsPrefix: string, shotsDir?: string, extraArgs: string[] = []): Promise<Browser> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-chromium-profile-'));
   if (shotsDir) await mkdir(shotsDir, { recursive: true });
   else shotsDir = await mkdtemp(path.join(os.tmpdir(), `gatehouse-${shotsPrefix}-shots-`));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
   const problems: string[] = [];
   await context.addInitScript({
