@@ -185,6 +185,8 @@ describe('gatehouse keys', () => {
     it('an unknown kid: exit 1 with a message, nothing deleted', async () => {
       const count = (await keyRows()).length;
       expectOneLineError(await keys(['revoke', 'no-such-kid', '--yes']), /no key with kid no-such-kid/);
+      // kids are base64url: one may start with '-'
+      expectOneLineError(await keys(['revoke', '-Ab3xyz', '--yes']), /no key with kid -Ab3xyz /);
       expect(await keyRows()).toHaveLength(count);
     });
 
