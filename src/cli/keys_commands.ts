@@ -8,6 +8,8 @@ import { auditCliAction } from './cli_audit.js';
 // `gatehouse keys …`: signing and cookie keys live in the database (see key_store.ts). Only kids
 // and metadata are shown; key material never leaves the database through the CLI.
 
+const KID = /^[A-Za-z0-9_-]{1,128}$/;
+
 export function registerKeysCommands(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('signing and cookie keys');
 
@@ -55,6 +57,8 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
     // A kid is base64url and may start with '-': take it as the argument, not an option.
     .allowUnknownOption()
     .action(async (kid: string, options: { yes?: boolean }) => {
+      // Not echoed: an option typed by mistake (`--secret=…`) lands here too.
+      if (!KID.test(kid)) throw new CliError('not a kid: kids are base64url (see gatehouse keys list)');
       if (!options.yes) {
         throw new CliError(`revoking key ${kid} ends every token and sign-in session it signed; run again with --yes to revoke it`);
       }

@@ -187,6 +187,10 @@ describe('gatehouse keys', () => {
       expectOneLineError(await keys(['revoke', 'no-such-kid', '--yes']), /no key with kid no-such-kid/);
       // kids are base64url: one may start with '-'
       expectOneLineError(await keys(['revoke', '-Ab3xyz', '--yes']), /no key with kid -Ab3xyz /);
+      // anything else is not echoed (an option typed by mistake may hold a secret)
+      const typo = await keys(['revoke', '--secret=hunter2hunter2', '--yes']);
+      expectOneLineError(typo, /not a kid/);
+      expect(typo.stderr).not.toContain('hunter2');
       expect(await keyRows()).toHaveLength(count);
     });
 
