@@ -16,7 +16,12 @@ interface EmscriptenNodeFs {
 type Attr = { mode?: number };
 const privateAttr = (attr: Attr): Attr => (attr.mode == null ? attr : { ...attr, mode: attr.mode & OWNER_ONLY });
 
-function keepPrivate(nodefs: EmscriptenNodeFs): void {
+function keepPrivate(nodefs: EmscriptenNodeFs | undefined): void {
+  // Emscripten internals: should a PGlite upgrade move them, refuse to open rather than go on
+  // writing world-readable files (test/storage/data_dir_modes.test.ts checks the modes).
+  if (typeof nodefs?.node_ops?.mknod !== 'function' || typeof nodefs.node_ops.setattr !== 'function' || typeof nodefs.stream_ops?.setattr !== 'function') {
+    throw new Error('this PGlite version hides its file system: cannot keep DATA_DIR private');
+  }
   const { mknod, setattr } = nodefs.node_ops;
   const streamSetattr = nodefs.stream_ops.setattr;
   nodefs.node_ops.mknod = (parent, name, mode, dev) => mknod(parent, name, mode & OWNER_ONLY, dev);
@@ -27,7 +32,7 @@ function keepPrivate(nodefs: EmscriptenNodeFs): void {
 export class PrivateNodeFS extends NodeFS {
   override async init(pg: PGlite, opts: Parameters<NodeFS['init']>[1]): ReturnType<NodeFS['init']> {
     const { emscriptenOpts } = await super.init(pg, opts);
-    const preRun = (module: { FS: { filesystems: { NODEFS: EmscriptenNodeFs } } }) => keepPrivate(module.FS.filesystems.NODEFS);
+    const preRun = (module: { FS?: { filesystems?: { NODEFS?: EmscriptenNodeFs } } }) => keepPrivate(module.FS?.filesystems?.NODEFS);
     // Before NodeFS's own preRun mounts the data directory.
     return { emscriptenOpts: { ...emscriptenOpts, preRun: [preRun, ...((emscriptenOpts.preRun as unknown[]) ?? [])] } as typeof emscriptenOpts };
   }
