@@ -86,7 +86,7 @@ export function createAccountSignIn({ issuer, secureCookies, csrf }: AccountSign
         found.isValid && found.redirectUri === redirectUri && found.codeChallengeMethod === 'S256' && found.codeChallenge === challengeOf(started.verifier);
       if (!genuine) return { ok: false, failure: 'invalid_code' };
 
-      const session = await findSignedInSession(provider, req, res);
+      const session = await findSignedInSession(provider, req, res, secureCookies);
       if (!session || session.accountId !== found.accountId) return { ok: false, failure: 'no_session' };
       return { ok: true };
     },

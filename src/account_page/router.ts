@@ -82,7 +82,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     requireCsrfToken(deps.csrf, {
       purpose,
       bindingOf: async (req, res) => {
-        const session = await findSignedInSession(provider(), req, res);
+        const session = await findSignedInSession(provider(), req, res, deps.env.secureCookies);
         res.locals.accountSession = session;
         return session?.uid;
       },
@@ -101,7 +101,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     '/account',
     noStore,
     wrap(async (req, res) => {
-      const session = await findSignedInSession(provider(), req, res);
+      const session = await findSignedInSession(provider(), req, res, deps.env.secureCookies);
       if (!session) return signIn.start(provider(), res);
       const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? NOTICES[req.query.done as Notice] : undefined;
       if (!(await view.render(res, session, 200, { notice: done }))) await unavailable(res);

@@ -30,6 +30,8 @@ export const AUDIT_EVENTS = {
   'user.password_set': 'info',
   'user.deleted': 'info',
   'keys.rotated': 'info',
+  /** a key was deleted at once (`keys revoke`); details.kid, kind, alg, replacement */
+  'keys.revoked': 'warn',
   'config.reloaded': 'info',
   /** sessions ended from outside the protocol (CLI `sessions revoke`, /account); details.sessions */
   'sessions.revoked': 'info',

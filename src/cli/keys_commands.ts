@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listKeys, rotateKeys } from '../oidc/key_store.js';
+import { listKeys, revokeKey, rotateKeys } from '../oidc/key_store.js';
 import type { CliContext } from './cli_context.js';
 import { formatTable } from './format_table.js';
 import { CliError } from './cli_errors.js';
@@ -7,6 +7,8 @@ import { auditCliAction } from './cli_audit.js';
 
 // `gatehouse keys …`: signing and cookie keys live in the database (see key_store.ts). Only kids
 // and metadata are shown; key material never leaves the database through the CLI.
+
+const KID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function registerKeysCommands(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('signing and cookie keys');
@@ -45,5 +47,29 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
         `running servers publish the new keys within KEY_REFRESH_SECONDS and sign with them from ${activatesAt.toISOString()}; ` +
           'the current keys stay published after that until everything they signed has expired',
       );
+    });
+
+  keys
+    .command('revoke')
+    .description('delete a signing or cookie key at once (a leaked key): what it signed stops verifying')
+    .argument('<kid>', 'the kid `gatehouse keys list` shows')
+    .option('--yes', 'confirm: every token and session signed with this key dies')
+    // A kid is base64url and may start with '-': take it as the argument, not an option.
+    .allowUnknownOption()
+    .action(async (kid: string, options: { yes?: boolean }) => {
+      // Not echoed: an option typed by mistake (`--secret=…`) lands here too.
+      if (!KID.test(kid)) throw new CliError('not a kid: kids are base64url (see gatehouse keys list)');
+      if (!options.yes) {
+        throw new CliError(`revoking key ${kid} ends every token and sign-in session it signed; run again with --yes to revoke it`);
+      }
+      const revoked = await ctx.withDb(async (db) => {
+        const result = await revokeKey(db, kid);
+        if (result) await auditCliAction(ctx, db, { event: 'keys.revoked', details: { ...result } });
+        return result;
+      });
+      if (!revoked) throw new CliError(`no key with kid ${kid} (see gatehouse keys list)`);
+      ctx.print(`revoked ${revoked.kind} key ${revoked.kid}${revoked.alg ? ` (${revoked.alg})` : ''}`);
+      if (revoked.replacement) ctx.print(`${revoked.kind} key ${revoked.replacement} signs in its place from now on`);
+      ctx.print('running servers stop publishing, using and accepting it within KEY_REFRESH_SECONDS');
     });
 }

@@ -3,6 +3,7 @@ import YAML from 'yaml';
 import { gatehouseConfigSchema, type GatehouseConfig } from './gatehouse_config.js';
 import { ConfigError, formatIssues } from './format_issues.js';
 import { substituteEnv } from './env_substitution.js';
+import { jsonSyntaxProblem, yamlResolveProblem, yamlSyntaxProblem } from './syntax_problems.js';
 
 export interface LoadedConfig {
   config: GatehouseConfig;
@@ -13,15 +14,17 @@ export interface LoadedConfig {
 function parseText(file: string, text: string): unknown {
   if (/\.ya?ml$/i.test(file)) {
     const doc = YAML.parseDocument(text, { prettyErrors: true });
-    if (doc.errors.length > 0) {
-      throw new ConfigError(file, doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0]}`));
+    if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map(yamlSyntaxProblem));
+    try {
+      return doc.toJS();
+    } catch (error) {
+      throw new ConfigError(file, [yamlResolveProblem(error)]);
     }
-    return doc.toJS();
   }
   try {
     return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(file, [`(syntax): ${(error as Error).message}`]);
+  } catch {
+    throw new ConfigError(file, [jsonSyntaxProblem(text)]);
   }
 }
 

@@ -46,7 +46,8 @@ export async function readLock(dataDir: string): Promise<LockInfo | null> {
 
 /** Takes the lock, or returns the live holder's info. Stale locks are cleared. */
 export async function acquireLock(dataDir: string, role: string): Promise<{ acquired: true } | { acquired: false; holder: LockInfo }> {
-  await mkdir(dataDir, { recursive: true });
+  // Owner-only from the start (private_data_dir.ts repairs an existing one once the lock is ours).
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(lockPath(dataDir), 'wx', 0o600);

@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { dbOnPool, type Db } from './db.js';
 import { acquireLock, publishSocket, readLock, releaseLock, type LockInfo } from './embedded_lock.js';
+import { DataDirNotPrivate, makeDataDirPrivate } from './private_data_dir.js';
 
 export interface OpenDbOptions {
   databaseUrl: string | undefined;
@@ -101,9 +102,14 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
 
   let socketDir: string | undefined;
   try {
+    await makeDataDirPrivate(dataDir);
     const { PGlite } = await import('@electric-sql/pglite');
     const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-    const embedded = await PGlite.create(path.join(dataDir, 'pgdata'));
+    const { PrivateNodeFS } = await import('./private_node_fs.js');
+    const pgdata = path.join(dataDir, 'pgdata');
+    // NodeFS would create it 0777 less the umask.
+    await mkdir(pgdata, { recursive: true, mode: 0o700 });
+    const embedded = await PGlite.create({ dataDir: pgdata, fs: new PrivateNodeFS(pgdata) });
     // A private 0700 directory: only this user can reach the socket, and the path stays short
     // enough for a Unix socket whatever DATA_DIR is.
     socketDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-db-'));
@@ -124,6 +130,6 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
   } catch (error) {
     if (socketDir) await rm(socketDir, { recursive: true, force: true });
     await releaseLock(dataDir);
-    throw error;
+    throw error instanceof DataDirNotPrivate ? new DbOpenError(error.message) : error;
   }
 }

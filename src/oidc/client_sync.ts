@@ -4,6 +4,14 @@ import type { Db } from '../db/db.js';
 
 // Makes the clients table match the config file: adds, changes and removes the rows the file
 // owns (source = 'config'), in one transaction.
+//
+// Syncs run one at a time across every instance on the database (a transaction-scoped advisory
+// lock). Without it, a sync waiting on another's row locks resumes with the rows it read before
+// the other committed: it never sees the clients the other added, so it cannot remove them, and
+// a client the newer file dropped stays registered.
+
+/** pg_advisory_xact_lock key of client syncs: any constant no other lock of ours uses. */
+export const CLIENT_SYNC_LOCK = 0x636c6e74; // "clnt"
 
 export interface SyncResult {
   added: string[];
@@ -24,6 +32,7 @@ export function clientMetadata(client: ClientConfig): Record<string, unknown> {
 
 export async function syncClients(db: Db, clients: readonly ClientConfig[]): Promise<SyncResult> {
   return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock($1)`, [CLIENT_SYNC_LOCK]);
     const { rows } = await tx.query<{ client_id: string; metadata: unknown }>(
       `SELECT client_id, metadata FROM clients WHERE source = 'config' FOR UPDATE`,
     );

@@ -16,6 +16,7 @@ import { sessionTtlSeconds } from './session_lifetime.js';
 import { addFrontchannelLogout } from './frontchannel_logout.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
+import { sessionCookieOptions } from './session_cookie_options.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -72,10 +73,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: deps.keys.jwks,
     cookies: {
       keys: deps.keys.cookieKeys,
-      // Over https the session cookie is SameSite=None so silent sign-in (prompt=none in an
-      // iframe) and POST to /auth and /session/end work across sites; over plain http
-      // (development) browsers refuse None without Secure, so it stays Lax.
-      long: { signed: true, httpOnly: true, sameSite: env.secureCookies ? 'none' : 'lax' },
+      long: sessionCookieOptions(env.secureCookies),
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] } as unknown as Configuration['claims'],

@@ -124,6 +124,44 @@ export async function rotateKeys(db: Db, propagationSeconds: number): Promise<{ 
   return withKeysLock(db, (tx) => insertKeySet(tx, new Date(Date.now() + propagationSeconds * 1000)));
 }
 
+export interface Revocation {
+  kid: string;
+  kind: 'signing' | 'cookie';
+  alg: string | null;
+  /** the key that signs in its place, when the revoked key was signing */
+  replacement: string | null;
+}
+
+/**
+ * Deletes a key at once: it leaves the JWKS and the cookie keys, so whatever it signed stops
+ * verifying (tokens, sessions). A kind (and alg) is never left without a signing key: when the
+ * revoked key signs, the next pending key of its line activates now, or, with none pending, a new
+ * key is made that signs at once. Null for an unknown kid.
+ */
+export async function revokeKey(db: Db, kid: string): Promise<Revocation | null> {
+  return withKeysLock(db, async (tx) => {
+    const { rows } = await tx.query<TimedKey>('SELECT kid, kind, alg, activates_at FROM keys');
+    const states = deriveKeyStates(rows, new Date(), DEFAULT_RETENTION);
+    const target = states.find((k) => k.key.kid === kid);
+    if (!target) return null;
+    const { kind, alg } = target.key;
+    let replacement: string | null = null;
+    if (target.state === 'active') {
+      const pending = states
+        .filter((k) => k.state === 'next' && k.key.kind === kind && k.key.alg === alg)
+        .sort((a, b) => a.key.activates_at.getTime() - b.key.activates_at.getTime())[0];
+      if (pending) {
+        await tx.query('UPDATE keys SET activates_at = now() WHERE kid = $1', [pending.key.kid]);
+        replacement = pending.key.kid;
+      } else {
+        replacement = kind === 'signing' ? await insertSigningKey(tx, alg as SigningAlg, null) : await insertCookieKey(tx, null);
+      }
+    }
+    await tx.query('DELETE FROM keys WHERE kid = $1', [kid]);
+    return { kid, kind, alg, replacement };
+  });
+}
+
 async function keyRows(db: Pick<Db, 'query'>): Promise<(KeyRow & { material: unknown })[]> {
   const { rows } = await db.query<KeyRow & { material: unknown }>('SELECT kid, kind, alg, material, activates_at, created_at FROM keys');
   return rows;

@@ -10,6 +10,7 @@ import { buildGatehouse, type Gatehouse } from '../build_gatehouse.js';
 import { pruneExpiredKeys, rotateIfDue } from '../oidc/key_store.js';
 import { pruneAuditEvents } from '../audit/audit_log.js';
 import { shareCoresForHashing } from '../accounts/passwords.js';
+import { serialReloads } from './serial_reloads.js';
 
 // One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
 // SIGHUP re-reads the config file; SIGTERM/SIGINT stop accepting, let in-flight requests
@@ -22,14 +23,15 @@ export interface ServeOptions {
   housekeeping: boolean;
 }
 
-async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger): Promise<void> {
+/** `signals`: how many SIGHUPs this reload answers (serial_reloads.ts merges those that wait). */
+async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger, signals: number): Promise<void> {
   try {
     const { config } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
     await gatehouse.applyConfig(config);
-    await gatehouse.audit.record({ event: 'config.reloaded', details: { actor: 'signal', clients: config.clients.length, apis: config.apis.length } });
+    await gatehouse.audit.record({ event: 'config.reloaded', details: { actor: 'signal', signals, clients: config.clients.length, apis: config.apis.length } });
   } catch (error) {
     const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
-    log.error({ event: 'config.reload_failed', problems }, 'config file not reloaded; the previous config keeps serving');
+    log.error({ event: 'config.reload_failed', signals, problems }, 'config file not reloaded; the previous config keeps serving');
   }
 }
 
@@ -86,7 +88,8 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
     gatehouse = await buildGatehouse({ env, log, config, db });
     gatehouse.host.startRefreshing();
     const live = gatehouse;
-    onHangup = () => void reloadConfig(env, live, log);
+    const reloads = serialReloads((signals) => reloadConfig(env, live, log, signals));
+    onHangup = () => void reloads.request();
 
     // Every process retries due back-channel logouts: a notice is claimed by one sender at a time.
     timers.push(gatehouse.backchannel.startRetrying(Math.min(Math.max(env.backchannel.retryBaseMs, 1000), 5000)));

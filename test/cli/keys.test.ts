@@ -168,4 +168,81 @@ describe('gatehouse keys', () => {
     }
     expect(await keyRows()).toHaveLength(count);
   });
+
+  describe('revoke', () => {
+    const live = async () => (await listed()).filter((row) => row.state !== 'expired');
+    const audits = async (kid: string) =>
+      (await cli.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_events WHERE event = 'keys.revoked' AND details->>'kid' = $1`, [kid])).rows;
+
+    it('refuses without --yes, says what it costs, and keeps the key', async () => {
+      const [victim] = (await live()).filter((row) => row.state === 'active');
+      const result = await keys(['revoke', victim!.kid!]);
+      expectOneLineError(result, /ends every token and sign-in session it signed; run again with --yes/);
+      expect(stateOf(await listed(), victim!.kid!)).toBe('active');
+      expect(await audits(victim!.kid!)).toEqual([]);
+    });
+
+    it('an unknown kid: exit 1 with a message, nothing deleted', async () => {
+      const count = (await keyRows()).length;
+      expectOneLineError(await keys(['revoke', 'no-such-kid', '--yes']), /no key with kid no-such-kid/);
+      // kids are base64url: one may start with '-'
+      expectOneLineError(await keys(['revoke', '-Ab3xyz', '--yes']), /no key with kid -Ab3xyz /);
+      // anything else is not echoed (an option typed by mistake may hold a secret)
+      const typo = await keys(['revoke', '--secret=hunter2hunter2', '--yes']);
+      expectOneLineError(typo, /not a kid/);
+      expect(typo.stderr).not.toContain('hunter2');
+      expect(await keyRows()).toHaveLength(count);
+    });
+
+    it('a key that does not sign (next or retired) is deleted, and nothing else changes', async () => {
+      const before = await live();
+      const victim = before.find((row) => row.state === 'retired' || row.state === 'next')!;
+      expect(victim).toBeDefined();
+      const { alg } = (await keyRows()).find((r) => r.kid === victim.kid)!;
+      const result = await keys(['revoke', victim.kid!, '--yes']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toContain(`revoked ${victim.kind} key ${victim.kid}`);
+      expect(result.stdout).not.toContain('in its place');
+      const after = await live();
+      expect(after.map((row) => row.kid).sort()).toEqual(before.filter((row) => row.kid !== victim.kid).map((row) => row.kid).sort());
+      expect((await keyRows()).map((r) => r.kid)).not.toContain(victim.kid);
+      expect(await audits(victim.kid!)).toEqual([{ details: { actor: 'cli', kid: victim.kid, kind: victim.kind, alg, replacement: null } }]);
+    });
+
+    it('the signing key of its kind: the next key of that line signs in its place at once', async () => {
+      await keys(['rotate', '--propagation', '3600']);
+      const before = await live();
+      const cookieActive = before.find((row) => row.kind === 'cookie' && row.state === 'active')!;
+      const cookieNext = before.filter((row) => row.kind === 'cookie' && row.state === 'next');
+      expect(cookieNext).toHaveLength(1);
+      const result = await keys(['revoke', cookieActive.kid!, '--yes']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toContain(`cookie key ${cookieNext[0]!.kid} signs in its place`);
+      const after = await live();
+      expect(stateOf(after, cookieNext[0]!.kid!)).toBe('active');
+      expect(after.map((row) => row.kid)).not.toContain(cookieActive.kid);
+      expect(after.filter((row) => row.kind === 'cookie' && row.state === 'active')).toHaveLength(1);
+    });
+
+    it('the only key of its line that can sign: a new key is made that signs at once, so the line never goes without', async () => {
+      const before = await live();
+      const victim = before.find((row) => row.kind === 'signing' && row.alg === 'ES256' && row.state === 'active')!;
+      // drop the pending ES256 key first, so none can take over
+      for (const row of before.filter((r) => r.kind === 'signing' && r.alg === 'ES256' && r.state === 'next')) {
+        expect((await keys(['revoke', row.kid!, '--yes'])).code).toBe(0);
+      }
+      const kidsBefore = new Set((await keyRows()).map((r) => r.kid));
+      const result = await keys(['revoke', victim.kid!, '--yes']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      const made = (await keyRows()).filter((r) => !kidsBefore.has(r.kid));
+      expect(made.map((r) => [r.kind, r.alg])).toEqual([['signing', 'ES256']]);
+      expect(result.stdout).toContain(`signing key ${made[0]!.kid} signs in its place`);
+      const after = await live();
+      expect(stateOf(after, made[0]!.kid)).toBe('active');
+      expect(after.map((row) => row.kid)).not.toContain(victim.kid);
+      const loaded = await loadKeys(cli.db);
+      expect(loaded.jwks.keys.map((k) => k.kid)).not.toContain(victim.kid);
+      expect(await audits(victim.kid!)).toEqual([{ details: { actor: 'cli', kid: victim.kid, kind: 'signing', alg: 'ES256', replacement: made[0]!.kid } }]);
+    });
+  });
 });

@@ -21,7 +21,7 @@ describe('usage errors', () => {
 
   it('a command group without its subcommand names the subcommands', async () => {
     expectOneLineError(await cli('users'), /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|delete>/);
-    expectOneLineError(await cli('keys'), /missing command: gatehouse keys <list\|rotate>/);
+    expectOneLineError(await cli('keys'), /missing command: gatehouse keys <list\|rotate\|revoke>/);
   });
 
   it('an unknown command', async () => {

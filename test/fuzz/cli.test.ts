@@ -44,6 +44,7 @@ const COMMAND_LINES = [
   ['users', 'delete'],
   ['keys', 'list'],
   ['keys', 'rotate'],
+  ['keys', 'revoke'],
   ['config', 'check'],
   ['sessions', 'list'],
   ['sessions', 'revoke'],
@@ -53,7 +54,7 @@ const SUBCOMMANDS = [...new Set(COMMAND_LINES.flatMap(([, s]) => (s ? [s] : []))
 const OPTIONS = [
   '--email', '--name', '--given-name', '--family-name', '--email-verified', '--password-stdin', '--propagation',
   '--help', '-h', '--version', '-V', '--', '-', '--email=', '--propagation=-1', '--propagation=1e99', '--no-such-option',
-  '--password=hunter2', '-x', '---',
+  '--password=hunter2', '-x', '---', '--yes',
 ];
 
 const token: fc.Arbitrary<string> = fc
@@ -80,6 +81,7 @@ const wellFormed: fc.Arbitrary<string[]> = fc.oneof(
   fc.tuple(fc.constantFrom('disable', 'enable', 'delete'), value).map(([verb, username]) => ['users', verb, username]),
   fc.tuple(fc.constantFrom('list', 'revoke'), value).map(([verb, who]) => ['sessions', verb, who]),
   value.map((seconds) => ['keys', 'rotate', '--propagation', seconds]),
+  fc.tuple(value, fc.boolean()).map(([kid, yes]) => ['keys', 'revoke', kid, ...(yes ? ['--yes'] : [])]),
   value.map((file) => ['config', 'check', file]),
 );
 
