@@ -16,6 +16,7 @@ import { sessionTtlSeconds } from './session_lifetime.js';
 import { addFrontchannelLogout } from './frontchannel_logout.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
+import { refuseConcurrentReplays } from './replay_detection.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -164,5 +165,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   addFrontchannelLogout(provider, deps.render);
   answerDatabaseOutages(provider, deps.render);
   answerEscapedErrors(provider, pages.renderError);
+  refuseConcurrentReplays(provider);
   return provider;
 }
