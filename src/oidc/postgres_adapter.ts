@@ -1,7 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { storageKey, isStoredHashed } from './storage_key.js';
-import { hasNul } from '../db/nul_characters.js';
+import { hasNul, hasUnstorableText } from '../db/nul_characters.js';
 import { currentRequest, forgetRequestReads, takeFromRequest } from '../http/request_context.js';
 import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
 import { createModelWrites } from './model_writes.js';
@@ -162,8 +162,9 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       // The library keeps some parameters as sent (nonce, state, every parameter of an
-      // interaction or a pushed request): one holding a NUL cannot be stored.
-      if (hasNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+      // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
+      // surrogate cannot be stored, and must not reach a statement shared with other requests.
+      if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
       forgetRequestReads();
       if (this.model === 'Client') {
         try {

@@ -16,6 +16,7 @@ import {
   percentEncode,
   rawBody,
   rawQuery,
+  unstorableClaims,
   wrongJwt,
   type RawPair,
 } from './hostile_input.js';
@@ -124,6 +125,36 @@ describe('authorization endpoint under hostile input', () => {
     expect(after.status).toBe(303);
     expect(new URL(after.headers.location as string).searchParams.get('error')).toBe('invalid_request');
   });
+});
+
+describe('unstorable claims raced against refreshes', () => {
+  // Writes of one event-loop turn share a statement: a claims parameter the database cannot
+  // store must fail only its own request, never the witness's refresh served at the same moment.
+  it(
+    'never fails a refresh served together with them',
+    async () => {
+      const signedIn = fc.array(unstorableClaims, { minLength: 1, maxLength: 8 });
+      await fc.assert(
+        fc.asyncProperty(signedIn, async (claimsList) => {
+          const bad = claimsList.map((claims) => {
+            const pairs: RawPair[] = [
+              ['client_id', 'first-party'],
+              ['response_type', 'code'],
+              ['scope', 'openid'],
+              ['redirect_uri', percentEncode(REDIRECTS['first-party']!)],
+              ['code_challenge', CHALLENGE],
+              ['code_challenge_method', 'S256'],
+              ['claims', percentEncode(claims)],
+            ];
+            return sendSafely(t.gh.server, { method: 'GET', path: `/auth?${urlQuery(pairs)}`, headers: { cookie: sessionCookie } }, t.policy);
+          });
+          await Promise.all([t.witness.expectIntact(), ...bad]);
+        }),
+        fuzzOptions(10),
+      );
+    },
+    fuzzTimeout(10, 200),
+  );
 });
 
 describe('pushed authorization requests under hostile input', () => {

@@ -84,7 +84,7 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
     // that second refusal used to reach Koa's default handler.
     const json = await request(gh.server).get('/session/end?state=a%00b').set('cookie', sessionCookie).set('accept', 'application/json');
     expect(json.status).toBe(400);
-    expect(json.body).toEqual({ error: 'invalid_request', error_description: 'request parameters must not contain NUL characters' });
+    expect(json.body).toEqual({ error: 'invalid_request', error_description: 'request parameters must not contain NUL characters or unpaired surrogates' });
     const page = await request(gh.server).get('/session/end?state=a%00b').set('cookie', sessionCookie).set('accept', 'text/html');
     expect(page.status).toBe(400);
     expect(page.headers['content-type']).toMatch(/^text\/html/);

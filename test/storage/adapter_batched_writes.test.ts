@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { migrate } from '../../src/db/migrate.js';
 import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
+import { createModelWrites, type ModelRow } from '../../src/oidc/model_writes.js';
+import { storageKey } from '../../src/oidc/storage_key.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
 import { availableBackends, recordingDb } from '../support/storage_backends.js';
 
@@ -71,5 +73,35 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
     expect(lost.reason).toBeInstanceOf(errors.InvalidGrant);
     // The loser's replay took the grant's tokens with it.
     expect(await adapter('AccessToken').find(sibling)).toBeUndefined();
+  });
+
+  // A row the database refuses (jsonb cannot hold a lone surrogate) used to fail every row of
+  // its statement: another request's rotated refresh token, saved in the same turn, was lost.
+  it('fails only the caller of a row the database refuses; the rows saved with it are stored', async () => {
+    const writes = createModelWrites(recorded.db);
+    const row = (id: string, payload: AdapterPayload): ModelRow => ({
+      model: 'RefreshToken', id: storageKey('RefreshToken', id), payload, grantId: null, userCode: null, uid: null,
+      expiresAt: new Date(Date.now() + 600_000), accountId: null, clientInfo: null,
+    });
+    const good = [newId(), newId(), newId()];
+    const bad = newId();
+    const outcomes = await Promise.allSettled([
+      writes.upsert(row(good[0]!, token('RefreshToken', good[0]!))),
+      writes.upsert(row(bad, token('RefreshToken', bad, { claims: { id_token: { '\ud800': null } } }))),
+      writes.upsert(row(good[1]!, token('RefreshToken', good[1]!))),
+      writes.upsert(row(good[2]!, token('RefreshToken', good[2]!))),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    for (const id of good) expect((await adapter('RefreshToken').find(id))?.jti).toBe(id);
+    expect(await adapter('RefreshToken').find(bad)).toBeUndefined();
+  });
+
+  it('refuses to save a lone surrogate or a NUL through the adapter: invalid_request, nothing stored', async () => {
+    const unstorable = [{ id_token: { '\ud800': null } }, { userinfo: { email: { value: 'a\udfffb' } } }, { id_token: { 'x\u0000': null } }];
+    for (const claims of unstorable as AdapterPayload['claims'][]) {
+      const id = newId();
+      await expect(adapter('AuthorizationCode').upsert(id, token('AuthorizationCode', id, { claims }), 600)).rejects.toBeInstanceOf(errors.InvalidRequest);
+      expect(await adapter('AuthorizationCode').find(id)).toBeUndefined();
+    }
   });
 });
