@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
 import { createModelWrites, type ModelRow } from '../../src/oidc/model_writes.js';
 import { storageKey } from '../../src/oidc/storage_key.js';
+import { ReplayDetected } from '../../src/oidc/replay_detection.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
 import { availableBackends, recordingDb } from '../support/storage_backends.js';
 
@@ -103,5 +104,29 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
       await expect(adapter('AuthorizationCode').upsert(id, token('AuthorizationCode', id, { claims }), 600)).rejects.toBeInstanceOf(errors.InvalidRequest);
       expect(await adapter('AuthorizationCode').find(id)).toBeUndefined();
     }
+  });
+
+  // A client assertion or DPoP proof is remembered by the library with find-then-upsert: saves
+  // of one proof must not be merged, the first writer wins and the others learn they lost.
+  it('saves a proof (ReplayDetection) insert-only, on its own: of several saves in one turn exactly one stands', async () => {
+    const id = newId();
+    const proof = { jti: id, iss: 'web', iat: now(), exp: now() + 60 } as AdapterPayload;
+    let outcomes: PromiseSettledResult<void>[] = [];
+    const sent = await statements(async () => {
+      outcomes = await Promise.allSettled([1, 2, 3].map(() => adapter('ReplayDetection').upsert(id, proof, 60)));
+    });
+    expect(sent).toEqual(['INSERT', 'INSERT', 'INSERT']);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const lost of outcomes.filter((o) => o.status === 'rejected')) expect((lost as PromiseRejectedResult).reason).toBeInstanceOf(ReplayDetected);
+    await expect(adapter('ReplayDetection').upsert(id, proof, 60)).rejects.toBeInstanceOf(ReplayDetected);
+  });
+
+  it('replaces a proof row that expired but was not swept yet', async () => {
+    const id = newId();
+    const proof = { jti: id, iss: 'web', iat: now(), exp: now() + 60 } as AdapterPayload;
+    await adapter('ReplayDetection').upsert(id, proof, 60);
+    await testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'ReplayDetection' AND id = $1`, [storageKey('ReplayDetection', id)]);
+    await expect(adapter('ReplayDetection').upsert(id, proof, 60)).resolves.toBeUndefined();
+    expect(await adapter('ReplayDetection').find(id)).toBeDefined();
   });
 });
