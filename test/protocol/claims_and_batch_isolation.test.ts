@@ -3,7 +3,8 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, RP, SECRETS } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
 import { startAuthorization, expectRedirect } from '../support/hosted_pages.js';
-import { tokenRequest } from '../support/oauth_requests.js';
+import { basicAuth, tokenRequest } from '../support/oauth_requests.js';
+import request from 'supertest';
 import type { UserAgent } from '../support/user_agent.js';
 
 // A claim name with a lone surrogate (`\ud800` in the claims JSON) used to reach a jsonb write
@@ -49,6 +50,21 @@ describe('a claims parameter holding what the database cannot store', () => {
       expect(back.searchParams.get('state')).toBe(state);
       expect(back.searchParams.get('code')).toBeNull();
     }
+  });
+
+  it('is invalid_request (400) at the pushed authorization endpoint, and nothing is stored', async () => {
+    const stored = async () => Number((await gh.testDb.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE model = 'PushedAuthorizationRequest'`)).rows[0]!.n);
+    const before = await stored();
+    for (const claims of BAD_CLAIMS) {
+      const res = await request(gh.server)
+        .post('/request')
+        .set('authorization', basicAuth(firstParty))
+        .type('form')
+        .send(new URLSearchParams({ client_id: 'first-party', response_type: 'code', scope: 'openid', redirect_uri: FP_CALLBACK, claims }).toString());
+      expect(res.status, claims).toBe(400);
+      expect(res.body.error, claims).toBe('invalid_request');
+    }
+    expect(await stored()).toBe(before);
   });
 
   it('never fails the refreshes of other requests served at the same moment', async () => {
