@@ -21,7 +21,7 @@ export interface ChangePasswordDeps {
   throttle: LoginThrottle;
   sessions: Pick<AccountSessions, 'listSessions' | 'endSessions'>;
   backchannel: Pick<BackchannelQueue, 'send'>;
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'record' | 'recordRepeated'>;
   metrics: Pick<Metrics, 'lockout'>;
 }
 
@@ -66,12 +66,15 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
 
     const admission = await deps.throttle.admit(user.username, actor.ip);
     if (!admission.admitted) {
-      await deps.audit.record({
-        event: 'login.failure',
-        ...actor,
-        username: user.username,
-        details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds, form: 'change_password' },
-      });
+      await deps.audit.recordRepeated(
+        {
+          event: 'login.failure',
+          ...actor,
+          username: user.username,
+          details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds, form: 'change_password' },
+        },
+        { key: `login.failure:locked_out:change_password:${admission.lockKey}`, windowSeconds: admission.lockoutSeconds },
+      );
       return { ok: false, status: 429, message: lockedMessage(admission.retryAfterSeconds), retryAfterSeconds: admission.retryAfterSeconds };
     }
     if (!(await checkPassword(user.password_hash, current)).ok) return wrongCurrent(user, actor, admission.attempt);

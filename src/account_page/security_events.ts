@@ -46,5 +46,8 @@ const DESCRIPTIONS: Record<string, Describe> = {
 export function describeSecurityEvent(row: AuditRow, appName: (clientId: string) => string | undefined): SecurityEvent {
   const app = row.client_id ? (appName(row.client_id) ?? row.client_id) : undefined;
   const describe = DESCRIPTIONS[row.event];
-  return { at: row.occurred_at, text: describe ? describe(row, app) : row.event, ip: row.ip ?? undefined };
+  const text = describe ? describe(row, app) : row.event;
+  // Repeats of one refusal are one row (audit_log.ts, recordRepeated).
+  const repeats = Number(row.repeat_count ?? 1);
+  return { at: row.occurred_at, text: repeats > 1 ? `${text}, ${repeats} times` : text, ip: row.ip ?? undefined };
 }

@@ -34,7 +34,11 @@ export interface Attempt {
   readonly number: number;
 }
 
-export type Admission = { admitted: true; attempt: Attempt } | ({ admitted: false } & Lockout);
+/**
+ * A refused attempt. `lockKey` names the lockout (`account:<hash of the login>` or `ip:<address>`)
+ * and `lockoutSeconds` its full length: the refusals of one lockout are audited as one row.
+ */
+export type Admission = { admitted: true; attempt: Attempt } | ({ admitted: false; lockKey: string; lockoutSeconds: number } & Lockout);
 
 export interface LoginThrottle {
   /**
@@ -121,10 +125,10 @@ export function createLoginThrottle(db: Db, settings: LoginThrottleSettings): Lo
       const [account, ipState] = await Promise.all([accounts.penalty(keys.account), ips.get(keys.ip)]);
       if (ipState && ipState.consumedPoints > settings.maxFailuresPerIp) {
         await accounts.reward(keys.account);
-        return { admitted: false, scope: 'ip', retryAfterSeconds: retryAfter(ipState) };
+        return { admitted: false, scope: 'ip', retryAfterSeconds: retryAfter(ipState), lockKey: `ip:${keys.ip}`, lockoutSeconds: settings.lockoutSeconds };
       }
       if (account.consumedPoints > settings.maxFailuresPerAccount) {
-        return { admitted: false, scope: 'account', retryAfterSeconds: retryAfter(account) };
+        return { admitted: false, scope: 'account', retryAfterSeconds: retryAfter(account), lockKey: `account:${keys.account}`, lockoutSeconds: settings.lockoutSeconds };
       }
       const failuresBefore = account.consumedPoints - 1;
       if (failuresBefore > 0) await sleep(Math.min(failuresBefore * DELAY_STEP_MS, MAX_DELAY_MS));

@@ -67,11 +67,27 @@ export interface AuditRow {
   ip: string | null;
   user_agent: string | null;
   details: Record<string, unknown>;
+  /** how many times the event happened (repeats recorded by recordRepeated) */
+  repeat_count: number;
+  /** the latest repeat, when there was more than one */
+  last_occurred_at: Date | null;
+}
+
+/** What makes repeats of an event one row: the same key, each within `windowSeconds` of the last. */
+export interface RepeatKey {
+  key: string;
+  windowSeconds: number;
 }
 
 export interface AuditLog {
   /** Writes the row and the log line. Never throws. */
   record(event: AuditEvent): Promise<void>;
+  /**
+   * Like record, for an event anyone can repeat at will (a refused attempt during a lockout):
+   * repeats with the same key, each within the window of the one before, add to one row's
+   * `repeat_count` (its details become the latest ones). Never throws.
+   */
+  recordRepeated(event: AuditEvent, repeat: RepeatKey): Promise<void>;
   /** The account's most recent events, newest first. */
   listForAccount(accountId: string, limit?: number): Promise<AuditRow[]>;
 }
@@ -86,25 +102,38 @@ const clip = (value: string | undefined, max: number) => (value ? value.slice(0,
 
 const INSERT = `INSERT INTO audit_events (event, account_id, username, client_id, ip, user_agent, details)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)`;
-const LIST = `SELECT id::text AS id, occurred_at, event, account_id, username, client_id, ip, user_agent, details
+// A repeat after the window starts a new row: the old one keeps its count and loses its key.
+const CLOSE_STALE = `UPDATE audit_events SET aggregate_key = NULL
+                     WHERE aggregate_key = $1 AND coalesce(last_occurred_at, occurred_at) < now() - make_interval(secs => $2)`;
+const INSERT_OR_COUNT = `INSERT INTO audit_events (event, account_id, username, client_id, ip, user_agent, details, aggregate_key)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (aggregate_key) WHERE aggregate_key IS NOT NULL DO UPDATE
+                  SET repeat_count = audit_events.repeat_count + 1, last_occurred_at = now(), details = excluded.details,
+                      ip = excluded.ip, user_agent = excluded.user_agent`;
+const LIST = `SELECT id::text AS id, occurred_at, event, account_id, username, client_id, ip, user_agent, details,
+                     repeat_count, last_occurred_at
               FROM audit_events WHERE account_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2`;
 
 export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger }): AuditLog {
-  return {
-    async record({ event, accountId, username, clientId, ip, userAgent, details = {} }) {
-      // Subjects are uuids; anything else (a client_credentials token's client) is no account.
-      const account = accountId && UUID.test(accountId) ? accountId : undefined;
-      log[AUDIT_EVENTS[event]]({ ...details, sub: account, username, client_id: clientId, ip, event }, `audit: ${event}`);
-      try {
-        await db.query({
-          name: 'audit_insert',
-          text: INSERT,
-          values: [event, account ?? null, clip(username, 254), clip(clientId, 255), clip(ip, 64), clip(userAgent, 512), details],
-        });
-      } catch (error) {
-        log.error({ err: error, event: 'audit.write_failed', audit_event: event }, 'could not write an audit event');
+  const write = async ({ event, accountId, username, clientId, ip, userAgent, details = {} }: AuditEvent, repeat?: RepeatKey) => {
+    // Subjects are uuids; anything else (a client_credentials token's client) is no account.
+    const account = accountId && UUID.test(accountId) ? accountId : undefined;
+    log[AUDIT_EVENTS[event]]({ ...details, sub: account, username, client_id: clientId, ip, event }, `audit: ${event}`);
+    const values = [event, account ?? null, clip(username, 254), clip(clientId, 255), clip(ip, 64), clip(userAgent, 512), details];
+    try {
+      if (!repeat) {
+        await db.query({ name: 'audit_insert', text: INSERT, values });
+        return;
       }
-    },
+      await db.query({ name: 'audit_close_stale', text: CLOSE_STALE, values: [repeat.key, repeat.windowSeconds] });
+      await db.query({ name: 'audit_insert_or_count', text: INSERT_OR_COUNT, values: [...values, repeat.key] });
+    } catch (error) {
+      log.error({ err: error, event: 'audit.write_failed', audit_event: event }, 'could not write an audit event');
+    }
+  };
+  return {
+    record: (event) => write(event),
+    recordRepeated: (event, repeat) => write(event, repeat),
 
     async listForAccount(accountId, limit = 50) {
       if (!UUID.test(accountId)) return [];

@@ -57,6 +57,8 @@ const envSchema = z
     BACKCHANNEL_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(10),
     BACKCHANNEL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+    REQUEST_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(10_000_000).default(600),
+    REQUEST_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
   })
   .transform((env) => {
     const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -91,6 +93,7 @@ const envSchema = z
         windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
       },
       auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+      requestRateLimit: { points: env.REQUEST_RATE_LIMIT_PER_IP, windowSeconds: env.REQUEST_RATE_LIMIT_WINDOW_SECONDS },
       session: { idleSeconds: env.SESSION_IDLE_SECONDS, maxSeconds: env.SESSION_MAX_SECONDS },
       backchannel: { retryBaseMs: env.BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: env.BACKCHANNEL_MAX_ATTEMPTS },
       secureCookies: issuer.startsWith('https://'),

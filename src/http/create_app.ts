@@ -15,6 +15,8 @@ import { errorPage } from './error_page.js';
 import { loggedPath } from './logged_path.js';
 import { metricsEndpoint, type Metrics } from './metrics.js';
 import { providerBodyLimit } from './provider_body_limit.js';
+import { limitAuthorizationRequestSize } from './authorization_request_size.js';
+import { createRequestRateLimit } from './request_rate_limit.js';
 import type { Csrf } from './csrf.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
@@ -40,7 +42,8 @@ export interface AppDeps {
   backchannel: BackchannelQueue;
 }
 
-// Request order: metrics → request log → https only → issuer's host → security headers → static → health → our pages → body limit → the provider.
+// Request order: metrics → request log → https only → issuer's host → security headers → static → health →
+// rate limit and size caps of what anonymous requests make us store → our pages → body limit → the provider.
 // Nothing parses bodies before provider.callback(): it reads its own.
 //
 // The endpoints machines call in volume skip from the security headers straight to the body
@@ -87,6 +90,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/', async (_req, res) => {
     res.type('html').send(await deps.render('home', {}));
   });
+  app.use(createRequestRateLimit(deps.db, deps.env.requestRateLimit));
+  app.use(limitAuthorizationRequestSize());
   app.use(trackRequestContext);
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));

@@ -23,7 +23,7 @@ export interface LoginDeps {
   throttle: LoginThrottle;
   render: RenderPage;
   csrf: Pick<Csrf, 'issue'>;
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'record' | 'recordRepeated'>;
   log: Logger;
 }
 
@@ -81,14 +81,18 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       const admission = await throttle.admit(login, req.ip);
       if (!admission.admitted) {
         // Refused before any password check; the account is looked up only to say whose it was.
+        // Anyone can repeat this at will: one row per lockout counts the refusals.
         const locked = login ? await users.findByLogin(login) : undefined;
-        await audit.record({
-          event: 'login.failure',
-          ...origin,
-          accountId: locked?.sub,
-          username: locked?.username,
-          details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds },
-        });
+        await audit.recordRepeated(
+          {
+            event: 'login.failure',
+            ...origin,
+            accountId: locked?.sub,
+            username: locked?.username,
+            details: { reason: 'locked_out', scope: admission.scope, retry_after: admission.retryAfterSeconds },
+          },
+          { key: `login.failure:locked_out:${admission.lockKey}`, windowSeconds: admission.lockoutSeconds },
+        );
         metrics.signIn('throttled');
         await lockedPage(res, locals, admission.retryAfterSeconds);
         return;

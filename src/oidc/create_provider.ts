@@ -17,6 +17,8 @@ import { addFrontchannelLogout } from './frontchannel_logout.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
 import { sessionCookieOptions } from './session_cookie_options.js';
+import { refuseConcurrentReplays } from './replay_detection.js';
+import { createClaimsParameterCheck } from './claims_parameter.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -105,7 +107,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
+      claimsParameter: { enabled: true, assertClaimsParameter: createClaimsParameterCheck(Object.values(CLAIMS_BY_SCOPE).flat()) as never },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true as never,
@@ -165,5 +167,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   addFrontchannelLogout(provider, deps.render);
   answerDatabaseOutages(provider, deps.render);
   answerEscapedErrors(provider, pages.renderError);
+  refuseConcurrentReplays(provider);
   return provider;
 }

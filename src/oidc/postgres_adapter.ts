@@ -1,10 +1,11 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { storageKey, isStoredHashed } from './storage_key.js';
-import { hasNul } from '../db/nul_characters.js';
+import { hasNul, hasUnstorableText } from '../db/nul_characters.js';
 import { currentRequest, forgetRequestReads, takeFromRequest } from '../http/request_context.js';
 import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
 import { createModelWrites } from './model_writes.js';
+import { createReplayInsert } from './replay_detection.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -151,6 +152,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
   const findToken = createTokenReads(db);
   const writes = createModelWrites(db);
+  const insertReplay = createReplayInsert(db);
 
   return class PostgresAdapter implements Adapter {
     readonly model: string;
@@ -160,8 +162,9 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       // The library keeps some parameters as sent (nonce, state, every parameter of an
-      // interaction or a pushed request): one holding a NUL cannot be stored.
-      if (hasNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+      // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
+      // surrogate cannot be stored, and must not reach a statement shared with other requests.
+      if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
       forgetRequestReads();
       if (this.model === 'Client') {
         try {
@@ -172,6 +175,9 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         }
         return;
       }
+      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+      // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
+      if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
       await writes.upsert({
         model: this.model,
         id: storageKey(this.model, id),
@@ -179,7 +185,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
         grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
         userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
         uid: payload.uid ?? null,
-        expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null,
+        expiresAt,
         accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
         clientInfo: clientInfo(this.model),
       });

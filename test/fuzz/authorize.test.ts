@@ -16,6 +16,7 @@ import {
   percentEncode,
   rawBody,
   rawQuery,
+  unstorableClaims,
   wrongJwt,
   type RawPair,
 } from './hostile_input.js';
@@ -119,11 +120,41 @@ describe('authorization endpoint under hostile input', () => {
       (error: Error) => error.message,
     );
     expect(String(outcome)).toMatch(/^431$|ECONNRESET|EPIPE|socket hang up/);
-    // Just under the limit, the application answers (an OAuth error back to the only redirect_uri).
-    const after = await sendSafely(t.gh.server, { method: 'GET', path: `/auth?client_id=web&state=${'a'.repeat(12_000)}` }, t.policy);
-    expect(after.status).toBe(303);
-    expect(new URL(after.headers.location as string).searchParams.get('error')).toBe('invalid_request');
+    // Just under that limit, the application answers: over its own cap on what it stores.
+    const after = await sendSafely(t.gh.server, { method: 'GET', path: `/auth?client_id=web&state=${'a'.repeat(12_000)}`, headers: { accept: 'application/json' } }, t.policy);
+    expect(after.status).toBe(400);
+    expect(JSON.parse(after.body)).toMatchObject({ error: 'invalid_request' });
   });
+});
+
+describe('unstorable claims raced against refreshes', () => {
+  // Writes of one event-loop turn share a statement: a claims parameter the database cannot
+  // store must fail only its own request, never the witness's refresh served at the same moment.
+  it(
+    'never fails a refresh served together with them',
+    async () => {
+      const signedIn = fc.array(unstorableClaims, { minLength: 1, maxLength: 8 });
+      await fc.assert(
+        fc.asyncProperty(signedIn, async (claimsList) => {
+          const bad = claimsList.map((claims) => {
+            const pairs: RawPair[] = [
+              ['client_id', 'first-party'],
+              ['response_type', 'code'],
+              ['scope', 'openid'],
+              ['redirect_uri', percentEncode(REDIRECTS['first-party']!)],
+              ['code_challenge', CHALLENGE],
+              ['code_challenge_method', 'S256'],
+              ['claims', percentEncode(claims)],
+            ];
+            return sendSafely(t.gh.server, { method: 'GET', path: `/auth?${urlQuery(pairs)}`, headers: { cookie: sessionCookie } }, t.policy);
+          });
+          await Promise.all([t.witness.expectIntact(), ...bad]);
+        }),
+        fuzzOptions(10),
+      );
+    },
+    fuzzTimeout(10, 200),
+  );
 });
 
 describe('pushed authorization requests under hostile input', () => {

@@ -387,10 +387,26 @@ export const acceptHeader: fc.Arbitrary<string | undefined> = fc.constantFrom(
   '',
 );
 
+/**
+ * A `claims` parameter (JSON) holding what a database cannot store: lone surrogates and NUL as
+ * JSON escapes (`\ud800`), in claim names and values. Percent-encoding cannot carry a lone
+ * surrogate (it becomes U+FFFD); JSON can, and the provider parses it.
+ */
+export const unstorableClaims: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom('\\ud800', '\\udfff', '\\udfff\\ud800', 'a\\ud83d', '\\u0000', 'x\\u0000y'),
+    fc.constantFrom('id_token', 'userinfo'),
+    fc.constantFrom('name', 'value', 'values'),
+  )
+  .map(([bad, member, where]) =>
+    where === 'name' ? `{"${member}":{"${bad}":null}}` : where === 'value' ? `{"${member}":{"email":{"value":"${bad}"}}}` : `{"${member}":{"email":{"values":["ok","${bad}"]}}}`,
+  );
+
 /** A raw value a protocol parameter might plausibly hold, or not: JWTs, URIs, JSON, keywords, junk. */
 export function oauthValue(jwt: fc.Arbitrary<string>, uris: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: rawValue },
+    { weight: 1, arbitrary: unstorableClaims.map(percentEncode) },
     { weight: 2, arbitrary: jwt },
     { weight: 2, arbitrary: uris.map(percentEncode) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((j) => percentEncode(JSON.stringify(j) ?? '')) },

@@ -108,6 +108,19 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     expect(logLines('login.locked')).toEqual([expect.objectContaining({ level: 40, sub: subs.dave, reason: 'account' })]);
   });
 
+  it('keeps the refusals of one lockout in one row, however many there are', async () => {
+    // Anyone can keep trying a locked login: that must not add a row (kept 90 days) per try.
+    const before = (await rows('login.failure')).filter((r) => r.details.reason === 'locked_out' && r.account_id === subs.dave);
+    expect(before).toHaveLength(1);
+    const tries = 25;
+    for (let i = 0; i < tries; i++) expect(expectPage(await tryLogin(DAVE.username, `guess ${i}`)).status).toBe(429);
+    const after = (await rows('login.failure')).filter((r) => r.details.reason === 'locked_out' && r.account_id === subs.dave);
+    expect(after).toEqual([expect.objectContaining({ id: before[0]!.id, repeat_count: before[0]!.repeat_count + tries, details: expect.objectContaining({ scope: 'account' }) })]);
+    expect(after[0]!.last_occurred_at).toBeInstanceOf(Date);
+    // Each refusal is still a log line.
+    expect(logLines('login.failure').filter((l) => l.reason === 'locked_out' && l.sub === subs.dave)).toHaveLength(1 + tries);
+  });
+
   it('records consent given, token revocation, sign-out, and a replayed code or refresh token', async () => {
     const signedIn = await authorize(web, { ua: new NamedAgent(), scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
     const given = await waitForRow('consent.given', (r) => r.account_id === subs.alice);

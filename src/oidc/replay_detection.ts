@@ -1,0 +1,46 @@
+import type Provider from 'oidc-provider';
+import type { Db } from '../db/db.js';
+
+// oidc-provider remembers each client assertion and DPoP proof it accepts (the ReplayDetection
+// model) by calling `find` and then `upsert`. Two requests carrying the same proof at once both
+// find nothing; if both saves succeed, both requests are served. Here the save is an insert
+// that only the first writer wins (a unique key and ON CONFLICT DO NOTHING, never merged with
+// other writes), and the loser is told the proof was seen, so the library refuses it with its
+// own error, as it refuses a proof sent again later (`invalid_client` for an assertion,
+// `invalid_grant` for a DPoP proof at the token endpoint).
+
+/** Thrown by the adapter when another request stored the same proof first. */
+export class ReplayDetected extends Error {
+  constructor() {
+    super('this proof was already used');
+    this.name = 'ReplayDetected';
+  }
+}
+
+// A row left behind after it expired (not swept yet) no longer counts as a use.
+const INSERT_FIRST = `INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ('ReplayDetection', $1, $2, $3)
+  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at, updated_at = now()
+    WHERE oidc_models.expires_at IS NOT NULL AND oidc_models.expires_at <= now()
+  RETURNING 1`;
+
+/** Stores a proof's row; throws ReplayDetected when a live row with this key exists. */
+export function createReplayInsert(db: Db) {
+  return async (key: string, payload: unknown, expiresAt: Date | null): Promise<void> => {
+    const { rowCount } = await db.query({ name: 'oidc_replayInsert', text: INSERT_FIRST, values: [key, payload, expiresAt] });
+    if (!rowCount) throw new ReplayDetected();
+  };
+}
+
+/** Makes the library's uniqueness check answer "seen before" when the adapter lost the race. */
+export function refuseConcurrentReplays(provider: Provider): void {
+  const model = provider.ReplayDetection as unknown as { unique(iss: string, jti: string, exp: number): Promise<boolean> };
+  const unique = model.unique;
+  model.unique = async function (this: unknown, iss, jti, exp) {
+    try {
+      return await unique.call(this, iss, jti, exp);
+    } catch (error) {
+      if (error instanceof ReplayDetected) return false;
+      throw error;
+    }
+  };
+}
