@@ -74,7 +74,7 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
       });
       return { ok: false, status: 429, message: lockedMessage(admission.retryAfterSeconds), retryAfterSeconds: admission.retryAfterSeconds };
     }
-    if (!(await checkPassword(user.password_hash, current)).ok) return wrongCurrent(user, actor, admission.attempt);
+    if (!(await checkPassword(user, current)).ok) return wrongCurrent(user, actor, admission.attempt);
     await deps.throttle.succeeded(admission.attempt);
 
     await deps.users.setPasswordHash(user.sub, await hashPassword(next));

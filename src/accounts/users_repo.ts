@@ -12,6 +12,8 @@ export interface User {
   given_name: string | null;
   family_name: string | null;
   password_hash: string | null;
+  /** whether password_hash is of the normalised password (false: it may predate normalisation) */
+  password_normalized: boolean;
   disabled: boolean;
   created_at: Date;
   updated_at: Date;
@@ -21,7 +23,7 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, disabled, created_at, updated_at';
+const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, disabled, created_at, updated_at';
 
 function uniqueViolation(error: unknown): string | undefined {
   const e = error as { code?: string; constraint?: string };
@@ -36,8 +38,8 @@ export function createUsersRepo(db: Db) {
       const hash = await hashPassword(user.password);
       try {
         const { rows } = await db.query<User>(
-          `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash, password_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING ${COLUMNS}`,
+          `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, true, now()) RETURNING ${COLUMNS}`,
           [user.username, user.email ?? null, user.email_verified, user.name ?? null, user.given_name ?? null, user.family_name ?? null, hash],
         );
         return rows[0]!;
@@ -86,7 +88,7 @@ export function createUsersRepo(db: Db) {
     },
 
     async setPasswordHash(sub: string, hash: string): Promise<void> {
-      await db.query(`UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
+      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
     },
 
     /**
@@ -97,7 +99,7 @@ export function createUsersRepo(db: Db) {
      */
     async upgradePasswordHash(user: Pick<User, 'sub' | 'password_hash'>, password: string): Promise<boolean> {
       if (!user.password_hash) return false;
-      const { rowCount } = await db.query(`UPDATE users SET password_hash = $3 WHERE sub = $1 AND password_hash = $2`, [
+      const { rowCount } = await db.query(`UPDATE users SET password_hash = $3, password_normalized = true WHERE sub = $1 AND password_hash = $2`, [
         user.sub,
         user.password_hash,
         await hashPassword(password),

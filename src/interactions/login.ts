@@ -95,7 +95,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       }
 
       const user = login ? await users.findByLogin(login) : undefined;
-      const check = await checkPassword(user?.password_hash, password);
+      const check = await checkPassword(user, password);
       if (!user || !check.ok) {
         // An unknown login is not recorded as typed: it may be a password typed in the wrong field.
         const who = { ...origin, accountId: user?.sub, username: user?.username };

@@ -239,6 +239,23 @@ describe('gatehouse users set-password', () => {
     expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
   });
 
+  it('refuses blank, invisible, repeated, sequential and decorated common passwords, saying why (issue #10)', async () => {
+    const before = await userNamed('alice');
+    const refusals: [string, RegExp][] = [
+      [' '.repeat(8), /^gatehouse: invalid password: must contain visible characters, not only spaces or invisible ones$/],
+      ['\u200b'.repeat(8), /^gatehouse: invalid password: must contain visible characters, not only spaces or invisible ones$/],
+      ['aaaaaaaa', /^gatehouse: invalid password: is too easy to guess: repeated characters like "aaa" are easy to guess$/],
+      ['abcdefgh', /^gatehouse: invalid password: is too easy to guess: common character sequences like "abc" are easy to guess$/],
+      ['Password1!', /^gatehouse: invalid password: is one of the most common passwords; choose another$/],
+      ['!password!', /^gatehouse: invalid password: is one of the most common passwords; choose another$/],
+    ];
+    for (const [password, message] of refusals) {
+      const result = await users(['set-password', 'alice', '--password-stdin'], `${password}\n`);
+      expectOneLineError(result, message);
+    }
+    expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
+  });
+
   it('refuses a short password and keeps the old hash', async () => {
     const before = await userNamed('alice');
     const result = await users(['set-password', 'alice', '--password-stdin'], 'short\n');
