@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
-import { hashPassword } from '../accounts/passwords.js';
+import { createPasswordReplacer } from '../accounts/replace_password.js';
+import { createAccountSessions } from '../oidc/account_sessions.js';
+import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
@@ -109,21 +111,30 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 
   users
     .command('set-password')
-    .description('replace a user\'s password')
+    .description('replace a user\'s password; ends their sessions and revokes their grants and tokens')
     .argument('<username>')
     .requiredOption('--password-stdin', 'read the new password from stdin')
     .action(async (username: string) => {
       const password = await readPasswordFromStdin(ctx.io.stdin);
-      const user = await ctx.withDb(async (db) => {
+      const { user, replaced } = await ctx.withDb(async (db) => {
         const repo = createUsersRepo(db);
         const found = await findOrFail(repo, username);
         const problem = await passwordProblem(password, found);
         if (problem) throw new CliError(`invalid password: ${problem}`);
-        await repo.setPasswordHash(found.sub, await hashPassword(password));
-        await auditCliAction(ctx, db, { event: 'user.password_set', accountId: found.sub, username: found.username });
-        return found;
+        // A reset: whoever knew the old password is signed out everywhere (replace_password.ts).
+        // The CLI cannot sign logout tokens: the running server sends the queued notices.
+        const replacePassword = createPasswordReplacer({ users: repo, sessions: createAccountSessions(db), notify: async (notices) => void (await storeLogoutNotices(db, notices)) });
+        const replaced = await replacePassword(found.sub, password);
+        await auditCliAction(ctx, db, {
+          event: 'user.password_set',
+          accountId: found.sub,
+          username: found.username,
+          details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked, logouts: replaced.logoutNotices },
+        });
+        return { user: found, replaced };
       });
-      ctx.print(`password changed for ${user.username}`);
+      const ended = { sessions: replaced.sessionsEnded, grants: replaced.grantsRevoked, notices: replaced.logoutNotices };
+      ctx.print(`password changed for ${user.username}; ${describeEnded(ended)}`);
     });
 
   users

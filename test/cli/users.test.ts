@@ -219,7 +219,7 @@ describe('gatehouse users set-password', () => {
   it('replaces the hash: the new password verifies, the old one no longer does', async () => {
     const before = await userNamed('alice');
     const result = await users(['set-password', 'alice', '--password-stdin'], `${NEW_PASSWORD}\n`);
-    expect(result).toEqual({ code: 0, stdout: 'password changed for alice\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: 'password changed for alice; 0 sessions ended, 0 grants revoked, 0 back-channel logouts queued\n', stderr: '' });
     expectNothingSecret(result, NEW_PASSWORD);
 
     const after = await userNamed('alice');
