@@ -68,7 +68,7 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
     const problem = await passwordProblem(next, { username: user.username, email: user.email });
     if (problem) return { ok: false, status: 400, message: `The new password ${problem}.` };
 
-    const admission = await deps.throttle.admit(user.username, actor.ip);
+    const admission = await deps.throttle.admit({ sub: user.sub }, actor.ip);
     if (!admission.admitted) {
       await deps.audit.record({
         event: 'login.failure',

@@ -32,6 +32,25 @@ function uniqueViolation(error: unknown): string | undefined {
 }
 
 export function createUsersRepo(db: Db) {
+  /**
+   * The account a login names, and the login's canonical form: Postgres's lower() of it, the
+   * very function the lookup compares with (JavaScript's toLowerCase() folds other characters
+   * differently: 'İ'), so an unknown login's throttle key and its lookup cannot disagree.
+   */
+  async function resolveLogin(login: string): Promise<{ user: User | undefined; canonical: string }> {
+    // As typed on the login form: a NUL (which Postgres cannot compare) matches no user.
+    if (hasNul(login)) return { user: undefined, canonical: login.toLowerCase() };
+    const { rows } = await db.query<User & { canonical: string; found: boolean }>({
+      name: 'users_resolve_login',
+      text: `SELECT lower($1) AS canonical, u.sub IS NOT NULL AS found, u.* FROM (SELECT 1) AS one
+               LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
+                                  ORDER BY (lower(username) = lower($1)) DESC LIMIT 1) AS u ON true`,
+      values: [login],
+    });
+    const { canonical, found, ...user } = rows[0]!;
+    return { user: found ? (user as User) : undefined, canonical };
+  }
+
   return {
     async create(input: NewUser): Promise<User> {
       const user = newUserSchema.parse(input);
@@ -50,17 +69,11 @@ export function createUsersRepo(db: Db) {
       }
     },
 
+    resolveLogin,
+
     /** By username or email, case-insensitively (the login form's `login` field). */
     async findByLogin(login: string): Promise<User | undefined> {
-      // As typed on the login form: a NUL (which Postgres cannot compare) matches no user.
-      if (hasNul(login)) return undefined;
-      const { rows } = await db.query<User>({
-        name: 'users_find_by_login',
-        text: `SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
-               ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`,
-        values: [login],
-      });
-      return rows[0];
+      return (await resolveLogin(login)).user;
     },
 
     async findBySub(sub: string): Promise<User | undefined> {

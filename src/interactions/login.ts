@@ -78,10 +78,14 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       const locals = { uid: details.uid, clientName, login, remember };
       const origin = { clientId: client?.clientId, ...requestOrigin(req) };
 
-      const admission = await throttle.admit(login, req.ip);
+      // The account is counted by who it is (its sub), however the login named it: by username
+      // or email, in any case or look-alike the lookup folds to it. A login naming no account is
+      // counted in the lookup's own canonical form.
+      const resolved = login ? await users.resolveLogin(login) : { user: undefined, canonical: '' };
+      const admission = await throttle.admit(resolved.user ? { sub: resolved.user.sub } : { login: resolved.canonical }, req.ip);
       if (!admission.admitted) {
-        // Refused before any password check; the account is looked up only to say whose it was.
-        const locked = login ? await users.findByLogin(login) : undefined;
+        // Refused before any password check.
+        const locked = resolved.user;
         await audit.record({
           event: 'login.failure',
           ...origin,
@@ -94,7 +98,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
         return;
       }
 
-      const user = login ? await users.findByLogin(login) : undefined;
+      const user = resolved.user;
       const check = await checkPassword(user, password);
       if (!user || !check.ok) {
         // An unknown login is not recorded as typed: it may be a password typed in the wrong field.
