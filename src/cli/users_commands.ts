@@ -4,6 +4,8 @@ import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_re
 import { createPasswordReplacer } from '../accounts/replace_password.js';
 import { createAccountSessions } from '../oidc/account_sessions.js';
 import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
+import { loadThrottleKeys } from '../accounts/throttle_keys.js';
+import { LIMITS_TABLE } from '../accounts/login_throttle.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
@@ -135,6 +137,23 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       });
       const ended = { sessions: replaced.sessionsEnded, grants: replaced.grantsRevoked, notices: replaced.logoutNotices };
       ctx.print(`password changed for ${user.username}; ${describeEnded(ended)}`);
+    });
+
+  users
+    .command('unlock')
+    .description('lift a sign-in lockout of a user (and forget their failed sign-ins) before it ends')
+    .argument('<username>')
+    .action(async (username: string) => {
+      const { user, lifted } = await ctx.withDb(async (db) => {
+        const found = await findOrFail(createUsersRepo(db), username);
+        // The account's counter is keyed by an HMAC of its sub (throttle_keys.ts): not a key
+        // anyone can type into a DELETE by hand.
+        const key = `account:${(await loadThrottleKeys(db)).account({ sub: found.sub })}`;
+        const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
+        await auditCliAction(ctx, db, { event: 'user.unlocked', accountId: found.sub, username: found.username });
+        return { user: found, lifted: (rowCount ?? 0) > 0 };
+      });
+      ctx.print(lifted ? `${user.username}: failed sign-ins forgotten, any lockout lifted` : `${user.username} had no failed sign-ins to forget`);
     });
 
   users

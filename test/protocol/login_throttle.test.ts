@@ -6,6 +6,7 @@ import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
 import type { Db } from '../../src/db/db.js';
 import { loadThrottleKeys, type ThrottleSubject } from '../../src/accounts/throttle_keys.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { runCli } from '../cli/cli_harness.js';
 import { availableBackends } from '../support/storage_backends.js';
 import type { TestDb } from '../support/test_db.js';
 import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
@@ -151,6 +152,19 @@ describe('per-account lockout', () => {
     expect(secrets.rows).toEqual([{ n: 32 }]);
   });
 
+  it('lifts a lockout with `gatehouse users unlock`', async () => {
+    expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
+    const env: Record<string, string> = gh.testDb.backend === 'postgres' ? { DATABASE_URL: gh.testDb.databaseUrl } : { DATA_DIR: gh.testDb.dataDir };
+    const unlocked = await runCli(['users', 'unlock', 'ALICE'], { env });
+    expect(unlocked).toEqual({ code: 0, stdout: 'alice: failed sign-ins forgotten, any lockout lifted\n', stderr: '' });
+    await expectSignedIn(await signInAs(rp, 'alİce', ALICE.password));
+    expect((await runCli(['users', 'unlock', 'alice'], { env })).stdout).toBe('alice had no failed sign-ins to forget\n');
+    expect((await runCli(['users', 'unlock', 'nobody'], { env })).code).toBe(1);
+    // Locked again for the tests below.
+    for (const guess of ['wrong a', 'wrong b', 'wrong c']) await signInAs(rp, ALICE.username, guess);
+    expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
+  });
+
   it('does not lock another user signing in from the same IP', async () => {
     await expectSignedIn(await signInAs(rp, BOB.username, BOB.password));
   });
@@ -180,8 +194,8 @@ describe('per-account lockout', () => {
   });
 
   it('counts each lockout that started in /metrics', async () => {
-    // alice and the unknown login above
-    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(2);
+    // alice (twice: locked again after `users unlock`) and the unknown login above
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(3);
     expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="ip"')).toBe(0);
     expect(await metric(gh.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(throttled(gh).length);
   });
