@@ -98,7 +98,9 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
         return;
       }
 
-      const user = resolved.user;
+      // After a progressive delay (earlier failures) the row is read again: a password changed
+      // meanwhile must not let the old one in.
+      const user = resolved.user && admission.attempt.number > 1 ? await users.findBySub(resolved.user.sub) : resolved.user;
       const check = await checkPassword(user, password);
       if (!user || !check.ok) {
         // An unknown login is not recorded as typed: it may be a password typed in the wrong field.
