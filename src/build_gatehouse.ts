@@ -13,6 +13,7 @@ import { createProviderHost, type ProviderHost } from './oidc/provider_host.js';
 import { createUsersRepo } from './accounts/users_repo.js';
 import { createConsentsRepo } from './accounts/consents_repo.js';
 import { createLoginThrottle } from './accounts/login_throttle.js';
+import { loadThrottleKeys } from './accounts/throttle_keys.js';
 import { createPageRenderer } from './http/render_page.js';
 import { createApp } from './http/create_app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -52,7 +53,9 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const render = createPageRenderer();
   const metrics = createMetrics(db);
   const audit = createAuditLog({ db, log });
-  const clientAuthThrottle = createClientAuthThrottle(db, env.clientAuthThrottle);
+  // Shared by every instance on the database (migrations/0009): the throttle rows' key HMAC.
+  const throttleKeys = await loadThrottleKeys(db);
+  const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
   const host: ProviderHost = await createProviderHost(
     {
@@ -101,7 +104,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   }
   await applyConfig(config);
 
-  const throttle = createLoginThrottle(db, env.loginThrottle);
+  const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
   const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });

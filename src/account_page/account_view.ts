@@ -30,7 +30,7 @@ export const ACCOUNT_FORMS = {
 export const NOTICES = {
   'session-ended': 'The session was signed out.',
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
-  'password-changed': 'Your password was changed, and your other sessions were signed out.',
+  'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
 } as const;
 
 export type Notice = keyof typeof NOTICES;

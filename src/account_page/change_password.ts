@@ -1,5 +1,6 @@
 import type { User, UsersRepo } from '../accounts/users_repo.js';
-import { checkPassword, hashPassword } from '../accounts/passwords.js';
+import { checkPassword } from '../accounts/passwords.js';
+import { createPasswordReplacer, type PasswordReplaced } from '../accounts/replace_password.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import type { LoginThrottle } from '../accounts/login_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
@@ -12,14 +13,15 @@ import type { Actor } from './account_actions.js';
 // open on someone else's screen cannot take the account over; a wrong one is a failed sign-in
 // for the login throttle (counted against the username and the address, and locked out like
 // one), so a stolen session cannot be used to guess it either. The new password must pass the
-// same policy as `gatehouse users set-password`. Afterwards every OTHER session of the account
-// ends (with back-channel logouts to the applications signed in through them): whoever else
-// was signed in with the old password is out; the browser that changed it stays in.
+// same policy as `gatehouse users set-password`. Afterwards replace_password.ts does what every
+// password change does: every OTHER session of the account ends and every grant is revoked with
+// its tokens (offline ones too), with back-channel logouts sent: whoever else was signed in with
+// the old password, or holds a refresh token, is out; the browser that changed it stays in.
 
 export interface ChangePasswordDeps {
   users: Pick<UsersRepo, 'setPasswordHash'>;
   throttle: LoginThrottle;
-  sessions: Pick<AccountSessions, 'listSessions' | 'endSessions'>;
+  sessions: Pick<AccountSessions, 'listSessions' | 'endSessions' | 'revokeGrants'>;
   backchannel: Pick<BackchannelQueue, 'send'>;
   audit: Pick<AuditLog, 'record' | 'recordRepeated'>;
   metrics: Pick<Metrics, 'lockout'>;
@@ -32,7 +34,7 @@ export interface PasswordForm {
 }
 
 export type PasswordChange =
-  | { ok: true; sessionsEnded: number }
+  | ({ ok: true } & PasswordReplaced)
   | { ok: false; status: 400 | 401 | 429; message: string; retryAfterSeconds?: number };
 
 const WRONG_CURRENT = 'Your current password is incorrect.';
@@ -43,6 +45,8 @@ const lockedMessage = (seconds: number) => {
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
 export function createPasswordChanger(deps: ChangePasswordDeps) {
+  const replacePassword = createPasswordReplacer({ users: deps.users, sessions: deps.sessions, notify: (notices) => deps.backchannel.send(notices) });
+
   /** Counts a wrong current password as a failed sign-in; returns the answer to give. */
   async function wrongCurrent(user: User, actor: Actor, attempt: Parameters<LoginThrottle['failed']>[0]): Promise<PasswordChange> {
     const who = { ...actor, username: user.username };
@@ -64,7 +68,7 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
     const problem = await passwordProblem(next, { username: user.username, email: user.email });
     if (problem) return { ok: false, status: 400, message: `The new password ${problem}.` };
 
-    const admission = await deps.throttle.admit(user.username, actor.ip);
+    const admission = await deps.throttle.admit({ sub: user.sub }, actor.ip);
     if (!admission.admitted) {
       await deps.audit.recordRepeated(
         {
@@ -77,19 +81,17 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
       );
       return { ok: false, status: 429, message: lockedMessage(admission.retryAfterSeconds), retryAfterSeconds: admission.retryAfterSeconds };
     }
-    if (!(await checkPassword(user.password_hash, current)).ok) return wrongCurrent(user, actor, admission.attempt);
+    if (!(await checkPassword(user, current)).ok) return wrongCurrent(user, actor, admission.attempt);
     await deps.throttle.succeeded(admission.attempt);
 
-    await deps.users.setPasswordHash(user.sub, await hashPassword(next));
-    const others = (await deps.sessions.listSessions(user.sub)).map((s) => s.id).filter((id) => id !== currentSessionKey);
-    let sessionsEnded = 0;
-    if (others.length) {
-      const { ended, notices } = await deps.sessions.endSessions(user.sub, others);
-      await deps.backchannel.send(notices);
-      sessionsEnded = ended;
-    }
-    await deps.audit.record({ event: 'password.changed', ...actor, username: user.username, details: { sessions_ended: sessionsEnded } });
-    return { ok: true, sessionsEnded };
+    const replaced = await replacePassword(user.sub, next, { keepSessionId: currentSessionKey });
+    await deps.audit.record({
+      event: 'password.changed',
+      ...actor,
+      username: user.username,
+      details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked, logouts: replaced.logoutNotices },
+    });
+    return { ok: true, ...replaced };
   };
 }
 

@@ -41,6 +41,7 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'user.disabled': () => 'Account disabled by an administrator',
   'user.enabled': () => 'Account enabled by an administrator',
   'user.password_set': () => 'Password set by an administrator',
+  'user.unlocked': () => 'Sign-in lockout lifted by an administrator',
 };
 
 export function describeSecurityEvent(row: AuditRow, appName: (clientId: string) => string | undefined): SecurityEvent {

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/db.js';
+import { ipKey, type ThrottleKeys, type ThrottleSubject } from './throttle_keys.js';
 
 // Brute-force protection for the password form. Failures are counted per account and per client
 // IP in the `login_limits` table (rate-limiter-flexible's Postgres store), so every instance
@@ -11,6 +10,10 @@ import type { Db } from '../db/db.js';
 // during which attempts are refused before any password is checked. The IP limit is meant to be
 // the higher one: it stops one client spraying many accounts without letting one locked user
 // lock out everyone behind the same address.
+//
+// Both counts are reserved before the password is checked (one atomic upsert each), so parallel
+// attempts each see a distinct number and at most the limit of them get a password check; the
+// reservation is given back when the attempt is refused or succeeds.
 
 export interface LoginThrottleSettings {
   maxFailuresPerAccount: number;
@@ -32,6 +35,8 @@ export interface Attempt {
   readonly ipKey: string;
   /** this attempt's number among the account's attempts in the window, counting from 1 */
   readonly number: number;
+  /** the same among the address's attempts */
+  readonly ipNumber: number;
 }
 
 /**
@@ -45,10 +50,10 @@ export interface LoginThrottle {
    * Before the password is checked: refuses at once while the account or the IP is locked;
    * otherwise waits the progressive delay and admits the attempt.
    */
-  admit(login: string, ip: string | undefined): Promise<Admission>;
+  admit(subject: ThrottleSubject, ip: string | undefined): Promise<Admission>;
   /** After a wrong password or an unknown login: counts it; returns the lockouts it started. */
   failed(attempt: Attempt): Promise<Lockout[]>;
-  /** After the right password: the account starts afresh (the IP keeps its count). */
+  /** After the right password: the account starts afresh, the IP's reservation is given back. */
   succeeded(attempt: Attempt): Promise<void>;
 }
 
@@ -57,36 +62,7 @@ export const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
 const MAX_DELAY_MS = 2000;
 
-/**
- * The account key is the login as typed, normalised, so an unknown name is counted exactly like
- * a real one and a lockout says nothing about who exists. It is hashed: people type passwords
- * into the username field, and the table must not keep them (nor outgrow `varchar(255)`).
- */
-export function accountKey(login: string): string {
-  return createHash('sha256').update(login.trim().toLowerCase()).digest('base64url');
-}
-
-/**
- * IPv4 addresses as they are; IPv6 by /64, the block one subscriber is given, or a single
- * client could walk through 2^64 addresses and never meet the limit.
- */
-export function ipKey(ip: string | undefined): string {
-  if (!ip) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  const bare = ip.split('%')[0]!;
-  if (!isIPv6(bare)) return ip.slice(0, 64);
-  const [head = '', tail] = bare.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const groupCount = (groups: string[]) => groups.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
-  const missing = tail === undefined ? 0 : 8 - groupCount(headGroups) - groupCount(tailGroups);
-  const groups = [...headGroups, ...Array<string>(missing).fill('0'), ...tailGroups];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
-}
+export { ipKey };
 
 const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
@@ -95,64 +71,72 @@ const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Ma
  * PGlite every pg connection shares one backend where names collide, so its queries go through
  * db.query, which knows when to drop them.
  */
-export function limitsStoreClient(db: Db) {
+export function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
 }
 
-export function createLoginThrottle(db: Db, settings: LoginThrottleSettings): LoginThrottle {
-  const storeClient = limitsStoreClient(db);
-  const limiter = (keyPrefix: string, points: number, clearExpiredByTimeout: boolean) =>
-    new RateLimiterPostgres({
-      storeClient,
-      storeType: 'pool',
-      tableName: LIMITS_TABLE,
-      tableCreated: true, // migrations/0003_login_limits.sql
-      // Every limiter shares the table; one periodic delete of long-expired rows is enough.
-      clearExpiredByTimeout,
-      keyPrefix,
-      points,
-      duration: settings.windowSeconds,
-    });
-  const accounts = limiter('account', settings.maxFailuresPerAccount, true);
-  const ips = limiter('ip', settings.maxFailuresPerIp, false);
+export function createLimiter(db: Pick<Db, 'query'>, keyPrefix: string, points: number, duration: number, clearExpiredByTimeout = false) {
+  return new RateLimiterPostgres({
+    storeClient: limitsStoreClient(db),
+    storeType: 'pool',
+    tableName: LIMITS_TABLE,
+    tableCreated: true, // migrations/0003_login_limits.sql
+    // Every limiter shares the table; one periodic delete of long-expired rows is enough.
+    clearExpiredByTimeout,
+    keyPrefix,
+    points,
+    duration,
+  });
+}
+
+export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginThrottleSettings): LoginThrottle {
+  const accounts = createLimiter(db, 'account', settings.maxFailuresPerAccount, settings.windowSeconds, true);
+  const ips = createLimiter(db, 'ip', settings.maxFailuresPerIp, settings.windowSeconds);
+  // An IP's lockout is a row of its own: the count's reservations are given back by refused
+  // and successful attempts, and a give-back must never lift a lockout.
+  const ipLocks = createLimiter(db, 'ip_lock', 1, settings.lockoutSeconds);
+
+  async function ipLockedFor(key: string): Promise<number> {
+    const lock = await ipLocks.get(key);
+    return lock && lock.consumedPoints > 0 ? retryAfter(lock) : 0;
+  }
 
   return {
-    async admit(login, ip) {
-      const keys = { account: accountKey(login), ip: ipKey(ip) };
-      // The account's attempt is counted before the password is checked (penalty is one atomic
-      // upsert), so parallel guesses each see a distinct number and cannot all slip in under the
-      // limit; the count is taken back if the attempt succeeds. The IP counts only failures.
-      const [account, ipState] = await Promise.all([accounts.penalty(keys.account), ips.get(keys.ip)]);
-      if (ipState && ipState.consumedPoints > settings.maxFailuresPerIp) {
-        await accounts.reward(keys.account);
-        return { admitted: false, scope: 'ip', retryAfterSeconds: retryAfter(ipState), lockKey: `ip:${keys.ip}`, lockoutSeconds: settings.lockoutSeconds };
+    async admit(subject, ip) {
+      const keyOf = { account: keys.account(subject), ip: ipKey(ip) };
+      // Read and reserved at once: one round trip, as before the reservation.
+      const [locked, account, ipCount] = await Promise.all([ipLockedFor(keyOf.ip), accounts.penalty(keyOf.account), ips.penalty(keyOf.ip)]);
+      if (locked || ipCount.consumedPoints > settings.maxFailuresPerIp) {
+        await Promise.all([accounts.reward(keyOf.account), ips.reward(keyOf.ip)]);
+        return { admitted: false, scope: 'ip', retryAfterSeconds: locked || retryAfter(ipCount), lockKey: `ip:${keyOf.ip}`, lockoutSeconds: settings.lockoutSeconds };
       }
       if (account.consumedPoints > settings.maxFailuresPerAccount) {
-        return { admitted: false, scope: 'account', retryAfterSeconds: retryAfter(account), lockKey: `account:${keys.account}`, lockoutSeconds: settings.lockoutSeconds };
+        await ips.reward(keyOf.ip);
+        return { admitted: false, scope: 'account', retryAfterSeconds: retryAfter(account), lockKey: `account:${keyOf.account}`, lockoutSeconds: settings.lockoutSeconds };
       }
       const failuresBefore = account.consumedPoints - 1;
       if (failuresBefore > 0) await sleep(Math.min(failuresBefore * DELAY_STEP_MS, MAX_DELAY_MS));
-      return { admitted: true, attempt: { accountKey: keys.account, ipKey: keys.ip, number: account.consumedPoints } };
+      return { admitted: true, attempt: { accountKey: keyOf.account, ipKey: keyOf.ip, number: account.consumedPoints, ipNumber: ipCount.consumedPoints } };
     },
 
     async failed(attempt) {
       const started: Lockout[] = [];
-      const ip = await ips.penalty(attempt.ipKey);
       // Exactly one failure sees each number, so each lockout starts once, on the failure that
-      // reached the limit. block() keeps the count above the limit until the lockout ends.
+      // reached the limit. block() keeps the account's count above the limit until it ends.
       if (attempt.number === settings.maxFailuresPerAccount) {
         await accounts.block(attempt.accountKey, settings.lockoutSeconds);
         started.push({ scope: 'account', retryAfterSeconds: settings.lockoutSeconds });
       }
-      if (ip.consumedPoints === settings.maxFailuresPerIp) {
-        await ips.block(attempt.ipKey, settings.lockoutSeconds);
+      if (attempt.ipNumber === settings.maxFailuresPerIp) {
+        // The count restarts when the lockout ends (as the account's does).
+        await Promise.all([ipLocks.block(attempt.ipKey, settings.lockoutSeconds), ips.block(attempt.ipKey, settings.lockoutSeconds)]);
         started.push({ scope: 'ip', retryAfterSeconds: settings.lockoutSeconds });
       }
       return started;
     },
 
     async succeeded(attempt) {
-      await accounts.delete(attempt.accountKey);
+      await Promise.all([accounts.delete(attempt.accountKey), ips.reward(attempt.ipKey)]);
     },
   };
 }

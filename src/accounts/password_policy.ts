@@ -1,11 +1,15 @@
 import { loadCommonPasswords } from './common_passwords.js';
 import { normalizePassword } from './passwords.js';
+import { loadStrengthEstimator } from './zxcvbn_strength.js';
 
 // What a new password must be (NIST SP 800-63B 5.1.1.2, memorized secrets), wherever one is
 // chosen: `gatehouse users add` / `set-password` now, the account page's change-password form
 // later. Length is what makes a password strong, so there are no composition rules (no "one
-// digit and one symbol"); what is refused is too short, or a password attackers try first: one
-// from a breached-password list, or the account's own name.
+// digit and one symbol"); what is refused is too short, nothing visible (spaces, zero-width
+// characters), or a password attackers try first: one from a breached-password list (also with
+// digits and symbols stripped from its ends: "!password!", "Password1!"), the account's own name,
+// or anything a guesser's model finds cheap (repeats, sequences, keyboard rows, dictionary words
+// with predictable decoration), as estimated by zxcvbn (zxcvbn_strength.ts).
 //
 // Lengths count Unicode code points of the NFKC-normalised password (what is hashed), so an
 // emoji or a CJK character is one character, as a person counts it.
@@ -17,12 +21,21 @@ export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 256;
 
 export const COMMON_PASSWORD = 'is one of the most common passwords; choose another';
+export const INVISIBLE_PASSWORD = 'must contain visible characters, not only spaces or invisible ones';
+export const GUESSABLE_PASSWORD = 'is too easy to guess';
 export const CONTEXT_PASSWORD = "must not be the username, the email address or the service's name (even with digits or symbols added)";
 
 // Attackers try "alice2024!" right after "alice": digits, punctuation, symbols and spaces around
 // a context word do not make it another password.
 const DECORATION = /^[\p{N}\p{P}\p{S}\s]+|[\p{N}\p{P}\p{S}\s]+$/gu;
 const SERVICE_NAME = 'gatehouse';
+// Characters that show nothing: spaces of every kind, zero-width and other default-ignorable
+// characters (ZWSP, ZWJ, BOM, Hangul fillers, variation selectors), controls, and the braille
+// blank. Combining marks alone show nothing either.
+const BLANK = /[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{M}\u2800]/gu;
+// What adds no strength however many there are: everything in BLANK but ordinary spaces between
+// words (a passphrase's spaces are part of it, and zxcvbn measures them).
+const IGNORABLE = /[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\u2800]/gu;
 
 /** The length rule alone (sync, for the zod schemas); a message, or null when the length is fine. */
 export function passwordLengthProblem(password: string): string | null {
@@ -45,18 +58,23 @@ function contextWords({ username, email }: PasswordContext): string[] {
 
 /**
  * Why `password` may not be chosen, as a message to show after "password: " — or null when it
- * may. The common-password list is read on the first call.
+ * may. The common-password list and the strength estimator are loaded on the first call.
  */
 export async function passwordProblem(password: string, context: PasswordContext = {}): Promise<string | null> {
   const lengthProblem = passwordLengthProblem(password);
   if (lengthProblem) return lengthProblem;
 
-  const lowered = normalizePassword(password).toLowerCase();
-  if ((await loadCommonPasswords()).has(lowered)) return COMMON_PASSWORD;
-
+  const normalized = normalizePassword(password);
+  if (normalized.replace(BLANK, '') === '') return INVISIBLE_PASSWORD;
+  // Invisible characters are dropped before measuring: "a" and seven zero-width spaces is "a".
+  const lowered = normalized.replace(IGNORABLE, '').toLowerCase();
   const undecorated = lowered.replace(DECORATION, '');
-  for (const word of contextWords(context)) {
-    if (lowered === word || undecorated === word) return CONTEXT_PASSWORD;
-  }
-  return null;
+  const common = await loadCommonPasswords();
+  if (common.has(lowered) || common.has(undecorated)) return COMMON_PASSWORD;
+
+  const words = contextWords(context);
+  if (words.some((word) => lowered === word || undecorated === word)) return CONTEXT_PASSWORD;
+
+  const weakness = await (await loadStrengthEstimator())(normalized.replace(IGNORABLE, ''), words);
+  return weakness === null ? null : weakness ? `${GUESSABLE_PASSWORD}: ${weakness}` : GUESSABLE_PASSWORD;
 }

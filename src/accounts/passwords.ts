@@ -68,14 +68,7 @@ export interface PasswordCheck {
 
 let dummyHash: Promise<string> | undefined;
 
-async function verifyOne(hash: string | null | undefined, candidate: string): Promise<boolean> {
-  if (!hash) {
-    // Unknown user: the same argon2 work as a real check, so the answer takes as long either way.
-    dummyHash ??= hashPassword('gatehouse-dummy-password');
-    const dummy = await dummyHash;
-    await hashSlots(() => argon2.verify(dummy, candidate)).catch(() => false);
-    return false;
-  }
+async function verifyOne(hash: string, candidate: string): Promise<boolean> {
   try {
     return await hashSlots(() => argon2.verify(hash, candidate));
   } catch {
@@ -83,21 +76,37 @@ async function verifyOne(hash: string | null | undefined, candidate: string): Pr
   }
 }
 
+/** What is stored for an account: its hash, and whether that hash is of the normalised form. */
+export interface StoredPassword {
+  password_hash: string | null;
+  /** false for hashes that may predate normalisation (migration 0009) */
+  password_normalized: boolean;
+}
+
 /**
- * Checks `password` against a stored `hash` (none: an unknown user, checked against a dummy
- * hash). Hashes made before passwords were normalised hold the password as typed: for the rare
- * password that normalisation changes, that form is tried too (and as often for an unknown user),
- * and a match through it is reported as outdated.
+ * Checks `password` against a stored password (none: an unknown user, checked against a dummy
+ * hash, so the answer takes one argon2 either way). Hashes made before passwords were normalised
+ * hold the password as typed and are marked so (`normalized: false`): for those alone, and only
+ * for the rare password that normalisation changes, the typed form is tried too. A right
+ * password against such a hash is reported as outdated, so the sign-in re-hashes it into the
+ * normalised, marked form and the second check never happens again for that account.
  */
-export async function checkPassword(hash: string | null | undefined, password: string): Promise<PasswordCheck> {
+export async function checkPassword(stored: StoredPassword | undefined, password: string): Promise<PasswordCheck> {
   const normalized = normalizePassword(password);
-  const candidates = normalized === password ? [normalized] : [normalized, password];
-  for (const [i, candidate] of candidates.entries()) {
-    if (await verifyOne(hash, candidate)) return { ok: true, outdated: i > 0 || hashIsOutdated(hash!) };
+  const hash = stored?.password_hash;
+  if (!stored || !hash) {
+    dummyHash ??= hashPassword('gatehouse-dummy-password');
+    await verifyOne(await dummyHash, normalized);
+    return { ok: false, outdated: false };
+  }
+  const candidates = stored.password_normalized || normalized === password ? [normalized] : [normalized, password];
+  for (const candidate of candidates) {
+    if (await verifyOne(hash, candidate)) return { ok: true, outdated: !stored.password_normalized || hashIsOutdated(hash) };
   }
   return { ok: false, outdated: false };
 }
 
+/** Whether `password` matches a hash made by hashPassword() (of the normalised form). */
 export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
-  return (await checkPassword(hash, password)).ok;
+  return (await checkPassword({ password_hash: hash ?? null, password_normalized: true }, password)).ok;
 }

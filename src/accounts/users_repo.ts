@@ -12,6 +12,8 @@ export interface User {
   given_name: string | null;
   family_name: string | null;
   password_hash: string | null;
+  /** whether password_hash is of the normalised password (false: it may predate normalisation) */
+  password_normalized: boolean;
   disabled: boolean;
   created_at: Date;
   updated_at: Date;
@@ -21,7 +23,7 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, disabled, created_at, updated_at';
+const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, disabled, created_at, updated_at';
 
 function uniqueViolation(error: unknown): string | undefined {
   const e = error as { code?: string; constraint?: string };
@@ -30,14 +32,33 @@ function uniqueViolation(error: unknown): string | undefined {
 }
 
 export function createUsersRepo(db: Db) {
+  /**
+   * The account a login names, and the login's canonical form: Postgres's lower() of it, the
+   * very function the lookup compares with (JavaScript's toLowerCase() folds other characters
+   * differently: 'İ'), so an unknown login's throttle key and its lookup cannot disagree.
+   */
+  async function resolveLogin(login: string): Promise<{ user: User | undefined; canonical: string }> {
+    // As typed on the login form: a NUL (which Postgres cannot compare) matches no user.
+    if (hasNul(login)) return { user: undefined, canonical: login.toLowerCase() };
+    const { rows } = await db.query<User & { canonical: string; found: boolean }>({
+      name: 'users_resolve_login',
+      text: `SELECT lower($1) AS canonical, u.sub IS NOT NULL AS found, u.* FROM (SELECT 1) AS one
+               LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
+                                  ORDER BY (lower(username) = lower($1)) DESC LIMIT 1) AS u ON true`,
+      values: [login],
+    });
+    const { canonical, found, ...user } = rows[0]!;
+    return { user: found ? (user as User) : undefined, canonical };
+  }
+
   return {
     async create(input: NewUser): Promise<User> {
       const user = newUserSchema.parse(input);
       const hash = await hashPassword(user.password);
       try {
         const { rows } = await db.query<User>(
-          `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash, password_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING ${COLUMNS}`,
+          `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, true, now()) RETURNING ${COLUMNS}`,
           [user.username, user.email ?? null, user.email_verified, user.name ?? null, user.given_name ?? null, user.family_name ?? null, hash],
         );
         return rows[0]!;
@@ -48,17 +69,11 @@ export function createUsersRepo(db: Db) {
       }
     },
 
+    resolveLogin,
+
     /** By username or email, case-insensitively (the login form's `login` field). */
     async findByLogin(login: string): Promise<User | undefined> {
-      // As typed on the login form: a NUL (which Postgres cannot compare) matches no user.
-      if (hasNul(login)) return undefined;
-      const { rows } = await db.query<User>({
-        name: 'users_find_by_login',
-        text: `SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)
-               ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`,
-        values: [login],
-      });
-      return rows[0];
+      return (await resolveLogin(login)).user;
     },
 
     async findBySub(sub: string): Promise<User | undefined> {
@@ -86,7 +101,7 @@ export function createUsersRepo(db: Db) {
     },
 
     async setPasswordHash(sub: string, hash: string): Promise<void> {
-      await db.query(`UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
+      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
     },
 
     /**
@@ -97,7 +112,7 @@ export function createUsersRepo(db: Db) {
      */
     async upgradePasswordHash(user: Pick<User, 'sub' | 'password_hash'>, password: string): Promise<boolean> {
       if (!user.password_hash) return false;
-      const { rowCount } = await db.query(`UPDATE users SET password_hash = $3 WHERE sub = $1 AND password_hash = $2`, [
+      const { rowCount } = await db.query(`UPDATE users SET password_hash = $3, password_normalized = true WHERE sub = $1 AND password_hash = $2`, [
         user.sub,
         user.password_hash,
         await hashPassword(password),

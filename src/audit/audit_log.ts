@@ -28,6 +28,8 @@ export const AUDIT_EVENTS = {
   'user.disabled': 'info',
   'user.enabled': 'info',
   'user.password_set': 'info',
+  /** `gatehouse users unlock`: the account's failed sign-ins were forgotten */
+  'user.unlocked': 'info',
   'user.deleted': 'info',
   'keys.rotated': 'info',
   /** a key was deleted at once (`keys revoke`); details.kid, kind, alg, replacement */

@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
-import { hashPassword } from '../accounts/passwords.js';
+import { createPasswordReplacer } from '../accounts/replace_password.js';
+import { createAccountSessions } from '../oidc/account_sessions.js';
+import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
+import { loadThrottleKeys } from '../accounts/throttle_keys.js';
+import { LIMITS_TABLE } from '../accounts/login_throttle.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
@@ -109,21 +113,47 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 
   users
     .command('set-password')
-    .description('replace a user\'s password')
+    .description('replace a user\'s password; ends their sessions and revokes their grants and tokens')
     .argument('<username>')
     .requiredOption('--password-stdin', 'read the new password from stdin')
     .action(async (username: string) => {
       const password = await readPasswordFromStdin(ctx.io.stdin);
-      const user = await ctx.withDb(async (db) => {
+      const { user, replaced } = await ctx.withDb(async (db) => {
         const repo = createUsersRepo(db);
         const found = await findOrFail(repo, username);
         const problem = await passwordProblem(password, found);
         if (problem) throw new CliError(`invalid password: ${problem}`);
-        await repo.setPasswordHash(found.sub, await hashPassword(password));
-        await auditCliAction(ctx, db, { event: 'user.password_set', accountId: found.sub, username: found.username });
-        return found;
+        // A reset: whoever knew the old password is signed out everywhere (replace_password.ts).
+        // The CLI cannot sign logout tokens: the running server sends the queued notices.
+        const replacePassword = createPasswordReplacer({ users: repo, sessions: createAccountSessions(db), notify: async (notices) => void (await storeLogoutNotices(db, notices)) });
+        const replaced = await replacePassword(found.sub, password);
+        await auditCliAction(ctx, db, {
+          event: 'user.password_set',
+          accountId: found.sub,
+          username: found.username,
+          details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked, logouts: replaced.logoutNotices },
+        });
+        return { user: found, replaced };
       });
-      ctx.print(`password changed for ${user.username}`);
+      const ended = { sessions: replaced.sessionsEnded, grants: replaced.grantsRevoked, notices: replaced.logoutNotices };
+      ctx.print(`password changed for ${user.username}; ${describeEnded(ended)}`);
+    });
+
+  users
+    .command('unlock')
+    .description('lift a sign-in lockout of a user (and forget their failed sign-ins) before it ends')
+    .argument('<username>')
+    .action(async (username: string) => {
+      const { user, lifted } = await ctx.withDb(async (db) => {
+        const found = await findOrFail(createUsersRepo(db), username);
+        // The account's counter is keyed by an HMAC of its sub (throttle_keys.ts): not a key
+        // anyone can type into a DELETE by hand.
+        const key = `account:${(await loadThrottleKeys(db)).account({ sub: found.sub })}`;
+        const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
+        await auditCliAction(ctx, db, { event: 'user.unlocked', accountId: found.sub, username: found.username });
+        return { user: found, lifted: (rowCount ?? 0) > 0 };
+      });
+      ctx.print(lifted ? `${user.username}: failed sign-ins forgotten, any lockout lifted` : `${user.username} had no failed sign-ins to forget`);
     });
 
   users

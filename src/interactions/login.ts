@@ -78,11 +78,15 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       const locals = { uid: details.uid, clientName, login, remember };
       const origin = { clientId: client?.clientId, ...requestOrigin(req) };
 
-      const admission = await throttle.admit(login, req.ip);
+      // The account is counted by who it is (its sub), however the login named it: by username
+      // or email, in any case or look-alike the lookup folds to it. A login naming no account is
+      // counted in the lookup's own canonical form.
+      const resolved = login ? await users.resolveLogin(login) : { user: undefined, canonical: '' };
+      const admission = await throttle.admit(resolved.user ? { sub: resolved.user.sub } : { login: resolved.canonical }, req.ip);
       if (!admission.admitted) {
-        // Refused before any password check; the account is looked up only to say whose it was.
+        // Refused before any password check.
         // Anyone can repeat this at will: one row per lockout counts the refusals.
-        const locked = login ? await users.findByLogin(login) : undefined;
+        const locked = resolved.user;
         await audit.recordRepeated(
           {
             event: 'login.failure',
@@ -98,8 +102,10 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
         return;
       }
 
-      const user = login ? await users.findByLogin(login) : undefined;
-      const check = await checkPassword(user?.password_hash, password);
+      // After a progressive delay (earlier failures) the row is read again: a password changed
+      // meanwhile must not let the old one in.
+      const user = resolved.user && admission.attempt.number > 1 ? await users.findBySub(resolved.user.sub) : resolved.user;
+      const check = await checkPassword(user, password);
       if (!user || !check.ok) {
         // An unknown login is not recorded as typed: it may be a password typed in the wrong field.
         const who = { ...origin, accountId: user?.sub, username: user?.username };

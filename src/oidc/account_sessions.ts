@@ -84,9 +84,10 @@ export interface AccountSessions {
   listGrants(accountId: string): Promise<GrantSummary[]>;
   /**
    * Removes the account's grants (all, or one client's) with their tokens and remembered
-   * consent, and signs that client out of every session; returns the notices owed.
+   * consent (unless `keepConsent`: a password change takes tokens, not consent), and signs that
+   * client out of every session; returns the notices owed.
    */
-  revokeGrants(accountId: string, clientId?: string): Promise<{ revoked: number; notices: LogoutNotice[] }>;
+  revokeGrants(accountId: string, clientId?: string, options?: { keepConsent?: boolean }): Promise<{ revoked: number; notices: LogoutNotice[] }>;
   /** Everything: sessions and grants (a disabled or deleted user). */
   endEverything(accountId: string): Promise<{ ended: number; revoked: number; notices: LogoutNotice[] }>;
 }
@@ -149,11 +150,11 @@ export function createAccountSessions(db: Db): AccountSessions {
       }));
     },
 
-    async revokeGrants(accountId, clientId) {
+    async revokeGrants(accountId, clientId, options = {}) {
       const { rows } = await db.query<{ id: string }>({ name: 'account_grant_ids', text: SQL.accountGrants, values: [accountId, clientId ?? null] });
       const grantIds = rows.map((r) => r.id);
       if (grantIds.length) await db.query({ name: 'account_revoke_grants', text: SQL.revokeGrants, values: [grantIds] });
-      await db.query({ name: 'account_forget_consents', text: SQL.forgetConsents, values: [accountId, clientId ?? null] });
+      if (!options.keepConsent) await db.query({ name: 'account_forget_consents', text: SQL.forgetConsents, values: [accountId, clientId ?? null] });
       // The client is signed out of every session too: its sid there no longer stands for a grant.
       const sessions = await db.query<SessionRow>({ name: 'account_sessions', text: SQL.sessions, values: [accountId] });
       const signedOut: { clientId: string; sid: string | undefined }[] = [];

@@ -1,17 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../http/metrics.js';
 import type { ClientAuthThrottle } from './client_auth_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import { hasNul } from '../db/nul_characters.js';
+import { currentRequest } from '../http/request_context.js';
 
 // Puts client_auth_throttle.ts in front of every endpoint where a client authenticates.
 //
 // - Refusing: the client id is known only once the library has read it (from the Basic header,
 //   the form body or a client assertion), and the body must be left for the library to parse.
 //   The one moment it is known and the secret not yet checked is the look-up of the client by
-//   that id: Client.find, wrapped here. While the client is locked the look-up throws a 429
-//   error, which the endpoint's own error handler renders as an OAuth error body.
+//   that id: Client.find, wrapped here. While the client is locked for the request's source
+//   address (client_auth_throttle.ts) the look-up throws a 429 error, which the endpoint's own
+//   error handler renders as an OAuth error body; while the client is under attack from many
+//   addresses the look-up waits a moment first. The address is Express's req.ip, as everywhere.
 // - Counting: the endpoint's error event says that client authentication failed
 //   (InvalidClientAuth) for a registered client; middleware around the request then records it
 //   before the response leaves, so the next request already sees the count.
@@ -32,6 +36,9 @@ export interface ClientAuthLockoutDeps {
   metrics: Pick<Metrics, 'lockout'>;
   audit: Pick<AuditLog, 'record'>;
 }
+
+/** The client's address as Express sees it (req.ip, TRUST_PROXY applied); the provider's own when outside a request. */
+const sourceOf = (ctx: { ip: string }) => currentRequest()?.ip ?? ctx.ip;
 
 export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics, audit }: ClientAuthLockoutDeps): void {
   const failed = new WeakSet<object>();
@@ -57,11 +64,16 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
     // Only registered confidential clients are ever counted, so only they can be locked: an
     // unknown id or a public client costs no look-up of the count.
     if (authenticating && client && client.clientAuthMethod !== 'none') {
-      const retryAfter = await throttle.lockedFor(id);
+      const ip = sourceOf(ctx);
+      const [retryAfter, slowdown] = await Promise.all([throttle.lockedFor(id, ip), throttle.slowdownFor(id)]);
       if (retryAfter > 0) {
-        log.info({ event: 'client_auth.throttled', client_id: id, route: ctx.oidc.route, retry_after: retryAfter }, 'client authentication refused: locked after too many failures');
+        log.info({ event: 'client_auth.throttled', client_id: id, ip, route: ctx.oidc.route, retry_after: retryAfter }, 'client authentication refused: locked after too many failures from this address');
         ctx.set('retry-after', String(retryAfter));
         throw new ClientAuthLocked();
+      }
+      if (slowdown > 0) {
+        log.info({ event: 'client_auth.slowed', client_id: id, ip, route: ctx.oidc.route, delay_ms: slowdown }, 'client authentication slowed: many failures from many addresses');
+        await sleep(slowdown);
       }
     }
     return client;
@@ -71,10 +83,11 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
     await next();
     if (!failed.has(ctx)) return;
     const clientId = (ctx as KoaContextWithOIDC).oidc.client!.clientId;
-    const origin = { clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+    const ip = sourceOf(ctx);
+    const origin = { clientId, ip, userAgent: ctx.get('user-agent') || undefined };
     await audit.record({ event: 'client_auth.failure', ...origin, details: { route: (ctx as KoaContextWithOIDC).oidc.route } });
     try {
-      const lockoutSeconds = await throttle.failed(clientId);
+      const lockoutSeconds = await throttle.failed(clientId, ip);
       if (lockoutSeconds) {
         metrics.lockout('client');
         // The audit trail also writes the log line (a warning, event client_auth.locked).

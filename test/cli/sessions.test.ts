@@ -5,7 +5,7 @@ import { startLogoutReceiver, type LogoutReceiver } from '../support/logout_rece
 import { ALICE, BOB, RP, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { callbackParams, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
-import { introspect, tokenRequest } from '../support/oauth_requests.js';
+import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import type { UserAgent } from '../support/user_agent.js';
 import { expectOneLineError, runCli } from './cli_harness.js';
 
@@ -16,6 +16,7 @@ import { expectOneLineError, runCli } from './cli_harness.js';
 const SECRET = 'cli-bcl-secret-0123456789abcdef0123456';
 const CALLBACK = `${RP}/bcl/callback`;
 const app = { clientId: 'bcl', secret: SECRET };
+const CAROL = { username: 'carol', email: 'carol@example.test', name: 'Carol', password: 'carol keeps a very long passphrase' };
 
 let receiver: LogoutReceiver;
 let gh: RunningGatehouse;
@@ -43,6 +44,7 @@ beforeAll(async () => {
   });
   await gh.createUser(ALICE);
   await gh.createUser(BOB);
+  await gh.createUser(CAROL);
   rp = await discover(gh.issuer, 'bcl', SECRET);
   cliEnv = gh.testDb.backend === 'postgres' ? { DATABASE_URL: gh.testDb.databaseUrl } : { DATA_DIR: gh.testDb.dataDir };
 });
@@ -185,5 +187,32 @@ describe('gatehouse users disable|delete end the user\'s sign-ins everywhere', (
     expect(await deliverQueued()).toEqual([expect.objectContaining({ sub: bob.sub, sid: bob.sid })]);
     const { rowCount } = await gh.testDb.db.query(`SELECT 1 FROM oidc_models WHERE account_id = $1`, [bob.sub]);
     expect(rowCount).toBe(0);
+  });
+});
+
+describe('gatehouse users set-password evicts whoever held the old password (issue #10)', () => {
+  it('ends every session, revokes every grant (offline_access too) with its tokens, and queues the logouts', async () => {
+    // The thief signed in with the stolen password in two browsers and kept an offline refresh token.
+    const thief = await signInAs(CAROL);
+    const other = await signInAs(CAROL);
+    expect((await userinfo(gh.issuer, thief.tokens.access_token)).status).toBe(200);
+
+    const reset = await runCli(['users', 'set-password', 'carol', '--password-stdin'], { env: cliEnv, stdin: 'a brand new passphrase for carol\n' });
+    expect(reset.code).toBe(0);
+    expect(reset.stdout).toBe('password changed for carol; 2 sessions ended, 2 grants revoked, 2 back-channel logouts queued\n');
+
+    const refreshed = await tokenRequest(gh.issuer, app, { grant_type: 'refresh_token', refresh_token: thief.tokens.refresh_token! });
+    expect(refreshed.status).toBe(400);
+    expect(refreshed.body.error).toBe('invalid_grant');
+    expect((await userinfo(gh.issuer, thief.tokens.access_token)).status).toBe(401);
+    expect((await introspect(gh.issuer, app, thief.tokens.access_token)).body).toEqual({ active: false });
+    expect(await stillSignedIn(thief.ua)).toBe(false);
+    expect(await stillSignedIn(other.ua)).toBe(false);
+    const claims = await deliverQueued();
+    expect(claims.map((c) => c.sid).sort()).toEqual([thief.sid, other.sid].sort());
+    expect(claims.every((c) => c.sub === thief.sub)).toBe(true);
+
+    const { rows } = await gh.testDb.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_events WHERE event = 'user.password_set' AND account_id = $1`, [thief.sub]);
+    expect(rows.map((r) => r.details)).toEqual([{ actor: 'cli', sessions_ended: 2, grants_revoked: 2, logouts: 2 }]);
   });
 });

@@ -20,7 +20,7 @@ describe('usage errors', () => {
   });
 
   it('a command group without its subcommand names the subcommands', async () => {
-    expectOneLineError(await cli('users'), /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|delete>/);
+    expectOneLineError(await cli('users'), /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|unlock\|delete>/);
     expectOneLineError(await cli('keys'), /missing command: gatehouse keys <list\|rotate\|revoke>/);
   });
 

@@ -219,7 +219,7 @@ describe('gatehouse users set-password', () => {
   it('replaces the hash: the new password verifies, the old one no longer does', async () => {
     const before = await userNamed('alice');
     const result = await users(['set-password', 'alice', '--password-stdin'], `${NEW_PASSWORD}\n`);
-    expect(result).toEqual({ code: 0, stdout: 'password changed for alice\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: 'password changed for alice; 0 sessions ended, 0 grants revoked, 0 back-channel logouts queued\n', stderr: '' });
     expectNothingSecret(result, NEW_PASSWORD);
 
     const after = await userNamed('alice');
@@ -236,6 +236,23 @@ describe('gatehouse users set-password', () => {
     expectOneLineError(common, /^gatehouse: invalid password: is one of the most common passwords; choose another$/);
     expectNothingSecret(common, 'Password123');
     expectOneLineError(await users(['set-password', 'alice', '--password-stdin'], 'Alice@Example.com!\n'), /invalid password: must not be the username, the email address/);
+    expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
+  });
+
+  it('refuses blank, invisible, repeated, sequential and decorated common passwords, saying why (issue #10)', async () => {
+    const before = await userNamed('alice');
+    const refusals: [string, RegExp][] = [
+      [' '.repeat(8), /^gatehouse: invalid password: must contain visible characters, not only spaces or invisible ones$/],
+      ['\u200b'.repeat(8), /^gatehouse: invalid password: must contain visible characters, not only spaces or invisible ones$/],
+      ['aaaaaaaa', /^gatehouse: invalid password: is too easy to guess: repeated characters like "aaa" are easy to guess$/],
+      ['abcdefgh', /^gatehouse: invalid password: is too easy to guess: common character sequences like "abc" are easy to guess$/],
+      ['Password1!', /^gatehouse: invalid password: is one of the most common passwords; choose another$/],
+      ['!password!', /^gatehouse: invalid password: is one of the most common passwords; choose another$/],
+    ];
+    for (const [password, message] of refusals) {
+      const result = await users(['set-password', 'alice', '--password-stdin'], `${password}\n`);
+      expectOneLineError(result, message);
+    }
     expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
   });
 

@@ -9,6 +9,7 @@ import { UserAgent, isPage, type Page } from '../support/user_agent.js';
 import { LOGIN_FORM, callbackParams, expectNoStackTrace, expectPage, expectRedirect, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
 import { SCOPE_DESCRIPTIONS } from '../../src/interactions/scope_descriptions.js';
 import { COMMON_PASSWORD } from '../../src/accounts/password_policy.js';
+import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 
 // /account, the signed-in user's own page: reached through the ordinary sign-in, it lists the
@@ -361,7 +362,7 @@ describe('changing the password', () => {
     expect(withOld.status).toBe(401);
     const withNew = await signIn(web, { credentials: { login: CAROL.username, password: fresh } });
     expect(withNew.tokens.claims()!.sub).toBe(await subOf(CAROL.username));
-    expect(await auditEvents(CAROL.username, 'password.changed')).toEqual([{ sessions_ended: 1 }]);
+    expect(await auditEvents(CAROL.username, 'password.changed')).toEqual([{ sessions_ended: 1, grants_revoked: 1, logouts: 0 }]);
 
     // The security events say it in words, and show no secret.
     const events = (await openAccount(ua)).$('#events li').toArray().map((el) => page.$(el).text().replace(/\s+/g, ' '));
@@ -374,26 +375,54 @@ describe('changing the password', () => {
   });
 });
 
-describe('security events', () => {
-  it('show the attempts refused during a lockout as one entry with their count, not one each', async () => {
-    const tryPassword = async (password: string) => {
-      const ua = new UserAgent();
-      const loginPage = expectPage(await ua.follow(accountUrl));
-      return expectPage(await ua.submit(loginPage, LOGIN_FORM, { login: GRACE.username, password })).status;
-    };
-    // Five wrong passwords lock the login (LOGIN_MAX_FAILURES_PER_ACCOUNT); then someone keeps trying.
-    for (let i = 0; i < 5; i++) await tryPassword(`wrong guess ${i}`);
-    const refused = 30;
-    for (let i = 0; i < refused; i++) expect(await tryPassword(`locked guess ${i}`)).toBe(429);
-    // An operator lifts the lockout (README); Grace signs in and looks.
-    await gh.testDb.db.query(`DELETE FROM login_limits WHERE key LIKE 'account:%'`);
-    const page = await openAccount(new UserAgent(), login(GRACE));
-    const events = page.$('#events li').toArray().map((el) => page.$(el).text().replace(/\s+/g, ' '));
-    const lockedOut = events.filter((e) => /too many failed attempts, sign-in was locked/.test(e));
-    expect(lockedOut).toHaveLength(1);
-    expect(lockedOut[0]).toMatch(new RegExp(`${refused} times`));
-    expect(events.filter((e) => /Failed sign-in \(wrong password\)/.test(e))).toHaveLength(5);
-    expect(events[0]).toMatch(/Signed in/);
+describe('a password change evicts whoever held the old password (issue #10)', () => {
+  it("ends the thief's session, revokes its offline refresh token and access token, sends the logout, and keeps this browser", async () => {
+    // The thief signed in with the stolen password and kept an offline_access refresh token.
+    const thief = await signIn(bcl, {
+      redirectUri: BCL_CALLBACK,
+      scope: 'openid offline_access',
+      params: { prompt: 'consent' },
+      credentials: login(GRACE),
+      consent: 'allow',
+    });
+    const { refresh_token: refreshToken, access_token: accessToken } = thief.tokens;
+    expect(refreshToken).toBeTypeOf('string');
+    const app = { clientId: 'bcl', secret: BCL_SECRET };
+    expect((await userinfo(gh.issuer, accessToken)).status).toBe(200);
+
+    const ua = new UserAgent();
+    const page = await openAccount(ua, login(GRACE));
+    const fresh = 'grace chose a brand new passphrase';
+    const done = await post(ua, page, PASSWORD_FORM, { current_password: GRACE.password, new_password: fresh, confirm_password: fresh });
+    expect(done.url).toBe(`${accountUrl}?done=password-changed`);
+
+    const refreshed = await tokenRequest(gh.issuer, app, { grant_type: 'refresh_token', refresh_token: refreshToken! });
+    expect(refreshed.status).toBe(400);
+    expect(refreshed.body.error).toBe('invalid_grant');
+    expect((await userinfo(gh.issuer, accessToken)).status).toBe(401);
+    expect((await introspect(gh.issuer, app, accessToken)).body).toEqual({ active: false });
+    expect(await promptNone(thief.ua, bcl, BCL_CALLBACK)).toBe('login_required');
+    // The application was told, with a logout token for the thief's session.
+    const jwks = createRemoteJWKSet(new URL(`${gh.issuer}/jwks`));
+    const told = await Promise.all(deliveries.map(async (d) => (await jwtVerify(d.logoutToken!, jwks, { issuer: gh.issuer, audience: 'bcl' })).payload));
+    expect(told).toEqual([expect.objectContaining({ sub: await subOf(GRACE.username), sid: thief.tokens.claims()!.sid })]);
+    // The browser that changed it stays signed in.
+    expect(sessionsOn(await openAccount(ua))).toEqual([expect.objectContaining({ current: true })]);
+    expect(await auditEvents(GRACE.username, 'password.changed')).toEqual([{ sessions_ended: 1, grants_revoked: 2, logouts: 1 }]);
+  });
+
+  it('says why a new password was refused', async () => {
+    const ua = new UserAgent();
+    const page = await openAccount(ua, { login: GRACE.username, password: 'grace chose a brand new passphrase' });
+    for (const [bad, why] of [
+      [' '.repeat(10), 'must contain visible characters, not only spaces or invisible ones'],
+      ['aaaaaaaaaa', 'is too easy to guess: repeated characters like "aaa" are easy to guess'],
+      ['!password!', COMMON_PASSWORD],
+    ] as const) {
+      const refused = await post(ua, page, PASSWORD_FORM, { current_password: 'grace chose a brand new passphrase', new_password: bad, confirm_password: bad });
+      expect(refused.status).toBe(400);
+      expect(refused.$('#password-error').text()).toBe(`The new password ${why}.`);
+    }
   });
 });
 
@@ -472,6 +501,6 @@ describe('CSRF and bad input', () => {
 describe('the log', () => {
   it('has no error line and no password from any of the above', () => {
     expect(gh.logs.filter((l) => Number(l.level) >= 50)).toEqual([]);
-    for (const u of [ALICE, BOB, CAROL, DAVE, ERIN, FRANK]) expect(gh.rawLogs()).not.toContain(u.password);
+    for (const u of [ALICE, BOB, CAROL, DAVE, ERIN, FRANK, GRACE]) expect(gh.rawLogs()).not.toContain(u.password);
   });
 });

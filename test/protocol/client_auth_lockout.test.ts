@@ -1,15 +1,17 @@
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { SECRETS, testConfig } from '../support/fixtures.js';
-import { endpoints, introspect, revoke, tokenRequest, type JsonResponse } from '../support/oauth_requests.js';
+import { basicAuth, endpoints, introspect, revoke, tokenRequest, type JsonResponse } from '../support/oauth_requests.js';
 import { scrape, valueOf } from '../support/prometheus_text.js';
 
 // Guessing a client secret: failed client authentications at the token, introspection and
-// revocation endpoints are counted per client in the database; at CLIENT_AUTH_MAX_FAILURES
-// (default 10) the client is refused with 429, Retry-After and an OAuth error body, even with
-// the right secret, until the window has passed. Other clients are not affected.
+// revocation endpoints are counted per client and source address in the database; at
+// CLIENT_AUTH_MAX_FAILURES (default 10) that client is refused from that address with 429,
+// Retry-After and an OAuth error body, even with the right secret, until the window has passed.
+// Other clients, and the same client from other addresses, are not affected.
 
 const POSTER_SECRET = 'poster-secret-0123456789abcdef0123456789';
 const service = { clientId: 'service', secret: SECRETS.service };
@@ -99,8 +101,9 @@ describe('with the default limits (10 failures in 300 s)', () => {
     expect(gh.rawLogs()).not.toContain(SECRETS.service);
     expect(gh.rawLogs()).not.toContain(wrong.secret);
 
-    const { rows } = await gh.testDb.db.query<{ key: string }>(`SELECT key FROM login_limits WHERE key LIKE 'client:%'`);
-    expect(rows.map((r) => r.key)).toEqual(['client:service']);
+    // One row for the client and this address (an HMAC), one for the client's failures from anywhere.
+    const { rows } = await gh.testDb.db.query<{ key: string }>(`SELECT key FROM login_limits WHERE key LIKE 'client%' ORDER BY key`);
+    expect(rows.map((r) => r.key)).toEqual(['client:service', expect.stringMatching(/^client_ip:[\w-]{43}$/)]);
   });
 
   it('counts and refuses a client that sends its secret in the form body the same way', async () => {
@@ -138,5 +141,67 @@ describe('with CLIENT_AUTH_MAX_FAILURES=2 and CLIENT_AUTH_FAILURE_WINDOW_SECONDS
     expectLocked(await clientCredentials(gh.issuer, service), 2);
     await sleep(2_100);
     expect((await clientCredentials(gh.issuer, service)).status).toBe(200);
+  });
+});
+
+/**
+ * A client_credentials request sent from another loopback address (Linux routes all of
+ * 127.0.0.0/8 to lo), so the server sees a different req.ip without any proxy header.
+ */
+async function clientCredentialsFrom(issuer: string, localAddress: string, client: { clientId: string; secret: string }): Promise<JsonResponse> {
+  const url = new URL((await endpoints(issuer)).token);
+  const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'things:read' }).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basicAuth(client) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
+          resolve({ status: res.statusCode!, headers, body: JSON.parse(text) as Record<string, unknown> });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('one address guessing cannot lock the client out for everyone (issue #10)', () => {
+  let gh: RunningGatehouse;
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { CLIENT_AUTH_MAX_FAILURES: '3', CLIENT_AUTH_FAILURE_WINDOW_SECONDS: '300' } });
+  });
+  afterAll(() => gh?.close());
+  const wrong = { clientId: 'service', secret: 'not-the-secret-0123456789abcdef0123' };
+
+  it('locks the guessing address (the right secret included, unchecked) while the client goes on from its own', async () => {
+    const attacker = '127.0.0.2';
+    for (let i = 0; i < 3; i++) expect((await clientCredentialsFrom(gh.issuer, attacker, wrong)).status).toBe(401);
+    expectLocked(await clientCredentialsFrom(gh.issuer, attacker, wrong), 300);
+    // From the guessing address even the right secret is refused: otherwise guessing goes on.
+    expectLocked(await clientCredentialsFrom(gh.issuer, attacker, service), 300);
+
+    // The client, from its own address, is not affected.
+    const real = await clientCredentialsFrom(gh.issuer, '127.0.0.1', service);
+    expect(real.status).toBe(200);
+    expect(real.body.access_token).toBeTruthy();
+    expect(gh.logs.filter((l) => l.event === 'client_auth.locked')).toEqual([expect.objectContaining({ client_id: 'service', ip: attacker })]);
+  });
+
+  it('a guesser spread over many addresses slows the client down but never gets the right secret refused', async () => {
+    // 3 failures from each of 10 more addresses: 33 in the window, past 10 x 3.
+    for (let host = 3; host <= 12; host++) {
+      for (let i = 0; i < 3; i++) expect((await clientCredentialsFrom(gh.issuer, `127.0.0.${host}`, wrong)).status).toBe(401);
+    }
+    const real = await clientCredentialsFrom(gh.issuer, '127.0.0.1', service);
+    expect(real.status).toBe(200);
+    expect(real.body.access_token).toBeTruthy();
+    expect(gh.logs.filter((l) => l.event === 'client_auth.slowed').length).toBeGreaterThan(0);
+    expect(gh.rawLogs()).not.toContain(wrong.secret);
+    expect(gh.rawLogs()).not.toContain(SECRETS.service);
   });
 });

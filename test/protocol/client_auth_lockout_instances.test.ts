@@ -4,6 +4,7 @@ import { SECRETS } from '../support/fixtures.js';
 import { tokenRequest } from '../support/oauth_requests.js';
 import { eventually } from '../support/eventually.js';
 import { createClientAuthThrottle } from '../../src/oidc/client_auth_throttle.js';
+import { loadThrottleKeys } from '../../src/accounts/throttle_keys.js';
 
 // A client locked by failures counted at another instance (or another cluster worker) on the
 // same database: this instance does not read the shared count on every request of a client
@@ -23,13 +24,13 @@ describe('a lockout started at another instance', () => {
   let elsewhere: ReturnType<typeof createClientAuthThrottle>;
   beforeAll(async () => {
     gh = await startGatehouse();
-    elsewhere = createClientAuthThrottle(gh.testDb.db, DEFAULTS);
+    elsewhere = createClientAuthThrottle(gh.testDb.db, await loadThrottleKeys(gh.testDb.db), DEFAULTS);
   });
   afterAll(() => gh?.close());
 
   async function lockElsewhere(clientId: string): Promise<void> {
     let started = 0;
-    for (let i = 0; i < DEFAULTS.maxFailures; i++) started = await elsewhere.failed(clientId);
+    for (let i = 0; i < DEFAULTS.maxFailures; i++) started = await elsewhere.failed(clientId, '127.0.0.1'); // where this test's requests come from
     expect(started).toBe(DEFAULTS.windowSeconds);
   }
 

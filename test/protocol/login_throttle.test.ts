@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open_db.js';
 import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
 import type { Db } from '../../src/db/db.js';
-import { accountKey } from '../../src/accounts/login_throttle.js';
+import { loadThrottleKeys, type ThrottleSubject } from '../../src/accounts/throttle_keys.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { runCli } from '../cli/cli_harness.js';
 import { availableBackends } from '../support/storage_backends.js';
 import type { TestDb } from '../support/test_db.js';
 import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
@@ -64,6 +66,16 @@ const events = (gh: RunningGatehouse, event: string) => gh.logs.filter((line) =>
 const throttled = (gh: RunningGatehouse) => events(gh, 'login.failure').filter((line) => line.reason === 'locked_out');
 const failures = (gh: RunningGatehouse) => events(gh, 'login.failure').filter((line) => line.reason !== 'locked_out');
 
+/** The account counter's row key, as the server computes it (an HMAC under the database's secret). */
+async function accountRowKey(gh: RunningGatehouse, subject: ThrottleSubject | { username: string }): Promise<string> {
+  const keys = await loadThrottleKeys(gh.testDb.db);
+  if ('username' in subject) {
+    const { rows } = await gh.testDb.db.query<{ sub: string }>('SELECT sub::text FROM users WHERE username = $1', [subject.username]);
+    return `account:${keys.account({ sub: rows[0]!.sub })}`;
+  }
+  return `account:${keys.account(subject)}`;
+}
+
 async function limitRow(gh: RunningGatehouse, key: string) {
   const { rows } = await gh.testDb.db.query<{ points: number; expire: string }>('SELECT points, expire FROM login_limits WHERE key = $1', [key]);
   return rows[0] ? { points: rows[0].points, msLeft: Number(rows[0].expire) - Date.now() } : undefined;
@@ -107,7 +119,7 @@ describe('per-account lockout', () => {
     expect(events(gh, 'login.success')).toHaveLength(0);
 
     // The lock is a row in the shared table, keyed by the login (hashed), ending within the lockout.
-    const row = await limitRow(gh, `account:${accountKey(ALICE.username)}`);
+    const row = await limitRow(gh, await accountRowKey(gh, { username: ALICE.username }));
     expect(row).toBeDefined();
     expect(row!.points).toBeGreaterThan(3);
     expect(row!.msLeft).toBeGreaterThan(0);
@@ -116,6 +128,41 @@ describe('per-account lockout', () => {
     expectLockedPage(await signInAs(rp, `  ${ALICE.username.toUpperCase()} `, ALICE.password), 60);
     expect(gh.rawLogs()).not.toContain('wrong password');
     expect(gh.rawLogs()).not.toContain(ALICE.password);
+  });
+
+  it('counts the account, not the spelling: a look-alike the lookup folds to alice, or her email, is still locked (issue #10)', async () => {
+    // Postgres lower() folds 'İ' (U+0130) to 'i', so 'alİce' names alice; JavaScript's
+    // toLowerCase() makes 'i̇' of it, which once keyed a counter of its own.
+    expect('alİce'.toLowerCase()).not.toBe(ALICE.username);
+    for (const login of ['alİce', 'ALİCE', ALICE.email, ALICE.email.toUpperCase()]) {
+      expectLockedPage(await signInAs(rp, login, ALICE.password), 60);
+    }
+    expect(events(gh, 'login.success')).toHaveLength(0);
+  });
+
+  it('keys the rows by an HMAC under the database secret, never a bare hash of what was typed (issue #10)', async () => {
+    const typed = 'Hunter2-typed-into-the-username-field';
+    expectRefused(await signInAs(rp, typed, 'whatever'), 401);
+    const { rows } = await gh.testDb.db.query<{ key: string }>(`SELECT key FROM login_limits WHERE key LIKE 'account:%'`);
+    const bare = createHash('sha256').update(typed.toLowerCase()).digest('base64url');
+    expect(rows.map((r) => r.key)).not.toContain(`account:${bare}`);
+    expect(rows.map((r) => r.key)).toContain(await accountRowKey(gh, { login: typed.toLowerCase() }));
+    expect(rows.every((r) => !r.key.toLowerCase().includes('hunter2'))).toBe(true);
+    const secrets = await gh.testDb.db.query<{ n: number }>(`SELECT octet_length(secret) AS n FROM server_secrets WHERE name = 'throttle_keys'`);
+    expect(secrets.rows).toEqual([{ n: 32 }]);
+  });
+
+  it('lifts a lockout with `gatehouse users unlock`', async () => {
+    expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
+    const env: Record<string, string> = gh.testDb.backend === 'postgres' ? { DATABASE_URL: gh.testDb.databaseUrl } : { DATA_DIR: gh.testDb.dataDir };
+    const unlocked = await runCli(['users', 'unlock', 'ALICE'], { env });
+    expect(unlocked).toEqual({ code: 0, stdout: 'alice: failed sign-ins forgotten, any lockout lifted\n', stderr: '' });
+    await expectSignedIn(await signInAs(rp, 'alİce', ALICE.password));
+    expect((await runCli(['users', 'unlock', 'alice'], { env })).stdout).toBe('alice had no failed sign-ins to forget\n');
+    expect((await runCli(['users', 'unlock', 'nobody'], { env })).code).toBe(1);
+    // Locked again for the tests below.
+    for (const guess of ['wrong a', 'wrong b', 'wrong c']) await signInAs(rp, ALICE.username, guess);
+    expectLockedPage(await signInAs(rp, ALICE.username, ALICE.password), 60);
   });
 
   it('does not lock another user signing in from the same IP', async () => {
@@ -129,11 +176,11 @@ describe('per-account lockout', () => {
     expectLockedPage(await signInAs(rp, 'nobody-by-this-name', 'guess three'), 60);
     const unknown = expectLockedPage(await signInAs(rp, 'nobody-by-this-name', 'guess four'), 60);
     expect(visibleText(unknown).replace('nobody-by-this-name', 'X')).toBe(visibleText(real).replace(ALICE.username, 'X'));
-    expect(await limitRow(gh, `account:${accountKey('nobody-by-this-name')}`)).toBeDefined();
+    expect(await limitRow(gh, await accountRowKey(gh, { login: 'nobody-by-this-name' }))).toBeDefined();
   });
 
   it('starts the count again after a successful sign-in', async () => {
-    const key = `account:${accountKey(CAROL.username)}`;
+    const key = await accountRowKey(gh, { username: CAROL.username });
     expectRefused(await signInAs(rp, CAROL.username, 'not it'), 401);
     expectRefused(await signInAs(rp, CAROL.username, 'not it either'), 401);
     expect((await limitRow(gh, key))?.points).toBe(2);
@@ -147,8 +194,8 @@ describe('per-account lockout', () => {
   });
 
   it('counts each lockout that started in /metrics', async () => {
-    // alice and the unknown login above
-    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(2);
+    // alice (twice: locked again after `users unlock`) and the unknown login above
+    expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="account"')).toBe(3);
     expect(await metric(gh.issuer, 'gatehouse_lockouts_total', 'scope="ip"')).toBe(0);
     expect(await metric(gh.issuer, 'gatehouse_sign_ins_total', 'outcome="throttled"')).toBe(throttled(gh).length);
   });
@@ -197,6 +244,36 @@ describe('per-IP lockout', () => {
     expectLockedPage(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('2001:db8:1:2:ffff:ffff:ffff:ffff')), 60);
     expect(await limitRow(gh, 'ip:2001:db8:1:2::/64')).toBeDefined();
     await expectSignedIn(await signInAs(rp, BOB.username, BOB.password, new ForwardedUserAgent('2001:db8:1:3::a')));
+  });
+});
+
+describe('parallel guesses from one address (issue #10)', () => {
+  let gh: RunningGatehouse;
+  let rp: oidc.Configuration;
+  const LIMIT = 8;
+
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { LOGIN_MAX_FAILURES_PER_IP: String(LIMIT), LOGIN_MAX_FAILURES_PER_ACCOUNT: '100', LOGIN_LOCKOUT_SECONDS: '60' } });
+    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  });
+  afterAll(() => gh?.close());
+
+  it(`checks at most ${LIMIT} passwords when 40 attempts on 40 logins arrive at once`, async () => {
+    // Each attempt has its own sign-in (form and CSRF token), all opened first, then posted together.
+    const pages = [];
+    for (let i = 0; i < 40; i++) {
+      const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK });
+      pages.push({ ua: started.ua, page: expectPage(started.landing) });
+    }
+    const results = await Promise.all(pages.map(({ ua, page }, i) => ua.submit(page, LOGIN_FORM, { login: `sprayed-${i}`, password: `guess number ${i}` }, RP)));
+    const statuses = results.map((r) => expectPage(r).status);
+    // Every password checked was wrong, and each check left one bad_credentials failure.
+    expect(failures(gh).length).toBeLessThanOrEqual(LIMIT);
+    expect(failures(gh).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(40 - LIMIT);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    // And the address stays locked afterwards.
+    expectLockedPage(await signInAs(rp, 'one-more', 'guess'), 60);
   });
 });
 

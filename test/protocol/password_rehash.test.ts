@@ -82,3 +82,25 @@ describe('a password hash made with older argon2 parameters', () => {
     expect(gh.logs.filter((l) => l.event === 'password.rehashed')).toHaveLength(1);
   });
 });
+
+describe('a hash made before passwords were normalised (marked by migration 0009)', () => {
+  // NFKC turns the "ﬁ" ligatures into "fi": the typed and normalised forms differ.
+  const TYPED = 'ﬁve ﬁsh in a row, said dinah';
+  const legacyHash = () => argon2.hash(TYPED, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  const marked = async () =>
+    (await gh.testDb.db.query<{ password_hash: string; password_normalized: boolean }>('SELECT password_hash, password_normalized FROM users WHERE username = $1', [DINAH.username])).rows[0]!;
+
+  it('signs in with the password as typed, once, and is re-hashed into the normalised, marked form', async () => {
+    await gh.testDb.db.query('UPDATE users SET password_hash = $2, password_normalized = false WHERE username = $1', [DINAH.username, await legacyHash()]);
+    expect(callbackParams(expectRedirect(await signIn(TYPED))).get('code')).toBeTruthy();
+    const after = await marked();
+    expect(after.password_normalized).toBe(true);
+    expect(await argon2.verify(after.password_hash, TYPED.normalize('NFKC'))).toBe(true);
+    expect(callbackParams(expectRedirect(await signIn(TYPED))).get('code')).toBeTruthy();
+  });
+
+  it('is not tried in its typed form when the hash is marked as normalised', async () => {
+    await gh.testDb.db.query('UPDATE users SET password_hash = $2, password_normalized = true WHERE username = $1', [DINAH.username, await legacyHash()]);
+    expect(expectPage(await signIn(TYPED)).status).toBe(401);
+  });
+});
