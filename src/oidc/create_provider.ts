@@ -125,7 +125,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       revocation: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
+        // RFC 7009 2.1: any client, public ones included (identified by client_id alone), may
+        // revoke the tokens issued to it: holding the token is the proof, and a browser app that
+        // signs out must be able to end its tokens. Another client's token is left alone with the
+        // same 200 answer (2.2), so the endpoint tells nobody whose a token is.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
