@@ -1,7 +1,8 @@
 import Provider, { type Configuration, type KoaContextWithOIDC, type Client } from 'oidc-provider';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
-import { CLAIMS_BY_SCOPE, createFindAccount } from '../accounts/find_account.js';
+import { createFindAccount } from '../accounts/find_account.js';
+import { CLAIMS_BY_SCOPE } from '../accounts/scope_claims.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../accounts/consents_repo.js';
 import type { RenderPage } from '../http/render_page.js';
@@ -16,6 +17,7 @@ import { sessionTtlSeconds } from './session_lifetime.js';
 import { addFrontchannelLogout } from './frontchannel_logout.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
+import { limitClaimsParameter } from './claims_parameter.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -107,7 +109,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
+      claimsParameter: { enabled: true, assertClaimsParameter: limitClaimsParameter as never },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true as never,
