@@ -35,15 +35,22 @@ const HOUR = 3600;
 const DAY = 24 * HOUR;
 
 // Our own client metadata; oidc-provider drops anything it does not know unless declared.
-const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required'];
+const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce'];
 
-function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata?: Record<string, unknown>): void {
   if (value === undefined) return;
   if (key === 'frontchannel_logout_uri') {
     if (typeof value !== 'string' || !/^https?:\/\//.test(value)) throw new TypeError('frontchannel_logout_uri must be an http(s) URL');
   } else if (typeof value !== 'boolean') {
     throw new TypeError(`${key} must be a boolean`);
+  } else if (key === 'require_pkce' && value === false && metadata?.token_endpoint_auth_method === 'none') {
+    throw new TypeError('require_pkce cannot be false for a public client (token_endpoint_auth_method "none")');
   }
+}
+
+function pkceRequired(client: Client): boolean {
+  if (client.clientAuthMethod === 'none') return true;
+  return (client as unknown as { require_pkce?: boolean }).require_pkce !== false;
 }
 
 // URL.parse is Node 22+; the server must still start on Node 20.19.
@@ -102,7 +109,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates; presenting a rotated token again revokes the whole grant.
     rotateRefreshToken: () => true,
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // RFC 9700 2.1.1: PKCE for every authorization code, confidential clients included (it stops
+    // code injection, which a client secret does not). A legacy confidential client that cannot
+    // send it is let off by `require_pkce: false`; a public client never is.
+    pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],
     // OIDC Core 3.1.2.1: the authorization endpoint MUST accept POST. The library allows it
     // only with SameSite=None session cookies, i.e. over https.
