@@ -4,9 +4,9 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { discover, oidc } from '../support/relying_party.js';
-import { endpoints, userinfo } from '../support/oauth_requests.js';
+import { endpoints, postForm, userinfo } from '../support/oauth_requests.js';
 import { CONSENT_FORM, LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
-import { isPage } from '../support/user_agent.js';
+import { UserAgent, isPage } from '../support/user_agent.js';
 
 // Security issue #11, point 1: the `claims` request parameter must not widen what a client
 // learns. A client registered for `openid` alone named `email` and `name` in `claims` and got
@@ -162,6 +162,47 @@ describe('the claims parameter stays within the scopes', () => {
     );
     expect(grants.rows.length).toBeGreaterThan(0);
     for (const g of grants.rows) expect((g.payload.openid?.claims ?? []).filter((c) => PERSONAL.includes(c))).toEqual([]);
+  });
+});
+
+describe('a pushed authorization request (RFC 9126)', () => {
+  it('is held to the same rule: a client registered for openid gets neither email nor name', async () => {
+    const config = await discover(gh.issuer, 'narrow', SECRET);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const redirectUri = `${RP}/narrow/callback`;
+    const pushed = await postForm(`${gh.issuer}/request`, { clientId: 'narrow', secret: SECRET }, {
+      client_id: 'narrow',
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: redirectUri,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'par-state',
+      nonce: 'par-nonce',
+      claims: ASK_EVERYTHING,
+    });
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+    const ua = new UserAgent();
+    const login = expectPage(await ua.follow(`${gh.issuer}/auth?client_id=narrow&request_uri=${encodeURIComponent(String(pushed.body.request_uri))}`, {}, RP));
+    let landing: Landing = await ua.submit(login, LOGIN_FORM, alice, RP);
+    if (isPage(landing)) landing = await ua.submit(landing, CONSENT_FORM, {}, RP);
+    const tokens = await oidc.authorizationCodeGrant(config, expectRedirect(landing), { pkceCodeVerifier: verifier, expectedState: 'par-state', expectedNonce: 'par-nonce' });
+    const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: gh.issuer, audience: 'narrow' });
+    const info = await userinfo(gh.issuer, tokens.access_token);
+    expectNoPersonalClaims({ idToken: payload, userinfo: info.body });
+  });
+});
+
+describe('a malformed claims parameter', () => {
+  it('is still refused with invalid_request back at the client (members must be null or objects)', async () => {
+    const config = await discover(gh.issuer, 'mail', SECRET);
+    for (const claims of ['{"id_token":{"email":"yes"}}', '{"userinfo":{"email":[1]}}', '{"id_token":{"name":true}}']) {
+      const { landing, state } = await startAuthorization(config, { scope: 'openid email', redirectUri: `${RP}/mail/callback`, params: { claims } });
+      const params = new URL(expectRedirect(landing)).searchParams;
+      expect(params.get('error'), claims).toBe('invalid_request');
+      expect(params.get('error_description'), claims).toMatch(/members must be null or objects/);
+      expect(params.get('state')).toBe(state);
+    }
   });
 });
 
