@@ -119,7 +119,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true, assertClaimsParameter: limitClaimsParameter as never },
+      claimsParameter: { enabled: true, assertClaimsParameter: limitClaimsParameter },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true as never,
