@@ -1,13 +1,7 @@
 import type { AccountClaims, FindAccount } from 'oidc-provider';
 import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
-
-// Standard claims by scope; oidc-provider filters them by the granted scopes and `claims`.
-export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
-  profile: ['name', 'given_name', 'family_name', 'preferred_username', 'updated_at'],
-  email: ['email', 'email_verified'],
-} as const;
+import { claimsCoveredBy } from './scope_claims.js';
 
 export function userClaims(user: AccountUser): AccountClaims {
   const claims: AccountClaims = {
@@ -22,12 +16,22 @@ export function userClaims(user: AccountUser): AccountClaims {
   return claims;
 }
 
+/** The user's claims that `scope` (space-separated, as oidc-provider passes it) releases, and `sub`. */
+export function claimsForScope(claims: AccountClaims, scope: string | undefined): AccountClaims {
+  const covered = claimsCoveredBy((scope ?? '').split(' '));
+  const released: AccountClaims = { sub: claims.sub };
+  for (const [name, value] of Object.entries(claims)) if (covered.has(name)) released[name] = value;
+  return released;
+}
+
 /** A disabled or deleted user is no account: their tokens stop answering at userinfo. */
 export function createFindAccount(users: UsersRepo): FindAccount {
   return async (_ctx, sub) => {
     // Read with the token this request presented, if it did (read_ahead_user.ts).
     const user = takeUserForRequest(sub) ?? (await users.findBySub(sub));
     if (!user || user.disabled) return undefined;
-    return { accountId: user.sub, claims: () => userClaims(user) };
+    // Only what the token's granted scopes cover ever leaves here, whatever the request's
+    // `claims` parameter or a grant stored by an earlier release says (scope_claims.ts).
+    return { accountId: user.sub, claims: (_use, scope) => claimsForScope(userClaims(user), scope) };
   };
 }

@@ -54,6 +54,7 @@ export const clientSchema = z
     default_max_age: z.number().int().nonnegative().optional(),
     require_auth_time: z.boolean().optional(),
     skip_consent: z.boolean().default(false),
+    require_pkce: z.boolean().optional(),
   })
   .strict();
 
@@ -110,6 +111,9 @@ export const gatehouseConfigSchema = z
       }
       if (!isPublic && !client.client_secret) {
         ctx.addIssue({ code: 'custom', path: at('client_secret'), message: `is required for token_endpoint_auth_method "${client.token_endpoint_auth_method}"` });
+      }
+      if (isPublic && client.require_pkce === false) {
+        ctx.addIssue({ code: 'custom', path: at('require_pkce'), message: 'a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false' });
       }
       if (isPublic && client.grant_types.includes('client_credentials')) {
         ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'client_credentials needs a confidential client' });

@@ -10,9 +10,13 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import { skipsConsent } from '../oidc/skips_consent.js';
 import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js';
+import { claimsCoveredBy } from '../accounts/scope_claims.js';
+import { addToGrant, grantable, grantedOIDCScope } from '../oidc/grant_consent.js';
 
-// The consent step: shows only what the client asks for that the user has not granted yet;
-// Allow adds it to the grant and remembers it for this user and client; Deny is access_denied.
+// The consent step: shows only what the client asks for that the user has not granted yet, and
+// exactly what Allow will release (claims only as far as the shown scopes cover them,
+// grant_consent.ts); Allow adds that to the grant and remembers it for this user and client;
+// Deny is access_denied.
 
 export interface ConsentDeps {
   runtime: () => Pick<Runtime, 'provider' | 'resources'>;
@@ -45,13 +49,10 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
     const accountId = details.session?.accountId;
     if (!accountId) throw new WrongPrompt();
     const { provider } = runtime();
-    const wanted = missing(details);
     const grant = details.grantId
       ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId }))
       : new provider.Grant({ accountId, clientId });
-    if (wanted.scope.length) grant.addOIDCScope(wanted.scope.join(' '));
-    if (wanted.claims.length) grant.addOIDCClaims(wanted.claims);
-    for (const [indicator, scopes] of Object.entries(wanted.resourceScopes)) grant.addResourceScope(indicator, scopes.join(' '));
+    const wanted = addToGrant(grant, missing(details));
     const grantId = await grant.save();
     await consents.remember(accountId, clientId, wanted);
     await audit.record({
@@ -72,12 +73,15 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
         await grantAndFinish(req, res, details, client.clientId, true);
         return;
       }
-      const wanted = missing(details);
+      const { provider, resources } = runtime();
+      const held = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+      const wanted = grantable(held ? grantedOIDCScope(held) : [], missing(details));
       const user = details.session?.accountId ? await users.findBySub(details.session.accountId) : undefined;
       const scopes = wanted.scope.map((s) => SCOPE_DESCRIPTIONS[s]).filter((s): s is string => !!s);
-      const claims = wanted.claims.filter((c) => CLAIM_DESCRIPTIONS[c]).map((c) => CLAIM_DESCRIPTIONS[c]!);
+      // Claims a listed scope does not already describe (ones an earlier consent's scopes cover).
+      const described = claimsCoveredBy(wanted.scope);
+      const claims = wanted.claims.filter((c) => !described.has(c) && CLAIM_DESCRIPTIONS[c]).map((c) => CLAIM_DESCRIPTIONS[c]!);
       if (claims.length) scopes.push(`See ${claims.join(', ')}`);
-      const { resources } = runtime();
       const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => ({
         name: resources.byIdentifier(identifier)?.name ?? identifier,
         scopes: s,

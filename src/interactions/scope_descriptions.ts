@@ -1,8 +1,9 @@
-// The consent screen's plain words for each standard scope and claim.
+// The consent screen's plain words for each standard scope and claim. A scope's words cover
+// every claim it releases (CLAIMS_BY_SCOPE in accounts/scope_claims.ts).
 export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Know who you are when you sign in',
-  profile: 'See your name and username',
-  email: 'See your email address',
+  profile: 'See your name and username (and when they last changed)',
+  email: 'See your email address (and whether it is verified)',
   offline_access: 'Keep access while you are not using it (until you revoke it)',
 };
 

@@ -1,30 +1,71 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { claimsWithinScopes } from '../accounts/scope_claims.js';
 import { hasUnstorableText } from '../db/nul_characters.js';
 
-// The `claims` request parameter (OIDC Core 5.5) is JSON the client writes: it is kept in the
-// interaction, the grant, the code and the refresh token. Two things about it are refused or
-// dropped before any of that is stored:
-// - a NUL or a lone surrogate anywhere in it (a JSON `\ud800` escape) is invalid_request: the
-//   database cannot store it (nul_characters.ts);
-// - claim names the provider does not serve are dropped (OIDC Core 5.5 lets a provider ignore
-//   them), so a request cannot make the stored grant grow with made-up names.
+// The `claims` authorization parameter (OIDC Core 5.5) may only pick among the claims of the
+// scopes the same request asks for (which oidc-provider has already checked against the
+// client's registered `scope`). Other members are dropped before anything reads the parameter,
+// so they are never shown on the consent page, stored in a grant, nor remembered: a client
+// registered for `openid` asking `{"id_token":{"email":null}}` learns nothing more, with or
+// without a consent page (skip_consent clients, the account client). Claim names the provider
+// does not serve are dropped the same way (OIDC Core 5.5 lets a provider ignore them), and a NUL
+// or a lone surrogate anywhere in the parameter is invalid_request: the database cannot store it
+// (nul_characters.ts), and it would be stored with the interaction and the grant.
 
-/** Claims the library itself puts in ID tokens, which a client may ask for by name. */
-export const PROTOCOL_CLAIMS = ['sub', 'auth_time', 'acr', 'amr', 'sid'] as const;
+const PARTS = ['id_token', 'userinfo'] as const;
 
-const MEMBERS = ['userinfo', 'id_token'] as const;
+type Members = Record<string, unknown>;
 
-export function createClaimsParameterCheck(supported: Iterable<string>) {
-  const known = new Set<string>([...supported, ...PROTOCOL_CLAIMS]);
-  return async (ctx: KoaContextWithOIDC, claims: Record<string, unknown>): Promise<void> => {
-    if (hasUnstorableText(claims)) throw new errors.InvalidRequest('the claims parameter must not contain NUL characters or unpaired surrogates');
-    const kept: Record<string, Record<string, unknown>> = {};
-    for (const member of MEMBERS) {
-      const requested = claims[member] as Record<string, unknown> | undefined;
-      if (requested === undefined) continue;
-      kept[member] = Object.fromEntries(Object.entries(requested).filter(([name]) => known.has(name)));
+function isObject(value: unknown): value is Members {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deletes from `claims.id_token` and `claims.userinfo` what `scopes` do not cover; true if any. */
+function dropUncovered(claims: Members, scopes: string[]): boolean {
+  let dropped = false;
+  for (const part of PARTS) {
+    const members = claims[part];
+    if (!isObject(members)) continue;
+    const kept = new Set(claimsWithinScopes(Object.keys(members), scopes));
+    for (const name of Object.keys(members)) {
+      if (kept.has(name)) continue;
+      delete members[name];
+      dropped = true;
     }
-    // The library reads the parameter again (as text) when it assigns the claims.
-    (ctx.oidc.params as { claims?: string }).claims = JSON.stringify(kept);
-  };
+  }
+  return dropped;
+}
+
+/**
+ * Limits the request's `claims` to its scopes, both the parameter (which the library parses
+ * again wherever it needs it, and stores with an interaction) and the parsed copy. Also run
+ * when a sign-in resumes, for interactions stored before this rule existed.
+ */
+export function limitRequestClaims(ctx: KoaContextWithOIDC): void {
+  const params = ctx.oidc.params as { scope?: string; claims?: string };
+  if (typeof params.claims !== 'string') return;
+  const scopes = (params.scope ?? '').split(' ').filter(Boolean);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(params.claims);
+  } catch {
+    return; // refused by the library's own check at the authorization endpoint
+  }
+  if (!isObject(parsed)) return;
+  if (dropUncovered(parsed, scopes)) params.claims = JSON.stringify(parsed);
+  const assigned: unknown = ctx.oidc.claims;
+  if (isObject(assigned)) dropUncovered(assigned, scopes);
+}
+
+/** `features.claimsParameter.assertClaimsParameter`: storable text, the library's member check, then the limit. */
+export async function limitClaimsParameter(ctx: KoaContextWithOIDC, claims: object): Promise<void> {
+  if (hasUnstorableText(claims)) throw new errors.InvalidRequest('the claims parameter must not contain NUL characters or unpaired surrogates');
+  for (const part of PARTS) {
+    const members = (claims as Members)[part];
+    if (!isObject(members)) continue;
+    for (const value of Object.values(members)) {
+      if (value !== null && !isObject(value)) throw new errors.InvalidRequest(`claims.${part} members must be null or objects`);
+    }
+  }
+  limitRequestClaims(ctx);
 }

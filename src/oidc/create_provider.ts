@@ -1,7 +1,8 @@
 import Provider, { type Configuration, type KoaContextWithOIDC, type Client } from 'oidc-provider';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
-import { CLAIMS_BY_SCOPE, createFindAccount } from '../accounts/find_account.js';
+import { createFindAccount } from '../accounts/find_account.js';
+import { CLAIMS_BY_SCOPE } from '../accounts/scope_claims.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../accounts/consents_repo.js';
 import type { RenderPage } from '../http/render_page.js';
@@ -18,7 +19,7 @@ import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
 import { sessionCookieOptions } from './session_cookie_options.js';
 import { refuseConcurrentReplays } from './replay_detection.js';
-import { createClaimsParameterCheck } from './claims_parameter.js';
+import { limitClaimsParameter } from './claims_parameter.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -36,15 +37,22 @@ const HOUR = 3600;
 const DAY = 24 * HOUR;
 
 // Our own client metadata; oidc-provider drops anything it does not know unless declared.
-const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required'];
+const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce'];
 
-function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata?: Record<string, unknown>): void {
   if (value === undefined) return;
   if (key === 'frontchannel_logout_uri') {
     if (typeof value !== 'string' || !/^https?:\/\//.test(value)) throw new TypeError('frontchannel_logout_uri must be an http(s) URL');
   } else if (typeof value !== 'boolean') {
     throw new TypeError(`${key} must be a boolean`);
+  } else if (key === 'require_pkce' && value === false && metadata?.token_endpoint_auth_method === 'none') {
+    throw new TypeError('require_pkce cannot be false for a public client (token_endpoint_auth_method "none")');
   }
+}
+
+function pkceRequired(client: Client): boolean {
+  if (client.clientAuthMethod === 'none') return true;
+  return (client as unknown as { require_pkce?: boolean }).require_pkce !== false;
 }
 
 // URL.parse is Node 22+; the server must still start on Node 20.19.
@@ -100,14 +108,17 @@ export function createProvider(deps: ProviderDeps): Provider {
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates; presenting a rotated token again revokes the whole grant.
     rotateRefreshToken: () => true,
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // RFC 9700 2.1.1: PKCE for every authorization code, confidential clients included (it stops
+    // code injection, which a client secret does not). A legacy confidential client that cannot
+    // send it is let off by `require_pkce: false`; a public client never is.
+    pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],
     // OIDC Core 3.1.2.1: the authorization endpoint MUST accept POST. The library allows it
     // only with SameSite=None session cookies, i.e. over https.
     enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true, assertClaimsParameter: createClaimsParameterCheck(Object.values(CLAIMS_BY_SCOPE).flat()) as never },
+      claimsParameter: { enabled: true, assertClaimsParameter: limitClaimsParameter },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true as never,
@@ -125,7 +136,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       revocation: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
+        // RFC 7009 2.1: any client, public ones included (identified by client_id alone), may
+        // revoke the tokens issued to it: holding the token is the proof, and a browser app that
+        // signs out must be able to end its tokens. Another client's token is left alone with the
+        // same 200 answer (2.2), so the endpoint tells nobody whose a token is.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
       rpInitiatedLogout: {

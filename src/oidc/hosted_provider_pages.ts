@@ -27,9 +27,30 @@ export function describeError(code: string | undefined, description?: string): {
   return { heading: 'Something went wrong', message: description ?? 'The request could not be completed.' };
 }
 
-function clientName(ctx: KoaContextWithOIDC): string | undefined {
-  const client = ctx.oidc?.client;
-  return client ? (client.clientName ?? client.clientId) : undefined;
+interface HintPayload {
+  sub?: unknown;
+  sid?: unknown;
+  aud?: unknown;
+}
+
+/** The end-session request's ID token, already verified by the library (signature, issuer, audience). */
+function idTokenHint(ctx: KoaContextWithOIDC): HintPayload | undefined {
+  return (ctx.oidc.entities as { IdTokenHint?: { payload?: HintPayload } }).IdTokenHint?.payload;
+}
+
+/**
+ * The application to name on the sign-out page, only when it proved it asked: an ID token it was
+ * issued for the signed-in user. A bare `client_id` is no proof (anyone can put any client's
+ * id in a link), and neither is an ID token of another user (an attacker's own), so those pages
+ * name nobody rather than say "Sign out of <App>" for an app that never asked.
+ */
+function provenClientName(ctx: KoaContextWithOIDC): string | undefined {
+  const client = ctx.oidc.client;
+  const hint = idTokenHint(ctx);
+  const session = ctx.oidc.session;
+  if (!client || !hint || hint.aud !== client.clientId) return undefined;
+  if (!session?.accountId || hint.sub !== session.accountId) return undefined;
+  return client.clientName ?? client.clientId;
 }
 
 /**
@@ -38,7 +59,7 @@ function clientName(ctx: KoaContextWithOIDC): string | undefined {
  * gave that client. An old token, another user's, or none at all leaves the choice to the user.
  */
 function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
-  const hint = (ctx.oidc.entities as { IdTokenHint?: { payload?: { sub?: unknown; sid?: unknown; aud?: unknown } } }).IdTokenHint?.payload;
+  const hint = idTokenHint(ctx);
   const session = ctx.oidc.session;
   if (!hint || !session?.accountId || hint.sub !== session.accountId || typeof hint.aud !== 'string') return false;
   const sid = session.sidFor(hint.aud);
@@ -64,12 +85,14 @@ export function createProviderPages(render: RenderPage) {
         ? form.replace('<form ', '<form data-auto-submit ').replace('</form>', `${button}</form>`)
         : form.replace('</form>', `${button}</form>`);
       ctx.type = 'html';
-      ctx.body = await render('logout', { clientName: clientName(ctx), form: marked, confirmed });
+      ctx.body = await render('logout', { clientName: provenClientName(ctx), form: marked, confirmed });
     },
 
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
+      // Reached with a bare `client_id` (the library forwards it, and anyone can link here with
+      // one), and the sign-out covers every application anyway: name none.
       ctx.type = 'html';
-      ctx.body = await render('logged_out', { clientName: clientName(ctx) });
+      ctx.body = await render('logged_out', {});
     },
   };
 }

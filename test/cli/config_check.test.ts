@@ -92,6 +92,26 @@ describe('gatehouse config check', () => {
     );
   });
 
+  it('refuses require_pkce: false for a public client, and anything but a boolean', async () => {
+    const target = await file('pkce.json', {
+      clients: [
+        webClient('legacy', { require_pkce: false }),
+        webClient('strict', { require_pkce: true }),
+        { client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: ['https://spa.example.com/cb'], require_pkce: false },
+      ],
+    });
+    const result = await check([target]);
+    expectOneLineError(result, /: 1 problem$/);
+    expect(result.stdout).toBe('clients[2].require_pkce: a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false\n');
+
+    const typo = await check([await file('pkce_typo.json', { clients: [webClient('typo', { require_pkce: 'no' })] })]);
+    expectOneLineError(typo, /: 1 problem$/);
+    expect(typo.stdout).toBe('clients[0].require_pkce: Invalid input: expected boolean, received string\n');
+
+    const legacyOnly = await file('pkce_ok.json', { clients: [webClient('legacy', { require_pkce: false })] });
+    expect(await check([legacyOnly])).toEqual({ code: 0, stdout: 'ok: 1 clients, 0 APIs\n', stderr: '' });
+  });
+
   it("reports what oidc-provider's own client validation refuses, by client", async () => {
     const target = await file('provider.json', {
       clients: [

@@ -55,7 +55,16 @@ async function startInteraction(signedIn: boolean): Promise<Step> {
   const ua = new UserAgent();
   const headers: Record<string, string> = {};
   if (signedIn) headers.cookie = sessionCookie;
-  const params = new URLSearchParams({ client_id: 'web', response_type: 'code', scope: 'openid profile things:read', redirect_uri: `${RP}/callback`, prompt: 'consent', state: 's' });
+  const params = new URLSearchParams({
+    client_id: 'web',
+    response_type: 'code',
+    scope: 'openid profile things:read',
+    redirect_uri: `${RP}/callback`,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    prompt: 'consent',
+    state: 's',
+  });
   const first = await ua.request(`${t.gh.issuer}/auth?${params}`, { headers });
   const location = first.headers.get('location');
   if (!location) throw new Error(`no interaction started: ${first.status}`);

@@ -26,9 +26,13 @@ beforeAll(async () => {
 });
 afterAll(() => gh?.close());
 
+// Every client must send PKCE: without it the request would be refused before the NUL is seen.
+const PKCE = 'code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
+
 function authPath(extra: string): string {
   const redirect = encodeURIComponent(`${RP}/callback`);
-  return `/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${redirect}&state=s&${extra}`;
+  const pkce = extra.includes('code_challenge=') ? '' : `${PKCE}&`;
+  return `/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${redirect}&state=s&${pkce}${extra}`;
 }
 
 describe('a NUL character in a parameter (Postgres text cannot hold one)', () => {
@@ -44,7 +48,7 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
   });
 
   it('in the state of a request that needs the login page: invalid_request back to the client', async () => {
-    const res = await request(gh.server).get(`/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&state=a%00b`);
+    const res = await request(gh.server).get(`/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&${PKCE}&state=a%00b`);
     expect(res.status).toBe(303);
     expect(new URL(res.headers.location!).searchParams.get('error')).toBe('invalid_request');
   });
@@ -68,7 +72,7 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
       .post('/request')
       .set('authorization', webAuth)
       .type('form')
-      .send(`client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&state=s&nonce=a%00b`);
+      .send(`client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&${PKCE}&state=s&nonce=a%00b`);
     expect(pushed.status).toBe(201);
     const used = await request(gh.server)
       .get(`/auth?client_id=web&request_uri=${encodeURIComponent(pushed.body.request_uri)}`)

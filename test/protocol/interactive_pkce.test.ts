@@ -1,22 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP } from '../support/fixtures.js';
+import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
+import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
-import { callbackParams, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
+import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
+import { tokenRequest as clientTokenRequest } from '../support/oauth_requests.js';
 
-// PKCE for the public `spa` client: required, S256 only, and the verifier is checked.
+// PKCE: required of every client (RFC 9700 2.1.1), S256 only, and the verifier is checked. A
+// legacy confidential client may be let off (`require_pkce: false`); a public client never.
 
 let gh: RunningGatehouse;
 let spa: oidc.Configuration;
+let web: oidc.Configuration;
+let legacy: oidc.Configuration;
+
+const LEGACY_SECRET = 'legacy-secret-0123456789abcdef0123456789';
+const LEGACY_CALLBACK = `${RP}/legacy/callback`;
 
 const SPA_CALLBACK = `${RP}/spa/callback`;
 const alice = { login: ALICE.username, password: ALICE.password };
 
 beforeAll(async () => {
-  gh = await startGatehouse();
+  const base = testConfig();
+  const legacyClient = { client_id: 'legacy', client_secret: LEGACY_SECRET, redirect_uris: [LEGACY_CALLBACK], scope: 'openid profile', require_pkce: false };
+  gh = await startGatehouse({ config: gatehouseConfigSchema.parse({ ...base, clients: [...base.clients, legacyClient] }) });
   await gh.createUser(ALICE);
   spa = await discover(gh.issuer, 'spa');
+  web = await discover(gh.issuer, 'web', SECRETS.web);
+  legacy = await discover(gh.issuer, 'legacy', LEGACY_SECRET);
 });
 afterAll(() => gh?.close());
 
@@ -77,5 +89,53 @@ describe('PKCE for a public client', () => {
       expect(body.error).toBe('invalid_grant');
       expect(body.access_token).toBeUndefined();
     }
+  });
+});
+
+describe('PKCE for a confidential client', () => {
+  // Code injection (RFC 9700 4.5): a stolen code replayed through the real client's callback is
+  // redeemed with the client's own secret; only PKCE ties the code to the browser that asked.
+  it('refuses an authorization request without code_challenge: invalid_request back to the client', async () => {
+    const { landing, state } = await startAuthorization(web, { params: { code_challenge: null, code_challenge_method: null } });
+    const callback = expectRedirect(landing);
+    expect(callback.origin + callback.pathname).toBe(`${RP}/callback`);
+    const params = callbackParams(callback);
+    expect(params.get('error')).toBe('invalid_request');
+    expect(params.get('error_description')).toMatch(/PKCE/);
+    expect(params.get('state')).toBe(state);
+    expect(params.get('code')).toBeNull();
+  });
+
+  it('refuses code_challenge_method=plain', async () => {
+    const { landing } = await startAuthorization(web, { params: { code_challenge: oidc.randomPKCECodeVerifier(), code_challenge_method: 'plain' } });
+    const params = callbackParams(expectRedirect(landing));
+    expect(params.get('error')).toBe('invalid_request');
+    expect(params.get('code')).toBeNull();
+  });
+
+  it('lets a client registered with require_pkce: false sign in without it', async () => {
+    const { ua, landing, state } = await startAuthorization(legacy, { redirectUri: LEGACY_CALLBACK, scope: 'openid', params: { code_challenge: null, code_challenge_method: null } });
+    let next = await ua.submit(expectPage(landing), LOGIN_FORM, alice, RP);
+    next = await ua.submit(expectPage(next), CONSENT_FORM, {}, RP);
+    const params = callbackParams(expectRedirect(next));
+    expect(params.get('state')).toBe(state);
+    const code = params.get('code');
+    expect(code).toBeTruthy();
+    const tokens = await clientTokenRequest(gh.issuer, { clientId: 'legacy', secret: LEGACY_SECRET }, { grant_type: 'authorization_code', code: code!, redirect_uri: LEGACY_CALLBACK });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.id_token).toBeTypeOf('string');
+  });
+
+  it('still checks the verifier when such a client does send a challenge', async () => {
+    const result = await authorize(legacy, { redirectUri: LEGACY_CALLBACK, scope: 'openid', credentials: alice });
+    const code = callbackParams(result.callback).get('code')!;
+    const refused = await clientTokenRequest(gh.issuer, { clientId: 'legacy', secret: LEGACY_SECRET }, { grant_type: 'authorization_code', code, redirect_uri: LEGACY_CALLBACK });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('invalid_grant');
+  });
+
+  it('discovery offers S256 only', async () => {
+    const metadata = (await (await fetch(`${gh.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
   });
 });

@@ -162,11 +162,13 @@ describe('login_hint', () => {
 });
 
 describe('claims request parameter', () => {
-  it('puts an essential email claim in the ID token', async () => {
+  it('puts an essential email claim in the ID token when the email scope is granted', async () => {
+    // `claims` picks among the claims of the requested scopes (claims_within_scopes.test.ts):
+    // without the email scope the email claim is not released.
     const ua = new UserAgent();
     const result = await authorize(web, {
       ua,
-      scope: 'openid',
+      scope: 'openid email',
       credentials: alice,
       consent: 'allow',
       params: { claims: JSON.stringify({ id_token: { email: { essential: true } } }) },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS } from '../support/fixtures.js';
+import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, isPage, type Page } from '../support/user_agent.js';
 import { callbackParams, expectNoStackTrace, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
@@ -18,6 +18,7 @@ const SIGNED_OUT = `${RP}/signed-out`;
 beforeAll(async () => {
   gh = await startGatehouse();
   await gh.createUser(ALICE);
+  await gh.createUser(BOB);
   web = await discover(gh.issuer, 'web', SECRETS.web);
   firstParty = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
 });
@@ -126,5 +127,44 @@ describe('RP-initiated logout', () => {
     expect(page.status).toBe(200);
     expect(page.$('h1').text()).toMatch(/signed out/i);
     expect(pageKind(page)).toBe('other');
+  });
+});
+
+describe('which application the sign-out pages name', () => {
+  // Anyone can send a signed-in user a link to /session/end with any client's id: the page must
+  // not then say that application asked to sign them out.
+  it('a client_id alone names no application', async () => {
+    const { ua } = await signIn(web, { credentials: alice, consent: 'allow' });
+    for (const params of [{ client_id: 'web' }, { client_id: 'web', post_logout_redirect_uri: SIGNED_OUT, state: 's' }]) {
+      const url = new URL(`${gh.issuer}/session/end`);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      const page = expectPage(await ua.follow(url.href, {}, RP));
+      expect(page.status).toBe(200);
+      expect(page.$('h1').text()).toMatch(/sign out\?/i);
+      expect(visibleText(page)).not.toContain('Web App');
+      expect(visibleText(page)).toContain('You asked to sign out');
+      expect(page.$('form[data-auto-submit]')).toHaveLength(0);
+    }
+  });
+
+  it('an ID token issued to that application for the signed-in user names it', async () => {
+    const { ua, tokens } = await signIn(web, { credentials: alice, consent: 'allow' });
+    const page = expectPage(await ua.follow(oidc.buildEndSessionUrl(web, { id_token_hint: tokens.id_token! }).href, {}, RP));
+    expect(visibleText(page)).toContain('Web App is signing you out');
+  });
+
+  it("another user's ID token (an attacker's own) names no application", async () => {
+    const bobs = await signIn(web, { credentials: { login: BOB.username, password: BOB.password }, consent: 'allow' });
+    const { ua } = await signIn(web, { credentials: alice, consent: 'allow' });
+    const page = expectPage(await ua.follow(oidc.buildEndSessionUrl(web, { id_token_hint: bobs.tokens.id_token! }).href, {}, RP));
+    expect(page.$('h1').text()).toMatch(/sign out\?/i);
+    expect(visibleText(page)).not.toContain('Web App');
+  });
+
+  it('the signed-out page names no application, whatever client_id it is given', async () => {
+    const page = expectPage(await new UserAgent().follow(`${gh.issuer}/session/end/success?client_id=web`, {}, RP));
+    expect(page.status).toBe(200);
+    expect(page.$('h1').text()).toMatch(/signed out/i);
+    expect(visibleText(page)).not.toContain('Web App');
   });
 });

@@ -5,9 +5,10 @@ import { ALICE, OPAQUE_API, RP, SECRETS } from '../support/fixtures.js';
 import { discover, signIn } from '../support/relying_party.js';
 import { introspect, revoke, tokenRequest, userinfo } from '../support/oauth_requests.js';
 
-// Who may introspect (RFC 7662) and revoke (RFC 7009) which token: the client it was issued to,
-// and for an API's opaque tokens, the clients registered for that API; nobody else, and never a
-// public client.
+// Who may introspect (RFC 7662) and revoke (RFC 7009) which token. Introspection: the client it
+// was issued to, and for an API's opaque tokens, the clients registered for that API; nobody
+// else, and never a public client. Revocation: the client it was issued to, public clients
+// included (a browser app revokes its tokens at sign-out); never another client.
 
 const web = { clientId: 'web', secret: SECRETS.web };
 const service = { clientId: 'service', secret: SECRETS.service };
@@ -125,5 +126,58 @@ describe('revocation', () => {
     expect((await introspect(gh.issuer, service, notes)).body.active).toBe(true);
     expect((await revoke(gh.issuer, service, notes)).status).toBe(200);
     expect((await introspect(gh.issuer, service, notes)).body).toEqual({ active: false });
+  });
+
+  it('lets a public client revoke its own access and refresh tokens (client_id alone, RFC 7009 2.1)', async () => {
+    const spaRp = await discover(gh.issuer, 'spa');
+    const { tokens } = await signIn(spaRp, {
+      scope: 'openid profile offline_access',
+      redirectUri: `${RP}/spa/callback`,
+      params: { prompt: 'consent' },
+      credentials: alice,
+      consent: 'allow',
+    });
+    expect(tokens.refresh_token).toBeTruthy();
+    expect((await userinfo(gh.issuer, tokens.access_token)).status).toBe(200);
+
+    // Sign-out in the SPA: revoke the access token, then the refresh token.
+    expect((await revoke(gh.issuer, spa, tokens.access_token)).status).toBe(200);
+    const info = await userinfo(gh.issuer, tokens.access_token);
+    expect(info.status).toBe(401);
+    expect(info.body.error).toBe('invalid_token');
+
+    expect((await revoke(gh.issuer, spa, tokens.refresh_token!)).status).toBe(200);
+    const refreshed = await tokenRequest(gh.issuer, spa, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(refreshed.status).toBe(400);
+    expect(refreshed.body.error).toBe('invalid_grant');
+  });
+
+  it('a public client revoking its refresh token first also ends the access tokens of that grant', async () => {
+    const spaRp = await discover(gh.issuer, 'spa');
+    const { tokens } = await signIn(spaRp, {
+      scope: 'openid offline_access',
+      redirectUri: `${RP}/spa/callback`,
+      params: { prompt: 'consent' },
+      credentials: alice,
+      consent: 'allow',
+    });
+    expect((await revoke(gh.issuer, spa, tokens.refresh_token!)).status).toBe(200);
+    expect((await userinfo(gh.issuer, tokens.access_token)).status).toBe(401);
+  });
+
+  it('never lets a public client revoke another client’s token, nor another client revoke a public client’s', async () => {
+    // The attacker knows only client_ids, which are not secret: 200 as RFC 7009 2.2 says, and nothing revoked.
+    const webTokens = await signIn(rp, { scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: alice, consent: 'allow' });
+    expect((await revoke(gh.issuer, spa, webTokens.tokens.access_token)).status).toBe(200);
+    expect((await revoke(gh.issuer, spa, webTokens.tokens.refresh_token!)).status).toBe(200);
+    expect((await userinfo(gh.issuer, webTokens.tokens.access_token)).status).toBe(200);
+    const refreshed = await tokenRequest(gh.issuer, web, { grant_type: 'refresh_token', refresh_token: webTokens.tokens.refresh_token! });
+    expect(refreshed.status).toBe(200);
+
+    const spaRp = await discover(gh.issuer, 'spa');
+    const { tokens } = await signIn(spaRp, { scope: 'openid profile', redirectUri: `${RP}/spa/callback`, credentials: alice, consent: 'allow' });
+    expect((await revoke(gh.issuer, web, tokens.access_token)).status).toBe(200);
+    expect((await revoke(gh.issuer, firstParty, tokens.access_token)).status).toBe(200);
+    expect((await userinfo(gh.issuer, tokens.access_token)).status).toBe(200);
   });
 });

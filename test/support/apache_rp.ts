@@ -123,6 +123,8 @@ function vhost(site: ApacheSite, dir: string, issuer: string, passphrase: string
   OIDCClientSecret ${site.clientSecret}
   OIDCProviderTokenEndpointAuth client_secret_basic
   OIDCScope "openid profile email"
+  # Gatehouse requires PKCE of every client (RFC 9700); this module version sends none unless told.
+  OIDCPKCEMethod S256
   OIDCRedirectURI ${site.redirectUri}
   OIDCCryptoPassphrase ${passphrase}
   # Two RPs on one host share the browser's cookie jar: without their own names they overwrite
