@@ -20,9 +20,15 @@ function isObject(value: unknown): value is Members {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Deletes from `claims.id_token` and `claims.userinfo` what `scopes` do not cover; true if any. */
+/** Deletes members other than `id_token` and `userinfo`, and from those what `scopes` do not cover; true if any. */
 function dropUncovered(claims: Members, scopes: string[]): boolean {
   let dropped = false;
+  // Members other than these two are not OIDC's: nothing reads them, so nothing stores them.
+  for (const member of Object.keys(claims)) {
+    if ((PARTS as readonly string[]).includes(member)) continue;
+    delete claims[member];
+    dropped = true;
+  }
   for (const part of PARTS) {
     const members = claims[part];
     if (!isObject(members)) continue;
