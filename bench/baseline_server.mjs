@@ -15,7 +15,7 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { gatehouseConfigSchema } from '../dist/config/gatehouse_config.js';
 import { clientMetadata } from '../dist/oidc/client_sync.js';
 import { createResourceServers } from '../dist/oidc/resource_servers.js';
-import { CLAIMS_BY_SCOPE } from '../dist/accounts/find_account.js';
+import { CLAIMS_BY_SCOPE } from '../dist/accounts/scope_claims.js';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
