@@ -62,8 +62,6 @@ export const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
 const MAX_DELAY_MS = 2000;
 
-export { ipKey };
-
 const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
 /**
@@ -75,22 +73,31 @@ export function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
 }
 
-export function createLimiter(db: Pick<Db, 'query'>, keyPrefix: string, points: number, duration: number, clearExpiredByTimeout = false) {
+export interface LimiterOptions {
+  /** the one limiter of the table that deletes long-expired rows (the account limiter) */
+  clearExpiredByTimeout?: boolean;
+  /** refuse a key from memory once it consumed this many points, until its window ends */
+  inMemoryBlockOnConsumed?: number;
+}
+
+/** A counter in the shared limits table, under `keyPrefix:`. */
+export function createLimiter(db: Pick<Db, 'query'>, keyPrefix: string, points: number, duration: number, options: LimiterOptions = {}) {
   return new RateLimiterPostgres({
     storeClient: limitsStoreClient(db),
     storeType: 'pool',
     tableName: LIMITS_TABLE,
     tableCreated: true, // migrations/0003_login_limits.sql
     // Every limiter shares the table; one periodic delete of long-expired rows is enough.
-    clearExpiredByTimeout,
+    clearExpiredByTimeout: options.clearExpiredByTimeout ?? false,
     keyPrefix,
     points,
     duration,
+    ...(options.inMemoryBlockOnConsumed ? { inMemoryBlockOnConsumed: options.inMemoryBlockOnConsumed } : {}),
   });
 }
 
 export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginThrottleSettings): LoginThrottle {
-  const accounts = createLimiter(db, 'account', settings.maxFailuresPerAccount, settings.windowSeconds, true);
+  const accounts = createLimiter(db, 'account', settings.maxFailuresPerAccount, settings.windowSeconds, { clearExpiredByTimeout: true });
   const ips = createLimiter(db, 'ip', settings.maxFailuresPerIp, settings.windowSeconds);
   // An IP's lockout is a row of its own: the count's reservations are given back by refused
   // and successful attempts, and a give-back must never lift a lockout.

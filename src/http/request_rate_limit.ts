@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/db.js';
-import { LIMITS_TABLE, ipKey, limitsStoreClient } from '../accounts/login_throttle.js';
+import { createLimiter } from '../accounts/login_throttle.js';
+import { ipKey } from '../accounts/throttle_keys.js';
 import { refuseRequest } from './refuse_request.js';
 
 // Requests anyone can send without credentials that make the server store something: an
@@ -25,19 +26,9 @@ function isLimited(method: string, path: string): boolean {
 }
 
 export function createRequestRateLimit(db: Db, settings: RequestRateLimitSettings): RequestHandler {
-  const limiter = new RateLimiterPostgres({
-    storeClient: limitsStoreClient(db),
-    storeType: 'pool',
-    tableName: LIMITS_TABLE,
-    tableCreated: true, // migrations/0003_login_limits.sql
-    clearExpiredByTimeout: false, // login_throttle.ts's account limiter clears the shared table
-    keyPrefix: 'requests',
-    points: settings.points,
-    duration: settings.windowSeconds,
-    // An address over its budget is refused from memory until its window ends: a flood costs
-    // no database write per request on this instance.
-    inMemoryBlockOnConsumed: settings.points + 1,
-  });
+  // An address over its budget is refused from memory until its window ends: a flood costs
+  // no database write per request on this instance.
+  const limiter = createLimiter(db, 'requests', settings.points, settings.windowSeconds, { inMemoryBlockOnConsumed: settings.points + 1 });
 
   return (req, res, next) => {
     if (!isLimited(req.method, req.path)) return next();

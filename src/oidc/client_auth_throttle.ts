@@ -57,8 +57,8 @@ export function createClientAuthThrottle(db: Db, keys: ThrottleKeys, settings: C
   // `client_ip:<HMAC of client and address>`: only registered clients are counted.
   const pairs = createLimiter(db, 'client_ip', settings.maxFailures, settings.windowSeconds);
   // `client:<client_id>`: all failures of a client, whatever their source.
-  const clients = createLimiter(db, 'client', settings.maxFailures * SLOW_FACTOR, settings.windowSeconds);
   const slowAt = settings.maxFailures * SLOW_FACTOR;
+  const clients = createLimiter(db, 'client', slowAt, settings.windowSeconds);
 
   // Keyed by registered clients (and their source addresses) only, and bounded.
   const failedHereUntil = new Map<string, number>();
