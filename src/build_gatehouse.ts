@@ -33,7 +33,7 @@ export interface Gatehouse {
   audit: AuditLog;
   /** back-channel logout notices: sent at once, retried from Postgres */
   backchannel: BackchannelQueue;
-  /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. */
+  /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. One call at a time. */
   applyConfig(config: GatehouseConfig): Promise<void>;
 }
 
@@ -77,15 +77,10 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   );
 
   let served = config;
-  // One config is applied at a time, in the order asked: a slower, older one finishing last
-  // would leave the database and the serving provider on it.
-  let applying: Promise<void> = Promise.resolve();
-  function applyConfig(next: GatehouseConfig): Promise<void> {
-    const turn = applying.then(() => applyNow(next));
-    applying = turn.catch(() => undefined);
-    return turn;
-  }
-  async function applyNow(next: GatehouseConfig): Promise<void> {
+  // Callers apply one config at a time (start-up, then SIGHUP reloads through
+  // process/serial_reloads.ts): a slower, older one finishing last would leave the database and
+  // the serving provider on it.
+  async function applyConfig(next: GatehouseConfig): Promise<void> {
     // Which scopes a client may list depends on the APIs: a reload that adds an API and a client
     // using it is checked by a provider configured for the new file, not the one serving now.
     const checker = isDeepStrictEqual(next.apis, served.apis) ? host.current().provider : await createValidationProvider(env, next);
