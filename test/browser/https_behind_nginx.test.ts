@@ -11,7 +11,7 @@ import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { freePort } from '../support/spawn_gatehouse.js';
 import { makeTestCertificate, startNginx, type RunningNginx, type TestCertificate } from '../support/nginx_tls.js';
-import { ALICE } from '../support/fixtures.js';
+import { ALICE, FIXED_PKCE } from '../support/fixtures.js';
 
 // Gatehouse as deployed: behind nginx ending TLS with deploy/nginx.conf, the issuer
 // https://localhost:PORT, TRUST_PROXY=1. A real Chromium signs in, signs in again by single
@@ -84,8 +84,7 @@ function authorizationUrl(state: string, nonce: string): string {
     scope: 'openid profile',
     state,
     nonce,
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
+    ...FIXED_PKCE,
   })}`;
 }
 

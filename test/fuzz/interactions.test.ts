@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import * as cheerio from 'cheerio';
-import { ALICE, RP } from '../support/fixtures.js';
+import { ALICE, FIXED_PKCE, RP } from '../support/fixtures.js';
 import { UserAgent, isPage } from '../support/user_agent.js';
 import { startFuzzTarget, type FuzzTarget } from './fuzz_target.js';
 import {
@@ -60,8 +60,7 @@ async function startInteraction(signedIn: boolean): Promise<Step> {
     response_type: 'code',
     scope: 'openid profile things:read',
     redirect_uri: `${RP}/callback`,
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
+    ...FIXED_PKCE,
     prompt: 'consent',
     state: 's',
   });

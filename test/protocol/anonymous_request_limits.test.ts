@@ -2,7 +2,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { RP, SECRETS } from '../support/fixtures.js';
+import { FIXED_PKCE, RP, SECRETS } from '../support/fixtures.js';
 import { basicAuth } from '../support/oauth_requests.js';
 import { discover } from '../support/relying_party.js';
 import { LOGIN_FORM, expectPage, startAuthorization } from '../support/hosted_pages.js';
@@ -14,8 +14,7 @@ import { MAX_AUTHORIZATION_BODY_BYTES, MAX_AUTHORIZATION_QUERY_BYTES } from '../
 
 const webAuth = basicAuth({ clientId: 'web', secret: SECRETS.web });
 const redirect = encodeURIComponent(`${RP}/callback`);
-// Every client must send PKCE (RFC 9700): a fixed S256 challenge, never redeemed here.
-const pkce = 'code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
+const pkce = new URLSearchParams(FIXED_PKCE).toString();
 const authPath = (state: string) => `/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${redirect}&${pkce}&state=${state}`;
 const parBody = (state: string) => `client_id=web&response_type=code&scope=openid&redirect_uri=${redirect}&${pkce}&state=${state}`;
 

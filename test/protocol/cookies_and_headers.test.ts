@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cookie } from 'tough-cookie';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP } from '../support/fixtures.js';
+import { ALICE, RP, webAuthorizationUrl } from '../support/fixtures.js';
 import { UserAgent, isPage, type Page, type Route } from '../support/user_agent.js';
 import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind } from '../support/hosted_pages.js';
 
@@ -40,25 +40,11 @@ const viaTlsProxy =
       ? { url: `${local}${url.pathname}${url.search}`, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': url.host } }
       : undefined;
 
-function authorizationUrl(issuer: string): string {
-  const params = new URLSearchParams({
-    client_id: 'web',
-    response_type: 'code',
-    redirect_uri: `${RP}/callback`,
-    scope: 'openid profile',
-    state: 'state-1',
-    nonce: 'nonce-1',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  });
-  return `${issuer}/auth?${params}`;
-}
-
 /** Sign in with consent and sign out again; returns the agent, which saw every response. */
 async function session(issuer: string, route?: Route): Promise<{ ua: RecordingAgent; pages: Page[] }> {
   const ua = new RecordingAgent(route);
   const pages: Page[] = [];
-  const login = expectPage(await ua.follow(authorizationUrl(issuer), {}, RP));
+  const login = expectPage(await ua.follow(webAuthorizationUrl(issuer), {}, RP));
   expect(pageKind(login)).toBe('login');
   const consent = expectPage(await ua.submit(login, LOGIN_FORM, { login: ALICE.username, password: ALICE.password }, RP));
   expect(pageKind(consent)).toBe('consent');

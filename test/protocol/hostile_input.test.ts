@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS } from '../support/fixtures.js';
+import { ALICE, FIXED_PKCE, RP, SECRETS } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { basicAuth } from '../support/oauth_requests.js';
 import { LOGIN_FORM, expectPage, pageKind, startAuthorization } from '../support/hosted_pages.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => gh?.close());
 
 // Every client must send PKCE: without it the request would be refused before the NUL is seen.
-const PKCE = 'code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
+const PKCE = new URLSearchParams(FIXED_PKCE).toString();
 
 function authPath(extra: string): string {
   const redirect = encodeURIComponent(`${RP}/callback`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { RP } from '../support/fixtures.js';
+import { FIXED_PKCE, RP } from '../support/fixtures.js';
 
 // An https:// issuer is https only. A request that reached Gatehouse over plain http, whether
 // straight to its port or with X-Forwarded-Proto: http from the trusted proxy, used to get the
@@ -14,8 +14,7 @@ const AUTH_QUERY = new URLSearchParams({
   response_type: 'code',
   redirect_uri: `${RP}/callback`,
   scope: 'openid',
-  code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-  code_challenge_method: 'S256',
+  ...FIXED_PKCE,
 }).toString();
 
 async function get(gh: RunningGatehouse, path: string, headers: Record<string, string> = {}, method = 'GET') {

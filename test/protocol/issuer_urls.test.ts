@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP } from '../support/fixtures.js';
+import { ALICE, RP, webAuthorizationUrl } from '../support/fixtures.js';
 import { RawUserAgent } from '../support/raw_user_agent.js';
 import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind } from '../support/hosted_pages.js';
 
@@ -31,20 +31,6 @@ class RecordingAgent extends RawUserAgent {
     this.seen.push({ url, status: response.status, location: response.headers.get('location'), body: await response.clone().text() });
     return response;
   }
-}
-
-function authorizationUrl(issuer: string): string {
-  const params = new URLSearchParams({
-    client_id: 'web',
-    response_type: 'code',
-    redirect_uri: `${RP}/callback`,
-    scope: 'openid profile',
-    state: 'state-1',
-    nonce: 'nonce-1',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  });
-  return `${issuer}/auth?${params}`;
 }
 
 /** Every absolute URL in a JSON document. */
@@ -79,7 +65,7 @@ describe.each(FORGERIES.map(([name, forged], i) => [name, forged, `alice${i}`] a
 
   it('signs in and out through URLs of the issuer only: authorize, interaction, resume, end-session', async () => {
     const ua = new RecordingAgent(forged);
-    const login = expectPage(await ua.follow(authorizationUrl(gh.issuer), {}, RP));
+    const login = expectPage(await ua.follow(webAuthorizationUrl(gh.issuer), {}, RP));
     expect(pageKind(login)).toBe('login');
     const consent = expectPage(await ua.submit(login, LOGIN_FORM, { login: username, password: ALICE.password }, RP));
     expect(pageKind(consent)).toBe('consent');

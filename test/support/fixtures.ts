@@ -6,6 +6,18 @@ import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 
 export const RP = 'http://127.0.0.1:9';
 
+/**
+ * A fixed PKCE S256 challenge (RFC 7636 appendix B) for authorization requests whose code is
+ * never redeemed: every client must send one (RFC 9700).
+ */
+export const FIXED_PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' } as const;
+
+/** `web`'s authorization request for `openid profile`, as an RP at RP/callback sends it. */
+export function webAuthorizationUrl(issuer: string): string {
+  const params = new URLSearchParams({ client_id: 'web', response_type: 'code', redirect_uri: `${RP}/callback`, scope: 'openid profile', state: 'state-1', nonce: 'nonce-1', ...FIXED_PKCE });
+  return `${issuer}/auth?${params}`;
+}
+
 export const SECRETS = {
   web: 'web-secret-0123456789abcdef0123456789',
   service: 'service-secret-0123456789abcdef012345',
