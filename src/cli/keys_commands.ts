@@ -51,7 +51,7 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
 
   keys
     .command('revoke')
-    .description('delete a signing or cookie key at once (a leaked key): what it signed stops verifying')
+    .description('delete a signing or cookie key immediately, for a leaked key: what it signed stops verifying')
     .argument('<kid>', 'the kid `gatehouse keys list` shows')
     .option('--yes', 'confirm: every token and session signed with this key dies')
     // A kid is base64url and may start with '-': take it as the argument, not an option.
