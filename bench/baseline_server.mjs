@@ -13,8 +13,8 @@ import Provider from 'oidc-provider';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { gatehouseConfigSchema } from '../dist/config/gatehouse_config.js';
-import { clientMetadata } from '../dist/oidc/client_sync.js';
-import { createResourceServers } from '../dist/oidc/resource_servers.js';
+import { clientMetadata } from '../dist/storage/client_sync.js';
+import { createResourceServers } from '../dist/provider/resource_servers.js';
 import { CLAIMS_BY_SCOPE } from '../dist/accounts/scope_claims.js';
 
 const port = Number(process.env.PORT);

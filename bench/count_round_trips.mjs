@@ -10,9 +10,9 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadEnv } from '../dist/config/env.js';
 import { gatehouseConfigSchema } from '../dist/config/gatehouse_config.js';
-import { createLogger } from '../dist/log.js';
+import { createLogger } from '../dist/core/log.js';
 import { openDb } from '../dist/db/open_db.js';
-import { buildGatehouse } from '../dist/build_gatehouse.js';
+import { buildGatehouse } from '../dist/app/build_gatehouse.js';
 import { createUsersRepo } from '../dist/accounts/users_repo.js';
 import { benchConfig, benchUser, SECRETS } from './bench_config.mjs';
 import { createFreshDatabase } from './database.mjs';
@@ -59,7 +59,8 @@ try {
   const introspector = basic('introspector', SECRETS.introspector);
   // One refresh token per lane: each lane rotates its own.
   const refreshTokens = [];
-  for (let lane = 0; lane < C; lane++) refreshTokens.push((await signIn(url, { scope: REFRESH_SCOPE, prompt: 'consent', credentials: credentials() })).refresh_token);
+  for (let lane = 0; lane < C; lane++)
+    refreshTokens.push((await signIn(url, { scope: REFRESH_SCOPE, prompt: 'consent', credentials: credentials() })).refresh_token);
   const userinfoToken = (await signIn(url, { scope: 'openid profile email', credentials: credentials() })).access_token;
   const opaque = (await tokenRequest(url, service, { grant_type: 'client_credentials', scope: 'notes:read' })).access_token;
 

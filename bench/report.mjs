@@ -34,11 +34,21 @@ export function evaluateTargets(r) {
       met: r.signIns.ratio >= 0.85,
     });
   }
-  targets.push({ name: 'peak RSS of the Gatehouse worker under load', goal: '≤ 150 MB', measured: mb(r.gatehousePeakRss), met: r.gatehousePeakRss <= 150 * MB });
+  targets.push({
+    name: 'peak RSS of the Gatehouse worker under load',
+    goal: '≤ 150 MB',
+    measured: mb(r.gatehousePeakRss),
+    met: r.gatehousePeakRss <= 150 * MB,
+  });
   if (r.million) {
     const m = r.million;
     targets.push({ name: `refresh with ${int(m.rows)} extra rows ÷ empty table`, goal: '≥ 0.9×', measured: x(m.refreshRatio), met: m.refreshRatio >= 0.9 });
-    targets.push({ name: `introspection with ${int(m.rows)} extra rows ÷ empty table`, goal: '≥ 0.9×', measured: x(m.introspectionRatio), met: m.introspectionRatio >= 0.9 });
+    targets.push({
+      name: `introspection with ${int(m.rows)} extra rows ÷ empty table`,
+      goal: '≥ 0.9×',
+      measured: x(m.introspectionRatio),
+      met: m.introspectionRatio >= 0.9,
+    });
     targets.push({
       name: `introspection p99 while the sweep deletes ${int(m.sweep.deleted)} expired rows ÷ normal p99`,
       goal: '≤ 2×',
@@ -89,7 +99,20 @@ export function resultsTable(r) {
     ]);
   }
   return table(
-    ['scenario', 'GH req/s', 'GH p50 ms', 'GH p99 ms', 'GH errors', 'GH peak RSS', 'base req/s', 'base p50 ms', 'base p99 ms', 'base errors', 'base peak RSS', 'GH ÷ base'],
+    [
+      'scenario',
+      'GH req/s',
+      'GH p50 ms',
+      'GH p99 ms',
+      'GH errors',
+      'GH peak RSS',
+      'base req/s',
+      'base p50 ms',
+      'base p99 ms',
+      'base errors',
+      'base peak RSS',
+      'GH ÷ base',
+    ],
     rows,
   );
 }
@@ -124,7 +147,18 @@ export function clusterTable(r) {
   const c = r.cluster;
   if (!c) return '';
   return table(
-    ['scenario', 'GH req/s', 'GH p50 ms', 'GH p99 ms', 'GH errors', 'GH peak RSS per worker', 'GH µs CPU/req (all workers)', 'Postgres µs', 'base req/s (1 process)', 'GH ÷ base'],
+    [
+      'scenario',
+      'GH req/s',
+      'GH p50 ms',
+      'GH p99 ms',
+      'GH errors',
+      'GH peak RSS per worker',
+      'GH µs CPU/req (all workers)',
+      'Postgres µs',
+      'base req/s (1 process)',
+      'GH ÷ base',
+    ],
     c.scenarios.map((s) => [
       s.title,
       int(s.gatehouse.rps),
@@ -146,10 +180,7 @@ export function millionTable(r) {
   const row = (label, empty, full, ratio) => [label, int(empty.rps), ms(empty.p99), int(full.rps), ms(full.p99), int(full.errors), x(ratio)];
   return table(
     ['scenario (Gatehouse)', 'empty req/s', 'empty p99 ms', `+${int(m.rows)} rows req/s`, 'p99 ms', 'errors', 'ratio'],
-    [
-      row('refresh_token grant', m.refreshEmpty, m.refresh, m.refreshRatio),
-      row('introspection', m.introspectionEmpty, m.introspection, m.introspectionRatio),
-    ],
+    [row('refresh_token grant', m.refreshEmpty, m.refresh, m.refreshRatio), row('introspection', m.introspectionEmpty, m.introspection, m.introspectionRatio)],
   );
 }
 
@@ -227,11 +258,15 @@ ${cpuTable(r)}
 
 ### With WEB_CONCURRENCY = ${r.cluster?.workers ?? '–'} (one worker per core)
 
-${r.cluster ? `The same requests against a Gatehouse cluster of ${r.cluster.workers} workers on the same database, ${r.settings.clusterWarmup} s warm-up
+${
+  r.cluster
+    ? `The same requests against a Gatehouse cluster of ${r.cluster.workers} workers on the same database, ${r.settings.clusterWarmup} s warm-up
 then ${r.settings.clusterDuration} s measured each, compared with the single-process baseline above. Peak RSS is that of the
 largest worker; CPU adds up the primary and every worker.
 
-${clusterTable(r)}` : '_Not measured in this run._'}
+${clusterTable(r)}`
+    : '_Not measured in this run._'
+}
 
 ### With ${int(r.million?.rows ?? 0)} rows in oidc_models
 

@@ -29,8 +29,32 @@ const { values: args } = parseArgs({
 });
 
 const SETTINGS = args.smoke
-  ? { connections: 4, warmup: 0.2, duration: 0.5, shortDuration: 0.3, clusterWarmup: 0.2, clusterDuration: 0.5, signInUsers: 4, signInDuration: 1, rows: 10_000, tokens: 4, argon2Samples: 5 }
-  : { connections: 16, warmup: 2, duration: 10, shortDuration: 4, clusterWarmup: 1, clusterDuration: 4, signInUsers: 16, signInDuration: 10, rows: 1_000_000, tokens: 32, argon2Samples: 20 };
+  ? {
+      connections: 4,
+      warmup: 0.2,
+      duration: 0.5,
+      shortDuration: 0.3,
+      clusterWarmup: 0.2,
+      clusterDuration: 0.5,
+      signInUsers: 4,
+      signInDuration: 1,
+      rows: 10_000,
+      tokens: 4,
+      argon2Samples: 5,
+    }
+  : {
+      connections: 16,
+      warmup: 2,
+      duration: 10,
+      shortDuration: 4,
+      clusterWarmup: 1,
+      clusterDuration: 4,
+      signInUsers: 16,
+      signInDuration: 10,
+      rows: 1_000_000,
+      tokens: 32,
+      argon2Samples: 20,
+    };
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const wanted = (id) => !only || only.has(id);
 const complete = !args.smoke && !only;
@@ -47,7 +71,7 @@ if (!args['no-build']) {
 const { openDb } = await import('../dist/db/open_db.js');
 const { createUsersRepo } = await import('../dist/accounts/users_repo.js');
 const { ARGON2_PARAMS } = await import('../dist/accounts/passwords.js');
-const { sweepExpired } = await import('../dist/db/sweep_expired.js');
+const { sweepExpired } = await import('../dist/storage/sweep_expired.js');
 const { benchConfig, benchUser } = await import('./bench_config.mjs');
 const { createFreshDatabase } = await import('./database.mjs');
 const { startBaseline, startGatehouse, rssSampler } = await import('./servers.mjs');
@@ -81,7 +105,10 @@ function machine(postgres) {
     postgres,
     oidcProvider: version('oidc-provider'),
     autocannon: version('autocannon'),
-    loadBefore: os.loadavg().map((n) => n.toFixed(2)).join(' '),
+    loadBefore: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
     runtime: args['node-defaults'] ? 'Node.js defaults (--node-defaults)' : `${describeRuntime(productionRuntimeEnv())} (the Dockerfile's)`,
   };
 }
@@ -120,7 +147,10 @@ try {
     }),
     startBaseline({ configFile }),
   ]);
-  cleanups.push(() => gatehouse.stop(), () => baseline.stop());
+  cleanups.push(
+    () => gatehouse.stop(),
+    () => baseline.stop(),
+  );
   const rss = rssSampler([gatehouse, baseline]);
   cleanups.push(async () => rss.stop());
   const idle = rss.window();
@@ -142,7 +172,10 @@ try {
   const c = SETTINGS.connections;
   const tokenCounts = { refresh: 3 * c, userinfo: SETTINGS.tokens, opaque: 2 * SETTINGS.tokens };
   const tokens = {
-    gatehouse: await mintTokens(gatehouse, { ...tokenCounts, credentials: (i) => ({ login: users[i % users.length].username, password: users[i % users.length].password }) }),
+    gatehouse: await mintTokens(gatehouse, {
+      ...tokenCounts,
+      credentials: (i) => ({ login: users[i % users.length].username, password: users[i % users.length].password }),
+    }),
     baseline: await mintTokens(baseline, { ...tokenCounts, credentials: () => undefined }),
   };
   log('tokens minted through real flows on both servers');
@@ -175,7 +208,10 @@ try {
     for (const name of ['baseline', 'gatehouse']) {
       row[name] = await run(servers[name], scenario);
       const r = row[name];
-      log(`${scenario.id.padEnd(13)} ${name.padEnd(9)} ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors` + (r.errors ? ` (status codes ${JSON.stringify(r.statusCodes)}; first wrong body: ${r.firstWrongBody ?? '–'})` : ''));
+      log(
+        `${scenario.id.padEnd(13)} ${name.padEnd(9)} ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors` +
+          (r.errors ? ` (status codes ${JSON.stringify(r.statusCodes)}; first wrong body: ${r.firstWrongBody ?? '–'})` : ''),
+      );
     }
     row.ratio = row.gatehouse.rps / row.baseline.rps;
     results.scenarios.push(row);
@@ -280,7 +316,9 @@ try {
       const baselineRun = results.scenarios.find((s) => s.id === scenario.id)?.baseline ?? (await run(baseline, scenario));
       const r = await run(cluster, scenario, { warmup: SETTINGS.clusterWarmup, duration: SETTINGS.clusterDuration });
       rows.push({ id: scenario.id, title: scenario.title, gatehouse: r, baseline: baselineRun, ratio: r.rps / baselineRun.rps });
-      log(`${scenario.id.padEnd(13)} cluster   ${Math.round(r.rps)} req/s (${(r.rps / baselineRun.rps).toFixed(2)}× the baseline), p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors`);
+      log(
+        `${scenario.id.padEnd(13)} cluster   ${Math.round(r.rps)} req/s (${(r.rps / baselineRun.rps).toFixed(2)}× the baseline), p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors`,
+      );
     }
     results.cluster = { workers, scenarios: rows, hwm: rss.hwm(cluster) };
     await cluster.stop();
@@ -295,7 +333,10 @@ try {
     results.million?.introspection.peakRss ?? 0,
     results.million?.sweep.peakRss ?? 0,
   );
-  results.machine.loadAfter = os.loadavg().map((n) => n.toFixed(2)).join(' ');
+  results.machine.loadAfter = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
   if (gatehouse.logLines() > 0) log(`gatehouse wrote ${gatehouse.logLines()} log lines at warn or above (first ones shown above)`);
 
   await cleanup();

@@ -48,8 +48,8 @@ export async function mintTokens(server, { credentials, refresh, userinfo, opaqu
   await pool.topUp(refresh);
   const userinfoTokens = (await inParallel(userinfo, 8, signInAs(USERINFO_SCOPE))).map((t) => t.access_token);
   const service = basic('service', SECRETS.service);
-  const opaqueTokens = (
-    await inParallel(opaque, 8, () => tokenRequest(server.url, service, { grant_type: 'client_credentials', scope: 'notes:read' }))
-  ).map((t) => t.access_token);
+  const opaqueTokens = (await inParallel(opaque, 8, () => tokenRequest(server.url, service, { grant_type: 'client_credentials', scope: 'notes:read' }))).map(
+    (t) => t.access_token,
+  );
   return { refresh: pool, userinfo: userinfoTokens, opaque: opaqueTokens };
 }

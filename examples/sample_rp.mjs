@@ -67,7 +67,9 @@ app.disable('x-powered-by');
 app.get('/', (req, res) => {
   const { user } = session(req, res);
   if (!user) {
-    res.send(page('Sample relying party', `<p>You are not signed in.</p><p><a href="/login">Sign in</a> with Gatehouse at <code>${escape(ISSUER)}</code>.</p>`));
+    res.send(
+      page('Sample relying party', `<p>You are not signed in.</p><p><a href="/login">Sign in</a> with Gatehouse at <code>${escape(ISSUER)}</code>.</p>`),
+    );
     return;
   }
   res.send(

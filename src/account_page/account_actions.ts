@@ -1,8 +1,8 @@
 import type { Db } from '../db/db.js';
 import type { AuditEvent, AuditLog } from '../audit/audit_log.js';
-import type { AccountSessions } from '../oidc/account_sessions.js';
-import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
-import { ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
+import type { AccountSessions } from '../storage/account_sessions.js';
+import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
+import { ACCOUNT_CLIENT_ID } from '../config/account_client.js';
 import { listGrantedApps } from './granted_apps.js';
 
 // What a signed-in user can end or take back from /account: one of their sessions, all of them,

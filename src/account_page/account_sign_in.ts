@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { Csrf } from '../http/csrf.js';
-import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from '../config/account_client.js';
 import { findSignedInSession } from './signed_in_session.js';
 
 // Signing in to /account: an authorization code request as the built-in client (account_client.ts),
@@ -57,7 +57,10 @@ export function createAccountSignIn({ issuer, secureCookies, csrf }: AccountSign
     start(provider: Provider, res: Response): void {
       const state = random();
       const verifier = random();
-      res.cookie(SIGN_IN_COOKIE, `${state}.${verifier}.${csrf.issue(PURPOSE, `${state}.${verifier}`)}`, { ...cookieOptions, maxAge: SIGN_IN_COOKIE_MAX_AGE_MS });
+      res.cookie(SIGN_IN_COOKIE, `${state}.${verifier}.${csrf.issue(PURPOSE, `${state}.${verifier}`)}`, {
+        ...cookieOptions,
+        maxAge: SIGN_IN_COOKIE_MAX_AGE_MS,
+      });
       const query = new URLSearchParams({
         client_id: ACCOUNT_CLIENT_ID,
         response_type: 'code',

@@ -1,12 +1,12 @@
 import type { User, UsersRepo } from '../accounts/users_repo.js';
 import { checkPassword } from '../accounts/passwords.js';
-import { createPasswordReplacer, type PasswordReplaced } from '../accounts/replace_password.js';
+import { createPasswordReplacer, type PasswordReplaced } from '../logout/replace_password.js';
 import { passwordProblem } from '../accounts/password_policy.js';
-import type { LoginThrottle } from '../accounts/login_throttle.js';
+import type { LoginThrottle } from '../throttling/login_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
-import type { Metrics } from '../http/metrics.js';
-import type { AccountSessions } from '../oidc/account_sessions.js';
-import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AccountSessions } from '../storage/account_sessions.js';
+import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import type { Actor } from './account_actions.js';
 
 // Changing one's password on /account. The current password is required, so a session left
@@ -33,9 +33,7 @@ export interface PasswordForm {
   confirm: unknown;
 }
 
-export type PasswordChange =
-  | ({ ok: true } & PasswordReplaced)
-  | { ok: false; status: 400 | 401 | 429; message: string; retryAfterSeconds?: number };
+export type PasswordChange = ({ ok: true } & PasswordReplaced) | { ok: false; status: 400 | 401 | 429; message: string; retryAfterSeconds?: number };
 
 const WRONG_CURRENT = 'Your current password is incorrect.';
 const lockedMessage = (seconds: number) => {

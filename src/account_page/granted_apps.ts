@@ -1,6 +1,6 @@
 import type { Db } from '../db/db.js';
-import type { AccountSessions } from '../oidc/account_sessions.js';
-import { ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
+import type { AccountSessions } from '../storage/account_sessions.js';
+import { ACCOUNT_CLIENT_ID } from '../config/account_client.js';
 
 // The applications a user has let in, one entry per application: what it holds now (its live
 // grants, which its tokens hang off) together with what the user agreed to and the next sign-in

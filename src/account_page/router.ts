@@ -2,16 +2,16 @@ import express, { type Request, type Response } from 'express';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
-import type { LoginThrottle } from '../accounts/login_throttle.js';
+import type { LoginThrottle } from '../throttling/login_throttle.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
-import type { Metrics } from '../http/metrics.js';
-import type { RenderPage } from '../http/render_page.js';
-import { createAccountSessions } from '../oidc/account_sessions.js';
-import type { BackchannelQueue } from '../oidc/backchannel_logout_queue.js';
-import type { Runtime } from '../oidc/provider_host.js';
-import { ACCOUNT_CALLBACK_PATH } from '../oidc/account_client.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RenderPage } from '../pages/render_page.js';
+import { createAccountSessions } from '../storage/account_sessions.js';
+import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
+import type { Runtime } from '../provider/provider_host.js';
+import { ACCOUNT_CALLBACK_PATH } from '../config/account_client.js';
 import { createAccountSignIn, type CallbackFailure } from './account_sign_in.js';
 import { clearSessionCookie, findSignedInSession, type SignedInSession } from './signed_in_session.js';
 import { ACCOUNT_FORMS, NOTICES, createAccountView, type Notice } from './account_view.js';
@@ -70,7 +70,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const provider = () => deps.runtime().provider;
 
   async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
-    res.status(status).type('html').send(await deps.render('account_message', { heading, message: text, link }));
+    res
+      .status(status)
+      .type('html')
+      .send(await deps.render('account_message', { heading, message: text, link }));
   }
   const backToAccount = { href: '/account', text: 'Back to your account' };
 
@@ -123,7 +126,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     '/account/signed-out',
     noStore,
     wrap(async (_req, res) => {
-      await message(res, 200, 'You are signed out', 'You have signed out of Gatehouse. You can close this window.', { href: '/account', text: 'Sign in again' });
+      await message(res, 200, 'You are signed out', 'You have signed out of Gatehouse. You can close this window.', {
+        href: '/account',
+        text: 'Sign in again',
+      });
     }),
   );
 

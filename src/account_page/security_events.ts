@@ -28,7 +28,8 @@ const DESCRIPTIONS: Record<string, Describe> = {
     if (detail(row, 'form') !== 'change_password') return `Failed sign-in (${reason})`;
     return detail(row, 'reason') === 'bad_credentials' ? 'Password change refused (wrong current password)' : `Password change refused (${reason})`;
   },
-  'login.locked': (row) => (detail(row, 'reason') === 'ip' ? 'Sign-in from this address locked after too many failed attempts' : 'Sign-in locked after too many failed attempts'),
+  'login.locked': (row) =>
+    detail(row, 'reason') === 'ip' ? 'Sign-in from this address locked after too many failed attempts' : 'Sign-in locked after too many failed attempts',
   'consent.given': (_row, app) => `Allowed ${app ?? 'an application'} access`,
   'consent.revoked': (_row, app) => `Removed the access of ${app ?? 'an application'}`,
   logout: (row, app) => (detail(row, 'everywhere') === true ? 'Signed out' : `Signed out of ${app ?? 'an application'}`),

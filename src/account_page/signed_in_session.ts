@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type Provider from 'oidc-provider';
-import { hashId } from '../oidc/storage_key.js';
-import { sessionCookieOptions } from '../oidc/session_cookie_options.js';
+import { hashId } from '../storage/storage_key.js';
+import { sessionCookieOptions } from '../provider/session_cookie_options.js';
 
 // Who is signed in to this browser, read the way oidc-provider reads it (Session.get): the
 // signed `_session` cookie names a stored session, which is found only while it lives. Looking

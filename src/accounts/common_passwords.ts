@@ -13,7 +13,15 @@ const loaded = new Map<string, Promise<ReadonlySet<string>>>();
 export function loadCommonPasswords(file: string = COMMON_PASSWORDS_FILE): Promise<ReadonlySet<string>> {
   let set = loaded.get(file);
   if (!set) {
-    set = readFile(file, 'utf8').then((text) => new Set(text.split(/\r?\n/).filter(Boolean).map((line) => line.normalize('NFKC').toLowerCase())));
+    set = readFile(file, 'utf8').then(
+      (text) =>
+        new Set(
+          text
+            .split(/\r?\n/)
+            .filter(Boolean)
+            .map((line) => line.normalize('NFKC').toLowerCase()),
+        ),
+    );
     // A failed read (file missing from a broken install) is reported, not cached for ever.
     set.catch(() => loaded.delete(file));
     loaded.set(file, set);

@@ -1,4 +1,4 @@
-import { keepForRequest, takeFromRequest } from '../http/request_context.js';
+import { keepForRequest, takeFromRequest } from '../core/request_context.js';
 import type { User } from './users_repo.js';
 
 // A token's user, read in the same statement as the token (the storage adapter joins it, see

@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.js';
-import { hasNul } from '../db/nul_characters.js';
+import { hasNul } from '../core/nul_characters.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
 
@@ -93,15 +93,18 @@ export function createUsersRepo(db: Db) {
     },
 
     async setDisabled(username: string, disabled: boolean): Promise<User | undefined> {
-      const { rows } = await db.query<User>(
-        `UPDATE users SET disabled = $2, updated_at = now() WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`,
-        [username, disabled],
-      );
+      const { rows } = await db.query<User>(`UPDATE users SET disabled = $2, updated_at = now() WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`, [
+        username,
+        disabled,
+      ]);
       return rows[0];
     },
 
     async setPasswordHash(sub: string, hash: string): Promise<void> {
-      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [sub, hash]);
+      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [
+        sub,
+        hash,
+      ]);
     },
 
     /**

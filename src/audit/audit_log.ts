@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 // The audit trail: who did what to which account, from where. Each event is a row of
 // `audit_events` (read by the account page and by investigators) and a log line whose `event`
@@ -19,7 +19,7 @@ export const AUDIT_EVENTS = {
   'consent.given': 'info',
   'consent.revoked': 'info',
   /** RP-initiated logout at the end-session endpoint */
-  'logout': 'info',
+  logout: 'info',
   /** the revocation endpoint destroyed a token */
   'token.revoked': 'info',
   /** an authorization code or refresh token was used twice: its whole grant was revoked */

@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
 import { createAuditLog, type AuditEvent } from '../audit/audit_log.js';
 import type { CliContext } from './cli_context.js';
 

@@ -40,7 +40,14 @@ export function createCliContext(io: CliIo): CliContext {
     async withDb(fn, { migrate: migrateFirst = true } = {}) {
       const { databaseUrl, dataDir, dbConnectTimeoutMs, dbQueryTimeoutMs } = ctx.env();
       // role 'cli': borrows a running server's embedded database through its socket.
-      const db = await openDb({ databaseUrl, dataDir, poolSize: CLI_POOL_SIZE, role: 'cli', connectTimeoutMs: dbConnectTimeoutMs, queryTimeoutMs: dbQueryTimeoutMs });
+      const db = await openDb({
+        databaseUrl,
+        dataDir,
+        poolSize: CLI_POOL_SIZE,
+        role: 'cli',
+        connectTimeoutMs: dbConnectTimeoutMs,
+        queryTimeoutMs: dbQueryTimeoutMs,
+      });
       let result;
       try {
         if (migrateFirst) {

@@ -29,5 +29,9 @@ function rawMessage(error: unknown): string {
 }
 
 export function oneLine(error: unknown): string {
-  return rawMessage(error).replace(/\s*\n\s*/g, ' ').trim() || 'failed';
+  return (
+    rawMessage(error)
+      .replace(/\s*\n\s*/g, ' ')
+      .trim() || 'failed'
+  );
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config/format_issues.js';
 import { loadConfigFile } from '../config/load_config_file.js';
 import { configWarnings, formatWarning } from '../config/config_warnings.js';
-import { clientProblems, createValidationProvider } from '../oidc/validate_clients.js';
+import { clientProblems, createValidationProvider } from '../provider/validate_clients.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
 

@@ -1,6 +1,6 @@
 import type { Db } from '../db/db.js';
-import { createAccountSessions } from '../oidc/account_sessions.js';
-import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
+import { createAccountSessions } from '../storage/account_sessions.js';
+import { storeLogoutNotices } from '../storage/logout_notices.js';
 
 // What `users disable|delete` and `sessions revoke <username>` do to a user's sign-ins: every
 // session ends and every grant (with its tokens) is revoked. The CLI cannot sign logout

@@ -13,5 +13,14 @@ function text(cell: Cell): string {
 export function formatTable(headers: readonly string[], rows: readonly Cell[][]): string {
   const cells = [headers.slice(), ...rows.map((row) => row.map(text))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    cells
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listKeys, revokeKey, rotateKeys } from '../oidc/key_store.js';
+import { listKeys, revokeKey, rotateKeys } from '../keys/key_store.js';
 import type { CliContext } from './cli_context.js';
 import { formatTable } from './format_table.js';
 import { CliError } from './cli_errors.js';

@@ -22,7 +22,9 @@ export async function readPasswordFromStdin(stdin: PasswordSource): Promise<stri
     if (size > MAX_BYTES) throw new CliError(`the password on stdin is longer than ${MAX_BYTES} bytes`);
     chunks.push(buffer);
   }
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   // A login form's password field cannot hold a line break: such a password could never be used.
   if (/[\r\n]/.test(password)) throw new CliError('the password on stdin must be a single line');
   return password;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createUsersRepo } from '../accounts/users_repo.js';
-import { createAccountSessions, MIN_SESSION_ID_PREFIX } from '../oidc/account_sessions.js';
-import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
+import { createAccountSessions, MIN_SESSION_ID_PREFIX } from '../storage/account_sessions.js';
+import { storeLogoutNotices } from '../storage/logout_notices.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
 import { auditCliAction } from './cli_audit.js';
@@ -14,11 +14,11 @@ import { formatTable } from './format_table.js';
 const SHOWN_ID_LENGTH = 16;
 
 export function registerSessionsCommands(program: Command, ctx: CliContext): void {
-  const sessions = program.command('sessions').description('list and end users\' sign-in sessions');
+  const sessions = program.command('sessions').description("list and end users' sign-in sessions");
 
   sessions
     .command('list')
-    .description('list a user\'s active sessions')
+    .description("list a user's active sessions")
     .argument('<username>')
     .action(async (username: string) => {
       const found = await ctx.withDb(async (db) => {
@@ -49,7 +49,12 @@ export function registerSessionsCommands(program: Command, ctx: CliContext): voi
         const user = await createUsersRepo(db).findByUsername(target);
         if (user) {
           const ended = await endAllSignIns(db, user.sub);
-          await auditCliAction(ctx, db, { event: 'sessions.revoked', accountId: user.sub, username: user.username, details: { sessions: ended.sessions, grants: ended.grants } });
+          await auditCliAction(ctx, db, {
+            event: 'sessions.revoked',
+            accountId: user.sub,
+            username: user.username,
+            details: { sessions: ended.sessions, grants: ended.grants },
+          });
           return `${user.username}: ${describeEnded(ended)}`;
         }
         const accountSessions = createAccountSessions(db);
@@ -61,7 +66,11 @@ export function registerSessionsCommands(program: Command, ctx: CliContext): voi
         }
         const { ended, notices } = await accountSessions.endSessions(session.accountId, [session.id]);
         await storeLogoutNotices(db, notices);
-        await auditCliAction(ctx, db, { event: 'sessions.revoked', accountId: session.accountId, details: { sessions: ended, session: session.id.slice(0, SHOWN_ID_LENGTH) } });
+        await auditCliAction(ctx, db, {
+          event: 'sessions.revoked',
+          accountId: session.accountId,
+          details: { sessions: ended, session: session.id.slice(0, SHOWN_ID_LENGTH) },
+        });
         return `session ${session.id.slice(0, SHOWN_ID_LENGTH)} ended, ${notices.length} back-channel logout${notices.length === 1 ? '' : 's'} queued`;
       });
       ctx.print(message);

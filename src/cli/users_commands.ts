@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
-import { createPasswordReplacer } from '../accounts/replace_password.js';
-import { createAccountSessions } from '../oidc/account_sessions.js';
-import { storeLogoutNotices } from '../oidc/backchannel_logout_queue.js';
-import { loadThrottleKeys } from '../accounts/throttle_keys.js';
-import { LIMITS_TABLE } from '../accounts/login_throttle.js';
+import { createPasswordReplacer } from '../logout/replace_password.js';
+import { createAccountSessions } from '../storage/account_sessions.js';
+import { storeLogoutNotices } from '../storage/logout_notices.js';
+import { loadThrottleKeys } from '../throttling/throttle_keys.js';
+import { LIMITS_TABLE } from '../throttling/login_throttle.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
@@ -44,7 +44,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 
   users
     .command('add')
-    .description('create a user; prints the new user\'s sub')
+    .description("create a user; prints the new user's sub")
     .argument('<username>', 'sign-in name (letters, digits and . _ @ + -)')
     .option('--email <email>', 'email address (also accepted at sign-in)')
     .option('--name <name>', 'full name')
@@ -52,7 +52,10 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .option('--family-name <name>', 'family name')
     .option('--email-verified', 'mark the email address as verified')
     .requiredOption('--password-stdin', 'read the password from stdin')
-    .addHelpText('after', `\nExample:\n  printf '%s\\n' "$PASSWORD" | gatehouse users add alice --email alice@example.com --name "Alice Liddell" --password-stdin`)
+    .addHelpText(
+      'after',
+      `\nExample:\n  printf '%s\\n' "$PASSWORD" | gatehouse users add alice --email alice@example.com --name "Alice Liddell" --password-stdin`,
+    )
     .action(async (username: string, opts: AddOptions) => {
       const password = await readPasswordFromStdin(ctx.io.stdin);
       const parsed = newUserSchema.safeParse({
@@ -92,7 +95,10 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       );
     });
 
-  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     users
       .command(verb)
       .description(disabled ? 'stop a user from signing in; ends their sessions and revokes their grants and tokens' : 'let a disabled user sign in again')
@@ -113,7 +119,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 
   users
     .command('set-password')
-    .description('replace a user\'s password; ends their sessions and revokes their grants and tokens')
+    .description("replace a user's password; ends their sessions and revokes their grants and tokens")
     .argument('<username>')
     .requiredOption('--password-stdin', 'read the new password from stdin')
     .action(async (username: string) => {
@@ -125,7 +131,11 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         if (problem) throw new CliError(`invalid password: ${problem}`);
         // A reset: whoever knew the old password is signed out everywhere (replace_password.ts).
         // The CLI cannot sign logout tokens: the running server sends the queued notices.
-        const replacePassword = createPasswordReplacer({ users: repo, sessions: createAccountSessions(db), notify: async (notices) => void (await storeLogoutNotices(db, notices)) });
+        const replacePassword = createPasswordReplacer({
+          users: repo,
+          sessions: createAccountSessions(db),
+          notify: async (notices) => void (await storeLogoutNotices(db, notices)),
+        });
         const replaced = await replacePassword(found.sub, password);
         await auditCliAction(ctx, db, {
           event: 'user.password_set',

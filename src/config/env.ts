@@ -39,21 +39,49 @@ const envSchema = z
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(3),
     DB_QUERY_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(5),
-    WEB_CONCURRENCY: z
-      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
-      .default(1),
-    KEY_ROTATION_PROPAGATION_SECONDS: z.coerce.number().int().min(0).max(7 * 86400).default(900),
+    WEB_CONCURRENCY: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
+    KEY_ROTATION_PROPAGATION_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86400)
+      .default(900),
     KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     KEY_AUTO_ROTATE_DAYS: z.coerce.number().min(0).max(3650).default(0),
     SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
     LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
     LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(50),
-    LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
-    LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(900),
+    LOGIN_FAILURE_WINDOW_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86400)
+      .default(900),
+    LOGIN_LOCKOUT_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86400)
+      .default(900),
     CLIENT_AUTH_MAX_FAILURES: z.coerce.number().int().min(1).max(100_000).default(10),
-    CLIENT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(7 * 86400).default(300),
-    SESSION_IDLE_SECONDS: z.coerce.number().int().min(60).max(400 * 86400).default(14 * 86400),
-    SESSION_MAX_SECONDS: z.coerce.number().int().min(60).max(400 * 86400).default(30 * 86400),
+    CLIENT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86400)
+      .default(300),
+    SESSION_IDLE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(400 * 86400)
+      .default(14 * 86400),
+    SESSION_MAX_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(400 * 86400)
+      .default(30 * 86400),
     BACKCHANNEL_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(10),
     BACKCHANNEL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),

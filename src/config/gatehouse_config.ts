@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACCOUNT_CLIENT_ID } from '../oidc/account_client.js';
+import { ACCOUNT_CLIENT_ID } from './account_client.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
@@ -35,12 +35,17 @@ export const clientSchema = z
       .min(1)
       .default(['authorization_code']),
     response_types: z.array(z.enum(['code'])).optional(),
-    token_endpoint_auth_method: z
-      .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'none'])
-      .default('client_secret_basic'),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'none']).default('client_secret_basic'),
     scope: z
       .string()
-      .refine((s) => s.trim().split(/\s+/).every((t) => scopeToken.safeParse(t).success), 'must be space-separated scope tokens')
+      .refine(
+        (s) =>
+          s
+            .trim()
+            .split(/\s+/)
+            .every((t) => scopeToken.safeParse(t).success),
+        'must be space-separated scope tokens',
+      )
       .optional(),
     id_token_signed_response_alg: signingAlg.optional(),
     backchannel_logout_uri: httpUrl.optional(),
@@ -110,10 +115,18 @@ export const gatehouseConfigSchema = z
         ctx.addIssue({ code: 'custom', path: at('client_secret'), message: 'a public client (token_endpoint_auth_method "none") must not have a secret' });
       }
       if (!isPublic && !client.client_secret) {
-        ctx.addIssue({ code: 'custom', path: at('client_secret'), message: `is required for token_endpoint_auth_method "${client.token_endpoint_auth_method}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: at('client_secret'),
+          message: `is required for token_endpoint_auth_method "${client.token_endpoint_auth_method}"`,
+        });
       }
       if (isPublic && client.require_pkce === false) {
-        ctx.addIssue({ code: 'custom', path: at('require_pkce'), message: 'a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false' });
+        ctx.addIssue({
+          code: 'custom',
+          path: at('require_pkce'),
+          message: 'a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false',
+        });
       }
       if (isPublic && client.grant_types.includes('client_credentials')) {
         ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'client_credentials needs a confidential client' });

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
-import { isDatabaseUnavailable } from './database_unavailable.js';
+import { isDatabaseUnavailable } from '../core/database_unavailable.js';
 
 /**
  * The one database handle the rest of the code sees. Both back ends (a Postgres server, or
@@ -9,10 +9,7 @@ import { isDatabaseUnavailable } from './database_unavailable.js';
 export interface Db {
   readonly kind: 'postgres' | 'embedded';
   readonly pool: Pool;
-  query<R extends QueryResultRow = QueryResultRow>(
-    text: string | QueryConfig,
-    values?: unknown[],
-  ): Promise<{ rows: R[]; rowCount: number }>;
+  query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig, values?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -25,7 +22,12 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
     async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
       // Embedded PGlite multiplexes every pg connection onto one backend, where statement names
       // from different connections collide: prepare by name on a real server only.
-      const config = typeof text === 'string' ? { text, values } : kind === 'embedded' ? { text: text.text, values: text.values ?? values } : { ...text, values: text.values ?? values };
+      const config =
+        typeof text === 'string'
+          ? { text, values }
+          : kind === 'embedded'
+            ? { text: text.text, values: text.values ?? values }
+            : { ...text, values: text.values ?? values };
       const result = await pool.query<R>(config);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     },

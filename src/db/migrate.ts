@@ -48,10 +48,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
         await client.query('BEGIN');
         try {
           await client.query(unbounded(sql));
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-            migration.version,
-            path.basename(migration.file),
-          ]);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, path.basename(migration.file)]);
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK');

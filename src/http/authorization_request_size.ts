@@ -20,7 +20,11 @@ export function limitAuthorizationRequestSize(): RequestHandler {
     const query = req.originalUrl.indexOf('?');
     const queryBytes = query < 0 ? 0 : req.originalUrl.length - query - 1;
     if (queryBytes > MAX_AUTHORIZATION_QUERY_BYTES) {
-      return refuseRequest(req, res, next, { status: 400, error: 'invalid_request', description: `the request parameters are longer than ${MAX_AUTHORIZATION_QUERY_BYTES / 1024} kB` });
+      return refuseRequest(req, res, next, {
+        status: 400,
+        error: 'invalid_request',
+        description: `the request parameters are longer than ${MAX_AUTHORIZATION_QUERY_BYTES / 1024} kB`,
+      });
     }
     if (req.method !== 'POST') return next();
     const declared = req.headers['content-length'];
@@ -29,7 +33,11 @@ export function limitAuthorizationRequestSize(): RequestHandler {
       return refuseRequest(req, res, next, { status: 411, error: 'invalid_request', description: 'the request body must have a Content-Length' });
     }
     if (Number(declared) > MAX_AUTHORIZATION_BODY_BYTES) {
-      return refuseRequest(req, res, next, { status: 413, error: 'invalid_request', description: `the request parameters are longer than ${MAX_AUTHORIZATION_BODY_BYTES / 1024} kB` });
+      return refuseRequest(req, res, next, {
+        status: 413,
+        error: 'invalid_request',
+        description: `the request parameters are longer than ${MAX_AUTHORIZATION_BODY_BYTES / 1024} kB`,
+      });
     }
     next();
   };

@@ -22,6 +22,9 @@ export function providerBodyLimit(limitBytes = PROVIDER_BODY_LIMIT_BYTES): Reque
       next(Object.assign(new Error('request entity too large'), { status: 413, expose: true }));
       return;
     }
-    res.status(413).set('cache-control', 'no-store').json({ error: 'invalid_request', error_description: `the request body is larger than ${limitBytes / 1024} kB` });
+    res
+      .status(413)
+      .set('cache-control', 'no-store')
+      .json({ error: 'invalid_request', error_description: `the request body is larger than ${limitBytes / 1024} kB` });
   };
 }

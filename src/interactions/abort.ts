@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Runtime } from '../oidc/provider_host.js';
-import type { Logger } from '../log.js';
+import type { Runtime } from '../provider/provider_host.js';
+import type { Logger } from '../core/log.js';
 
 // "Cancel" on the login page and "Deny" on the consent page: the client gets access_denied.
 export function createAbort({ runtime, log }: { runtime: () => Pick<Runtime, 'provider'>; log: Logger }) {

@@ -1,17 +1,17 @@
 import type { Request, Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
-import type { ConsentsRepo, Consent } from '../accounts/consents_repo.js';
+import type { ConsentsRepo, Consent } from '../storage/consents_repo.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
-import type { Runtime } from '../oidc/provider_host.js';
-import type { RenderPage } from '../http/render_page.js';
+import type { Runtime } from '../provider/provider_host.js';
+import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
-import { skipsConsent } from '../oidc/skips_consent.js';
-import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from './scope_descriptions.js';
+import { skipsConsent } from '../provider/skips_consent.js';
+import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from '../pages/scope_descriptions.js';
 import { claimsCoveredBy } from '../accounts/scope_claims.js';
-import { addToGrant, grantable, grantedOIDCScope } from '../oidc/grant_consent.js';
+import { addToGrant, grantable, grantedOIDCScope } from '../provider/grant_consent.js';
 
 // The consent step: shows only what the client asks for that the user has not granted yet, and
 // exactly what Allow will release (claims only as far as the shown scopes cover them,
@@ -86,16 +86,19 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
         name: resources.byIdentifier(identifier)?.name ?? identifier,
         scopes: s,
       }));
-      res.status(200).type('html').send(
-        await render('consent', {
-          uid: details.uid,
-          csrfToken: csrf.issue('interaction', details.uid),
-          clientName: client.clientName ?? client.clientId,
-          accountName: user?.name ?? user?.username ?? 'you',
-          scopes,
-          apis,
-        }),
-      );
+      res
+        .status(200)
+        .type('html')
+        .send(
+          await render('consent', {
+            uid: details.uid,
+            csrfToken: csrf.issue('interaction', details.uid),
+            clientName: client.clientName ?? client.clientId,
+            accountName: user?.name ?? user?.username ?? 'you',
+            scopes,
+            apis,
+          }),
+        );
     },
 
     async submit(req: Request, res: Response): Promise<void> {

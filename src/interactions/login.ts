@@ -1,13 +1,13 @@
 import type { Request, Response } from 'express';
-import type { Runtime } from '../oidc/provider_host.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Runtime } from '../provider/provider_host.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { User, UsersRepo } from '../accounts/users_repo.js';
 import { checkPassword } from '../accounts/passwords.js';
-import type { LoginThrottle } from '../accounts/login_throttle.js';
-import type { RenderPage } from '../http/render_page.js';
+import type { LoginThrottle } from '../throttling/login_throttle.js';
+import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { WrongPrompt } from './interaction_errors.js';
 
 // The login step: one message and one status for an unknown user, a wrong password and a
@@ -39,7 +39,10 @@ type PageLocals = { uid: string; clientName: string | undefined; login: string; 
 export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps) {
   async function page(res: Response, status: number, locals: PageLocals) {
     const csrfToken = csrf.issue('interaction', locals.uid);
-    res.status(status).type('html').send(await render('login', { error: undefined, remember: false, ...locals, csrfToken }));
+    res
+      .status(status)
+      .type('html')
+      .send(await render('login', { error: undefined, remember: false, ...locals, csrfToken }));
   }
 
   async function lockedPage(res: Response, locals: PageLocals, retryAfterSeconds: number) {
@@ -51,7 +54,8 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
   // (~40 ms) once per user after a parameter change; a failure here must not fail the sign-in.
   async function upgradeHash(user: User, password: string) {
     try {
-      if (await users.upgradePasswordHash(user, password)) log.info({ event: 'password.rehashed', sub: user.sub }, 'password hash upgraded to the current argon2 parameters');
+      if (await users.upgradePasswordHash(user, password))
+        log.info({ event: 'password.rehashed', sub: user.sub }, 'password hash upgraded to the current argon2 parameters');
     } catch (error) {
       log.warn({ event: 'password.rehash_failed', sub: user.sub, err: error }, 'could not upgrade the password hash; the old one keeps working');
     }

@@ -2,8 +2,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Env } from '../config/env.js';
 import { openDb } from '../db/open_db.js';
 import { migrate } from '../db/migrate.js';
-import { createLogger } from '../log.js';
-import { serveClusterMetrics } from '../http/cluster_metrics.js';
+import { createLogger } from '../core/log.js';
+import { serveClusterMetrics } from '../observability/cluster_metrics.js';
 
 // WEB_CONCURRENCY > 1: this process forks the workers that serve (they share the port) and
 // only supervises them. With the embedded database it also holds PGlite and serves it to the

@@ -1,6 +1,13 @@
 import argon2 from 'argon2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMMON_PASSWORD, CONTEXT_PASSWORD, GUESSABLE_PASSWORD, INVISIBLE_PASSWORD, MAX_PASSWORD_LENGTH, passwordProblem } from '../../src/accounts/password_policy.js';
+import {
+  COMMON_PASSWORD,
+  CONTEXT_PASSWORD,
+  GUESSABLE_PASSWORD,
+  INVISIBLE_PASSWORD,
+  MAX_PASSWORD_LENGTH,
+  passwordProblem,
+} from '../../src/accounts/password_policy.js';
 import { loadCommonPasswords } from '../../src/accounts/common_passwords.js';
 import { checkPassword, hashIsOutdated, hashPassword } from '../../src/accounts/passwords.js';
 
@@ -51,7 +58,13 @@ describe('passwordProblem', () => {
 
   // Each of these was accepted before zxcvbn and the checks below (issue #10, point 8).
   it('refuses passwords with nothing visible: spaces of any kind, zero-width and other invisible characters', async () => {
-    for (const blank of [' '.repeat(8), '\u200b'.repeat(8), '\u3000'.repeat(8), '\u00a0\u2003\u200b\u200c\u200d\ufeff\u2060\u3164', '\t\n \r\u180e\u2800 \u200b']) {
+    for (const blank of [
+      ' '.repeat(8),
+      '\u200b'.repeat(8),
+      '\u3000'.repeat(8),
+      '\u00a0\u2003\u200b\u200c\u200d\ufeff\u2060\u3164',
+      '\t\n \r\u180e\u2800 \u200b',
+    ]) {
       expect(await passwordProblem(blank), JSON.stringify(blank)).toBe(INVISIBLE_PASSWORD);
     }
     // Invisible padding adds nothing: "ab" and a dozen zero-width spaces is judged as "ab".

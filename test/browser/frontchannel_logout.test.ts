@@ -81,7 +81,7 @@ afterAll(async () => {
 });
 
 describe('front-channel logout in Chromium', () => {
-  it('loads the RP\'s frontchannel_logout_uri with iss and sid in a hidden iframe, then returns to the RP', async () => {
+  it("loads the RP's frontchannel_logout_uri with iss and sid in a hidden iframe, then returns to the RP", async () => {
     const { page } = browser;
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -99,7 +99,11 @@ describe('front-channel logout in Chromium', () => {
     await page.fill('input[name="password"]', ALICE.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL((u) => u.origin === rp.origin && u.pathname === '/callback');
-    const tokens = await oidc.authorizationCodeGrant(rpConfig, new URL(page.url()), { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await oidc.authorizationCodeGrant(rpConfig, new URL(page.url()), {
+      pkceCodeVerifier: codeVerifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
     const sid = tokens.claims()!.sid as string;
 
     // Without id_token_hint Gatehouse asks; the user confirms.

@@ -92,8 +92,15 @@ async function arriveAtRp(pathname: string): Promise<URL> {
   try {
     await page.waitForURL((url) => url.origin === rp.origin && url.pathname === pathname);
   } catch (error) {
-    const heading = await page.locator('h1').first().textContent().catch(() => '');
-    throw new Error(`the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). Problems: ${JSON.stringify([...browser.problems, ...consoleProblems])}\n${await nginx?.log()}`, { cause: error });
+    const heading = await page
+      .locator('h1')
+      .first()
+      .textContent()
+      .catch(() => '');
+    throw new Error(
+      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). Problems: ${JSON.stringify([...browser.problems, ...consoleProblems])}\n${await nginx?.log()}`,
+      { cause: error },
+    );
   }
   return new URL(page.url());
 }
@@ -102,7 +109,12 @@ async function redeem(code: string): Promise<string> {
   const response = await httpsRequest(`${issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`https-rp:${SECRET}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: `${rp.origin}/callback`, code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: `${rp.origin}/callback`,
+      code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+    }).toString(),
   });
   expect(response.status, response.body).toBe(200);
   return (JSON.parse(response.body) as { id_token: string }).id_token;
@@ -133,7 +145,10 @@ beforeAll(async () => {
     await gh.createUser(ALICE);
     nginx = await startNginx({ upstreamPort: (gh.server.address() as AddressInfo).port, httpPort, httpsPort, cert, dir });
   })();
-  const [launched, ready] = await Promise.allSettled([launchChromium('https-nginx', undefined, [`--ignore-certificate-errors-spki-list=${cert.spkiSha256}`]), started]);
+  const [launched, ready] = await Promise.allSettled([
+    launchChromium('https-nginx', undefined, [`--ignore-certificate-errors-spki-list=${cert.spkiSha256}`]),
+    started,
+  ]);
   if (launched.status === 'fulfilled') ({ page } = browser = launched.value);
   for (const result of [launched, ready]) if (result.status === 'rejected') throw result.reason;
   page.on('request', (request) => requested.push(request.url()));
@@ -142,7 +157,11 @@ beforeAll(async () => {
   });
   page.on('response', async (response) => {
     if (response.url().startsWith(`${issuer}/`)) {
-      responses.push({ url: response.url(), document: response.request().isNavigationRequest(), hsts: (await response.allHeaders())['strict-transport-security'] });
+      responses.push({
+        url: response.url(),
+        document: response.request().isNavigationRequest(),
+        hsts: (await response.allHeaders())['strict-transport-security'],
+      });
     }
   });
 });
@@ -192,7 +211,9 @@ describe('Chromium over https through nginx (deploy/nginx.conf)', () => {
   });
 
   it('signs out at the end-session endpoint and back at the relying party', async () => {
-    await page.goto(`${issuer}/session/end?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${rp.origin}/signed-out`, state: 'bye' })}`);
+    await page.goto(
+      `${issuer}/session/end?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${rp.origin}/signed-out`, state: 'bye' })}`,
+    );
     const signedOut = await arriveAtRp('/signed-out');
     expect(signedOut.searchParams.get('state')).toBe('bye');
     await page.goto(authorizationUrl('state-3', 'nonce-3'));
@@ -215,12 +236,17 @@ describe('Chromium over https through nginx (deploy/nginx.conf)', () => {
     const plain = await fetch(`http://localhost:${httpPort}/.well-known/openid-configuration?x=1`, { redirect: 'manual' });
     expect(plain.status).toBe(308);
     expect(plain.headers.get('location')).toBe(`${issuer}/.well-known/openid-configuration?x=1`);
-    for (const metricsPath of ['/metrics', '/METRICS', '/metrics/', '//metrics']) expect((await httpsRequest(`${issuer}${metricsPath}`)).status, metricsPath).toBe(403);
+    for (const metricsPath of ['/metrics', '/METRICS', '/metrics/', '//metrics'])
+      expect((await httpsRequest(`${issuer}${metricsPath}`)).status, metricsPath).toBe(403);
 
     // A client's own X-Forwarded-For is replaced by nginx, not passed on.
     const response = await httpsRequest(`${issuer}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('https-rp:wrong').toString('base64')}`, 'x-forwarded-for': '203.0.113.50' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('https-rp:wrong').toString('base64')}`,
+        'x-forwarded-for': '203.0.113.50',
+      },
       body: 'grant_type=authorization_code&code=x&redirect_uri=x',
     });
     expect(response.status).toBe(401);

@@ -104,8 +104,15 @@ async function arriveAt(url: string): Promise<void> {
   try {
     await page.waitForURL(url);
   } catch (error) {
-    const heading = await page.locator('h1').first().textContent().catch(() => '');
-    throw new Error(`the browser did not reach ${url}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`, { cause: error });
+    const heading = await page
+      .locator('h1')
+      .first()
+      .textContent()
+      .catch(() => '');
+    throw new Error(
+      `the browser did not reach ${url}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -162,7 +169,9 @@ describe('single sign-on and sign-out across two mod_auth_openidc relying partie
     await shot('5-rp1-signed-out');
 
     // Gatehouse delivered a logout token to RP2, and RP2's Apache answered it.
-    const delivered = await eventually(() => gh.logs.find((l) => l.event === 'backchannel.success' && l.client_id === rp2.clientId), { what: 'back-channel logout to rp2' });
+    const delivered = await eventually(() => gh.logs.find((l) => l.event === 'backchannel.success' && l.client_id === rp2.clientId), {
+      what: 'back-channel logout to rp2',
+    });
     expect(delivered.sub).toBe(sub);
     expect(gh.logs.filter((l) => l.event === 'backchannel.error')).toEqual([]);
     expect(await apache.accessLog(rp2)).toContain(`POST /protected/redirect_uri?logout=backchannel HTTP/1.1 200`);

@@ -38,7 +38,9 @@ async function startRelyingParty(): Promise<{ origin: string; received: Received
       const params = entry.method === 'POST' ? Object.fromEntries(new URLSearchParams(body)) : entry.query;
       const title = url.pathname === '/signed-out' ? 'Signed out of the relying party' : `Relying party ${url.pathname}`;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(`<!DOCTYPE html><title>${title}</title><h1>${title}</h1><p>${entry.method}</p><pre id="params">${JSON.stringify(params).replace(/</g, '&lt;')}</pre>`);
+      res.end(
+        `<!DOCTYPE html><title>${title}</title><h1>${title}</h1><p>${entry.method}</p><pre id="params">${JSON.stringify(params).replace(/</g, '&lt;')}</pre>`,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,8 +118,15 @@ async function arriveAtRp(pathname: string): Promise<URL> {
   try {
     await page.waitForURL((url) => url.origin === rp.origin && url.pathname === pathname);
   } catch (error) {
-    const heading = await page.locator('h1').first().textContent().catch(() => '');
-    throw new Error(`the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`, { cause: error });
+    const heading = await page
+      .locator('h1')
+      .first()
+      .textContent()
+      .catch(() => '');
+    throw new Error(
+      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
+      { cause: error },
+    );
   }
   return new URL(page.url());
 }

@@ -41,7 +41,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const readyz = (issuer: string) => fetch(`${issuer}/readyz`).then((r) => r.status, () => 0);
+const readyz = (issuer: string) =>
+  fetch(`${issuer}/readyz`).then(
+    (r) => r.status,
+    () => 0,
+  );
 
 const testDbs: TestDb[] = [];
 beforeAll(async () => {
@@ -88,7 +92,7 @@ describe('node bin/gatehouse.js', () => {
       }
     });
 
-    it('adds a user through the server\'s database; the server stays ready and signs the user in', { timeout: 180_000 }, async () => {
+    it("adds a user through the server's database; the server stays ready and signs the user in", { timeout: 180_000 }, async () => {
       const testDb = await createTestDb('embedded', { open: false });
       testDbs.push(testDb);
       const configFile = path.join(testDb.dataDir, 'gatehouse.config.json');

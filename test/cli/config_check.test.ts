@@ -102,7 +102,9 @@ describe('gatehouse config check', () => {
     });
     const result = await check([target]);
     expectOneLineError(result, /: 1 problem$/);
-    expect(result.stdout).toBe('clients[2].require_pkce: a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false\n');
+    expect(result.stdout).toBe(
+      'clients[2].require_pkce: a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false\n',
+    );
 
     const typo = await check([await file('pkce_typo.json', { clients: [webClient('typo', { require_pkce: 'no' })] })]);
     expectOneLineError(typo, /: 1 problem$/);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadKeys } from '../../src/oidc/key_store.js';
+import { loadKeys } from '../../src/keys/key_store.js';
 import { createCliDatabase, expectOneLineError, runCli, type CliDatabase } from './cli_harness.js';
 
 // `gatehouse keys list` and `keys rotate` against a fresh database. A rotation publishes new
@@ -33,7 +33,10 @@ const HEADER = ['kid', 'kind', 'alg', 'state', 'activates', 'retired', 'created'
 const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 function parseTable(stdout: string): Record<string, string>[] {
-  const [header, ...lines] = stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/));
+  const [header, ...lines] = stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(/ {2,}/));
   return lines.map((cells) => Object.fromEntries(header!.map((name, i) => [name, cells[i]])));
 }
 
@@ -74,7 +77,12 @@ describe('gatehouse keys', () => {
     for (const row of rows) expect(stateOf(table, row.kid)).toBe('active');
     // A server starting now can sign: its JWKS has one signing key per alg without key_ops.
     const loaded = await loadKeys(cli.db);
-    expect(loaded.jwks.keys.filter((k) => k.key_ops === undefined).map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(
+      loaded.jwks.keys
+        .filter((k) => k.key_ops === undefined)
+        .map((k) => k.alg)
+        .sort(),
+    ).toEqual(['ES256', 'RS256']);
     expect(loaded.cookieKeys).toHaveLength(1);
   });
 
@@ -122,7 +130,8 @@ describe('gatehouse keys', () => {
     const table = await listed();
     expect(table).toHaveLength(6);
     for (const key of before) expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'active', retired: '-' });
-    for (const key of fresh) expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'next', activates: second(key.activates_at), retired: '-' });
+    for (const key of fresh)
+      expect(table.find((row) => row.kid === key.kid)).toMatchObject({ state: 'next', activates: second(key.activates_at), retired: '-' });
     // `next` is listed before `active` within each kind and alg.
     const signingRs = table.filter((row) => row.alg === 'RS256').map((row) => row.state);
     expect(signingRs).toEqual(['next', 'active']);
@@ -172,7 +181,11 @@ describe('gatehouse keys', () => {
   describe('revoke', () => {
     const live = async () => (await listed()).filter((row) => row.state !== 'expired');
     const audits = async (kid: string) =>
-      (await cli.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_events WHERE event = 'keys.revoked' AND details->>'kid' = $1`, [kid])).rows;
+      (
+        await cli.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_events WHERE event = 'keys.revoked' AND details->>'kid' = $1`, [
+          kid,
+        ])
+      ).rows;
 
     it('refuses without --yes, says what it costs, and keeps the key', async () => {
       const [victim] = (await live()).filter((row) => row.state === 'active');
@@ -204,7 +217,12 @@ describe('gatehouse keys', () => {
       expect(result.stdout).toContain(`revoked ${victim.kind} key ${victim.kid}`);
       expect(result.stdout).not.toContain('in its place');
       const after = await live();
-      expect(after.map((row) => row.kid).sort()).toEqual(before.filter((row) => row.kid !== victim.kid).map((row) => row.kid).sort());
+      expect(after.map((row) => row.kid).sort()).toEqual(
+        before
+          .filter((row) => row.kid !== victim.kid)
+          .map((row) => row.kid)
+          .sort(),
+      );
       expect((await keyRows()).map((r) => r.kid)).not.toContain(victim.kid);
       expect(await audits(victim.kid!)).toEqual([{ details: { actor: 'cli', kid: victim.kid, kind: victim.kind, alg, replacement: null } }]);
     });

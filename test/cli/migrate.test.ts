@@ -69,7 +69,8 @@ async function freshDatabase(): Promise<Fresh> {
   };
 }
 
-const appliedVersions = (db: Db) => db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version').then((r) => r.rows.map((row) => row.version));
+const appliedVersions = (db: Db) =>
+  db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version').then((r) => r.rows.map((row) => row.version));
 
 describe('gatehouse migrate', () => {
   it('applies every migration once, says which, and then says the database is up to date', { timeout: 120_000 }, async () => {
@@ -80,7 +81,11 @@ describe('gatehouse migrate', () => {
     expect(first).toEqual({ code: 0, stdout: migrations.map((m) => `applied ${path.basename(m.file)}\n`).join(''), stderr: '' });
 
     const again = await runCli(['migrate'], { env: fresh.env });
-    expect(again).toEqual({ code: 0, stdout: `database is up to date (${migrations.length} migration${migrations.length === 1 ? '' : 's'} applied)\n`, stderr: '' });
+    expect(again).toEqual({
+      code: 0,
+      stdout: `database is up to date (${migrations.length} migration${migrations.length === 1 ? '' : 's'} applied)\n`,
+      stderr: '',
+    });
 
     await fresh.inspect(async (db) => {
       expect(await appliedVersions(db)).toEqual(migrations.map((m) => m.version));

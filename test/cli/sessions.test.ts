@@ -96,7 +96,7 @@ async function tableRows(): Promise<{ id: string; applications: string; ip: stri
 }
 
 describe('gatehouse sessions', () => {
-  it('lists a user\'s sessions with where they came from and which apps they signed in to', async () => {
+  it("lists a user's sessions with where they came from and which apps they signed in to", async () => {
     expect((await cli('sessions', 'list', 'alice')).stdout).toBe('no active sessions for alice\n');
     await signInAs(ALICE);
     await signInAs(ALICE);
@@ -163,7 +163,7 @@ describe('gatehouse sessions', () => {
   });
 });
 
-describe('gatehouse users disable|delete end the user\'s sign-ins everywhere', () => {
+describe("gatehouse users disable|delete end the user's sign-ins everywhere", () => {
   it('disable: sessions end, grants and tokens are revoked, apps are told', async () => {
     const bob = await signInAs(BOB);
     const disabled = await cli('users', 'disable', 'bob');
@@ -212,7 +212,10 @@ describe('gatehouse users set-password evicts whoever held the old password (iss
     expect(claims.map((c) => c.sid).sort()).toEqual([thief.sid, other.sid].sort());
     expect(claims.every((c) => c.sub === thief.sub)).toBe(true);
 
-    const { rows } = await gh.testDb.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_events WHERE event = 'user.password_set' AND account_id = $1`, [thief.sub]);
+    const { rows } = await gh.testDb.db.query<{ details: Record<string, unknown> }>(
+      `SELECT details FROM audit_events WHERE event = 'user.password_set' AND account_id = $1`,
+      [thief.sub],
+    );
     expect(rows.map((r) => r.details)).toEqual([{ actor: 'cli', sessions_ended: 2, grants_revoked: 2, logouts: 2 }]);
   });
 });

@@ -58,7 +58,10 @@ function argon2Params(hash: string | null): { type: string; m: string; t: string
 
 /** `users list` rows as objects keyed by the header (columns are separated by 2+ spaces). */
 function parseTable(stdout: string): Record<string, string>[] {
-  const [header, ...lines] = stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/));
+  const [header, ...lines] = stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(/ {2,}/));
   return lines.map((cells) => Object.fromEntries(header!.map((name, i) => [name, cells[i]])));
 }
 
@@ -69,7 +72,20 @@ describe('gatehouse users add', () => {
 
   it('creates the user with an argon2id hash of the password read from stdin, and prints only the sub', async () => {
     const result = await users(
-      ['add', 'alice', '--email', 'alice@example.com', '--name', 'Alice Liddell', '--given-name', 'Alice', '--family-name', 'Liddell', '--email-verified', '--password-stdin'],
+      [
+        'add',
+        'alice',
+        '--email',
+        'alice@example.com',
+        '--name',
+        'Alice Liddell',
+        '--given-name',
+        'Alice',
+        '--family-name',
+        'Liddell',
+        '--email-verified',
+        '--password-stdin',
+      ],
       `${PASSWORD}\n`,
     );
     expect(result.code).toBe(0);
@@ -142,7 +158,10 @@ describe('gatehouse users add', () => {
 
   it('refuses the username or the email address as the password, even with digits added', async () => {
     expectOneLineError(await addUser('carroll1832', 'carroll1832\n'), /invalid user: password: must not be the username, the email address/);
-    expectOneLineError(await addUser('carol', 'carol.smith@example.com\n', '--email', 'carol.smith@example.com'), /invalid user: password: must not be the username/);
+    expectOneLineError(
+      await addUser('carol', 'carol.smith@example.com\n', '--email', 'carol.smith@example.com'),
+      /invalid user: password: must not be the username/,
+    );
     expectOneLineError(await addUser('carol', 'carol.smith2024\n', '--email', 'carol.smith@example.com'), /invalid user: password: must not be the username/);
     expect(await usersNamed('carol')).toHaveLength(0);
     expect(await usersNamed('carroll1832')).toHaveLength(0);
@@ -230,12 +249,15 @@ describe('gatehouse users set-password', () => {
     expect(after.password_changed_at!.getTime()).toBeGreaterThanOrEqual(before.password_changed_at!.getTime());
   });
 
-  it('refuses a common password, or the user\'s own name, and keeps the old hash', async () => {
+  it("refuses a common password, or the user's own name, and keeps the old hash", async () => {
     const before = await userNamed('alice');
     const common = await users(['set-password', 'alice', '--password-stdin'], 'Password123\n');
     expectOneLineError(common, /^gatehouse: invalid password: is one of the most common passwords; choose another$/);
     expectNothingSecret(common, 'Password123');
-    expectOneLineError(await users(['set-password', 'alice', '--password-stdin'], 'Alice@Example.com!\n'), /invalid password: must not be the username, the email address/);
+    expectOneLineError(
+      await users(['set-password', 'alice', '--password-stdin'], 'Alice@Example.com!\n'),
+      /invalid password: must not be the username, the email address/,
+    );
     expect((await userNamed('alice')).password_hash).toBe(before.password_hash);
   });
 
@@ -278,14 +300,12 @@ describe('gatehouse users delete', () => {
 });
 
 describe('an unknown user', () => {
-  it.each([
-    [['disable', 'nobody']],
-    [['enable', 'nobody']],
-    [['delete', 'nobody']],
-    [['set-password', 'nobody', '--password-stdin']],
-  ])('users %j exits 1 with one line naming the user', async (args) => {
-    const result = await users(args, PASSWORD);
-    expectOneLineError(result, /no user named "nobody"/);
-    expect(result.stdout).toBe('');
-  });
+  it.each([[['disable', 'nobody']], [['enable', 'nobody']], [['delete', 'nobody']], [['set-password', 'nobody', '--password-stdin']]])(
+    'users %j exits 1 with one line naming the user',
+    async (args) => {
+      const result = await users(args, PASSWORD);
+      expectOneLineError(result, /no user named "nobody"/);
+      expect(result.stdout).toBe('');
+    },
+  );
 });

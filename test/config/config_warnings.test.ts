@@ -42,7 +42,9 @@ describe('the server', () => {
   const warnings = () => gh.logs.filter((l) => l.event === 'config.warning');
 
   it('logs a warning with the path at start, at level warn, without the secret', () => {
-    expect(warnings()).toEqual([expect.objectContaining({ level: 40, path: 'clients[5].client_secret', problem: expect.stringMatching(/^shorter than 32 characters/) })]);
+    expect(warnings()).toEqual([
+      expect.objectContaining({ level: 40, path: 'clients[5].client_secret', problem: expect.stringMatching(/^shorter than 32 characters/) }),
+    ]);
     expect(gh.rawLogs()).not.toContain(SHORT);
   });
 

@@ -16,11 +16,23 @@ const NO_DATABASE = { DATABASE_URL: 'postgres://gatehouse@127.0.0.1:1/nothing-li
 // Each file has a secret on the line of its syntax error.
 const broken = [
   // an unquoted value: JSON.parse says `Unexpected token 'z', "…zq-leaked-secret…" is not valid JSON`
-  { name: 'unquoted.json', text: `{\n  "clients": [\n    { "client_id": "web", "client_secret": ${SECRET} }\n  ]\n}\n`, where: /not valid JSON at line 3, column \d+ \(/ },
+  {
+    name: 'unquoted.json',
+    text: `{\n  "clients": [\n    { "client_id": "web", "client_secret": ${SECRET} }\n  ]\n}\n`,
+    where: /not valid JSON at line 3, column \d+ \(/,
+  },
   // a missing comma after the secret
-  { name: 'comma.json', text: `{"clients": [{"client_id": "web", "client_secret": "${SECRET}" "redirect_uris": []}]}`, where: /not valid JSON at line 1, column \d+ \(/ },
+  {
+    name: 'comma.json',
+    text: `{"clients": [{"client_id": "web", "client_secret": "${SECRET}" "redirect_uris": []}]}`,
+    where: /not valid JSON at line 1, column \d+ \(/,
+  },
   // a control character inside the secret's string
-  { name: 'control.json', text: `{"clients": [{"client_id": "web", "client_secret": "${SECRET}\t${SECRET}"}]}`, where: /not valid JSON at line 1, column \d+ \(/ },
+  {
+    name: 'control.json',
+    text: `{"clients": [{"client_id": "web", "client_secret": "${SECRET}\t${SECRET}"}]}`,
+    where: /not valid JSON at line 1, column \d+ \(/,
+  },
   // yaml quotes an unresolved alias's name in its message
   { name: 'alias.yaml', text: `clients:\n  - client_id: web\n    client_secret: *${SECRET}\n`, where: /not valid YAML \(an alias names no anchor\)/ },
   { name: 'quote.yaml', text: `clients:\n  - client_id: web\n    client_secret: "${SECRET}\n`, where: /not valid YAML at line \d+, column \d+ \(/ },

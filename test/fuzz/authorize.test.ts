@@ -41,17 +41,15 @@ const REDIRECTS: Record<string, string> = { web: `${RP}/callback`, spa: `${RP}/s
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 /** A request each known client could really make, as raw pairs. */
-const workingRequest = fc.constantFrom(...Object.keys(REDIRECTS)).map(
-  (clientId): RawPair[] => [
-    ['client_id', clientId],
-    ['response_type', 'code'],
-    ['scope', percentEncode('openid profile')],
-    ['redirect_uri', percentEncode(REDIRECTS[clientId]!)],
-    ['code_challenge', CHALLENGE],
-    ['code_challenge_method', 'S256'],
-    ['state', 'fuzz'],
-  ],
-);
+const workingRequest = fc.constantFrom(...Object.keys(REDIRECTS)).map((clientId): RawPair[] => [
+  ['client_id', clientId],
+  ['response_type', 'code'],
+  ['scope', percentEncode('openid profile')],
+  ['redirect_uri', percentEncode(REDIRECTS[clientId]!)],
+  ['code_challenge', CHALLENGE],
+  ['code_challenge_method', 'S256'],
+  ['state', 'fuzz'],
+]);
 
 describe('authorization endpoint under hostile input', () => {
   it(
@@ -121,7 +119,11 @@ describe('authorization endpoint under hostile input', () => {
     );
     expect(String(outcome)).toMatch(/^431$|ECONNRESET|EPIPE|socket hang up/);
     // Just under that limit, the application answers: over its own cap on what it stores.
-    const after = await sendSafely(t.gh.server, { method: 'GET', path: `/auth?client_id=web&state=${'a'.repeat(12_000)}`, headers: { accept: 'application/json' } }, t.policy);
+    const after = await sendSafely(
+      t.gh.server,
+      { method: 'GET', path: `/auth?client_id=web&state=${'a'.repeat(12_000)}`, headers: { accept: 'application/json' } },
+      t.policy,
+    );
     expect(after.status).toBe(400);
     expect(JSON.parse(after.body)).toMatchObject({ error: 'invalid_request' });
   });

@@ -53,16 +53,49 @@ const COMMAND_LINES = [
 const COMMANDS = [...new Set(COMMAND_LINES.map(([c]) => c!)), 'help', 'frobnicate', 'audit'];
 const SUBCOMMANDS = [...new Set(COMMAND_LINES.flatMap(([, s]) => (s ? [s] : []))), 'help', 'lst'];
 const OPTIONS = [
-  '--email', '--name', '--given-name', '--family-name', '--email-verified', '--password-stdin', '--propagation',
-  '--help', '-h', '--version', '-V', '--', '-', '--email=', '--propagation=-1', '--propagation=1e99', '--no-such-option',
-  '--password=hunter2', '-x', '---', '--yes',
+  '--email',
+  '--name',
+  '--given-name',
+  '--family-name',
+  '--email-verified',
+  '--password-stdin',
+  '--propagation',
+  '--help',
+  '-h',
+  '--version',
+  '-V',
+  '--',
+  '-',
+  '--email=',
+  '--propagation=-1',
+  '--propagation=1e99',
+  '--no-such-option',
+  '--password=hunter2',
+  '-x',
+  '---',
+  '--yes',
 ];
 
 const token: fc.Arbitrary<string> = fc
   .oneof(
     { weight: 2, arbitrary: fc.constantFrom(...OPTIONS) },
     { weight: 3, arbitrary: hostileText },
-    { weight: 1, arbitrary: fc.constantFrom('bob', 'carol@example.test', 'Bob Example', '0', '-5', '86400', '99999999999999999999', 'NaN', '.', '/', '/nonexistent/file.yaml') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'bob',
+        'carol@example.test',
+        'Bob Example',
+        '0',
+        '-5',
+        '86400',
+        '99999999999999999999',
+        'NaN',
+        '.',
+        '/',
+        '/nonexistent/file.yaml',
+      ),
+    },
   )
   .filter(notWitness);
 
@@ -73,7 +106,10 @@ const wellFormed: fc.Arbitrary<string[]> = fc.oneof(
   fc
     .record({ username: value, email: fc.option(value, { nil: undefined }), name: fc.option(value, { nil: undefined }), verified: fc.boolean() })
     .map(({ username, email, name, verified }) => [
-      'users', 'add', username, '--password-stdin',
+      'users',
+      'add',
+      username,
+      '--password-stdin',
       ...(email === undefined ? [] : ['--email', email]),
       ...(name === undefined ? [] : ['--name', name]),
       ...(verified ? ['--email-verified'] : []),
@@ -89,7 +125,12 @@ const wellFormed: fc.Arbitrary<string[]> = fc.oneof(
 const argv: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 4, arbitrary: wellFormed },
   { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...COMMAND_LINES), fc.array(token, { maxLength: 6 })).map(([line, rest]) => [...line, ...rest]) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...COMMANDS), fc.constantFrom(...SUBCOMMANDS), fc.array(token, { maxLength: 6 })).map(([c, s, rest]) => [c, s, ...rest]) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...COMMANDS), fc.constantFrom(...SUBCOMMANDS), fc.array(token, { maxLength: 6 }))
+      .map(([c, s, rest]) => [c, s, ...rest]),
+  },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...COMMANDS), fc.array(token, { maxLength: 4 })).map(([c, rest]) => [c, ...rest]) },
   { weight: 1, arbitrary: fc.array(fc.oneof(token, fc.constantFrom(...COMMANDS, ...SUBCOMMANDS)), { maxLength: 6 }) },
 );

@@ -104,8 +104,20 @@ describe('end-session endpoint under hostile input', () => {
   it(
     'answers any confirmation POST safely, with the page xsrf token or without',
     async () => {
-      const extra = fc.array(fc.tuple(fc.constantFrom('logout', 'xsrf', 'state', 'post_logout_redirect_uri', 'client_id'), fc.option(rawValue, { nil: undefined })), { maxLength: 4 });
-      const logout = fc.constantFrom<RawPair[]>([['logout', 'yes']], [['logout', 'no']], [], [['logout', 'yes'], ['logout', 'yes']], [['logout[]', 'yes']]);
+      const extra = fc.array(
+        fc.tuple(fc.constantFrom('logout', 'xsrf', 'state', 'post_logout_redirect_uri', 'client_id'), fc.option(rawValue, { nil: undefined })),
+        { maxLength: 4 },
+      );
+      const logout = fc.constantFrom<RawPair[]>(
+        [['logout', 'yes']],
+        [['logout', 'no']],
+        [],
+        [
+          ['logout', 'yes'],
+          ['logout', 'yes'],
+        ],
+        [['logout[]', 'yes']],
+      );
       const how = fc.constantFrom('page-fields', 'page-fields', 'random-body', 'no-cookie');
       await fc.assert(
         fc.asyncProperty(how, extra, logout, rawBody(), acceptHeader, async (mode, more, yes, body, accept) => {

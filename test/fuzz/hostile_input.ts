@@ -84,7 +84,9 @@ export const hostileText: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 1,
     // 100 to 700 bytes of one character: at most ~2 kB once percent-encoded.
-    arbitrary: fc.tuple(fc.constantFrom('a', '%', '\0', 'é', '😀'), fc.integer({ min: 100, max: 700 })).map(([c, bytes]) => c.repeat(Math.ceil(bytes / Buffer.byteLength(c)))),
+    arbitrary: fc
+      .tuple(fc.constantFrom('a', '%', '\0', 'é', '😀'), fc.integer({ min: 100, max: 700 }))
+      .map(([c, bytes]) => c.repeat(Math.ceil(bytes / Buffer.byteLength(c)))),
   },
 );
 
@@ -115,12 +117,50 @@ export const rawValue: fc.Arbitrary<string> = fc
   .map((parts) => parts.join(''));
 
 const OAUTH_NAMES = [
-  'client_id', 'response_type', 'scope', 'redirect_uri', 'state', 'nonce', 'prompt', 'max_age', 'code_challenge',
-  'code_challenge_method', 'request', 'request_uri', 'id_token_hint', 'login_hint', 'ui_locales', 'claims', 'resource',
-  'acr_values', 'response_mode', 'registration', 'display', 'grant_type', 'code', 'refresh_token', 'code_verifier',
-  'client_secret', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint', 'access_token',
-  'post_logout_redirect_uri', 'logout', 'xsrf', 'login', 'password', 'authorization_details', 'dpop_jkt', 'audience',
-  'claims_locales', 'id_token', 'iss', 'csrf', '_csrf',
+  'client_id',
+  'response_type',
+  'scope',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'prompt',
+  'max_age',
+  'code_challenge',
+  'code_challenge_method',
+  'request',
+  'request_uri',
+  'id_token_hint',
+  'login_hint',
+  'ui_locales',
+  'claims',
+  'resource',
+  'acr_values',
+  'response_mode',
+  'registration',
+  'display',
+  'grant_type',
+  'code',
+  'refresh_token',
+  'code_verifier',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'token',
+  'token_type_hint',
+  'access_token',
+  'post_logout_redirect_uri',
+  'logout',
+  'xsrf',
+  'login',
+  'password',
+  'authorization_details',
+  'dpop_jkt',
+  'audience',
+  'claims_locales',
+  'id_token',
+  'iss',
+  'csrf',
+  '_csrf',
 ];
 
 /** A raw parameter name: an OAuth one, its array/object forms (`a[]`, `a[b]`), or junk. */
@@ -139,7 +179,10 @@ export function rawPairs(base: fc.Arbitrary<RawPair> = fc.tuple(rawName, fc.opti
     pairs.length === 0
       ? fc.constant(pairs)
       : // Sometimes send one of the pairs again, with another value: duplicated parameters.
-        fc.oneof(fc.constant(pairs), fc.tuple(fc.nat(pairs.length - 1), rawValue).map(([i, v]) => [...pairs, [pairs[i]![0], v] as RawPair])),
+        fc.oneof(
+          fc.constant(pairs),
+          fc.tuple(fc.nat(pairs.length - 1), rawValue).map(([i, v]) => [...pairs, [pairs[i]![0], v] as RawPair]),
+        ),
   );
 }
 
@@ -160,7 +203,9 @@ export function urlQuery(query: string | readonly RawPair[]): string {
 
 /** Header values Node's HTTP client can send (it refuses CR, LF and NUL): the rest of the mess. */
 export function headerSafe(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1').replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
+  return Buffer.from(text, 'utf8')
+    .toString('latin1')
+    .replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
 }
 
 const b64 = (text: string | Uint8Array) => Buffer.from(text).toString('base64');
@@ -186,7 +231,10 @@ export function authorizationHeader(clients: readonly KnownClient[], jwt: fc.Arb
     { weight: 2, arbitrary: fc.tuple(rawValue, rawValue).map(([u, p]) => `Basic ${b64(`${u}:${p}`)}`) },
     { weight: 2, arbitrary: fc.tuple(known, hostileText).map(([c, s]) => `Basic ${b64(`${encodeURIComponent(c.clientId)}:${percentEncode(s)}`)}`) },
     { weight: 3, arbitrary: known.map((c) => `Basic ${b64(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.secret ?? '')}`)}`) },
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom('Bearer', 'DPoP', 'bearer', 'MAC'), fc.oneof(hostileText.map(headerSafe), jwt)).map(([s, t]) => `${s} ${t}`) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.constantFrom('Bearer', 'DPoP', 'bearer', 'MAC'), fc.oneof(hostileText.map(headerSafe), jwt)).map(([s, t]) => `${s} ${t}`),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 2000, max: 8000 }).map((n) => `Bearer ${'A'.repeat(n)}`) },
   );
 }
@@ -243,17 +291,17 @@ export function wrongJwt(ctx: JwtContext): fc.Arbitrary<string> {
     },
     { requiredKeys: [] },
   );
-  const signed = fc
-    .tuple(header, claims, fc.constantFrom('junk', 'empty', 'signed', 'signed'), fc.base64String({ maxLength: 60 }))
-    .map(([h, c, how, junk]) => {
-      const input = `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(c))}`;
-      if (how === 'empty') return `${input}.`;
-      if (how === 'junk') return `${input}.${junk.replace(/=/g, '')}`;
-      return `${input}.${ctx.sign(input, h.alg)}`;
-    });
+  const signed = fc.tuple(header, claims, fc.constantFrom('junk', 'empty', 'signed', 'signed'), fc.base64String({ maxLength: 60 })).map(([h, c, how, junk]) => {
+    const input = `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(c))}`;
+    if (how === 'empty') return `${input}.`;
+    if (how === 'junk') return `${input}.${junk.replace(/=/g, '')}`;
+    return `${input}.${ctx.sign(input, h.alg)}`;
+  });
   const broken = fc.oneof(
     fc.constantFrom('a.b.c', '..', '.', 'e30.e30.', 'eyJhbGciOiJub25lIn0.e30.', 'eyJ.eyJ.eyJ', 'a.b.c.d.e', 'eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln'),
-    fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 })).map(([h, c]) => `${b64url(JSON.stringify(h) ?? '')}.${b64url(JSON.stringify(c) ?? '')}.x`),
+    fc
+      .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }))
+      .map(([h, c]) => `${b64url(JSON.stringify(h) ?? '')}.${b64url(JSON.stringify(c) ?? '')}.x`),
     fc.array(fc.base64String({ maxLength: 20 }), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
   );
   return fc.oneof({ weight: 3, arbitrary: signed }, { weight: 1, arbitrary: broken });
@@ -341,12 +389,16 @@ export function rawBody(form: fc.Arbitrary<string> = rawQuery): fc.Arbitrary<Raw
     // Raw bytes inside a form, not percent-encoded: invalid UTF-8, NUL, CR/LF as they are.
     {
       weight: 2,
-      arbitrary: fc
-        .tuple(rawName, fc.uint8Array({ minLength: 1, maxLength: 30 }), form)
-        .map(([name, bytes, f]) => ({ contentType: FORM, body: Buffer.concat([Buffer.from(`${name}=`, 'latin1'), Buffer.from(bytes), Buffer.from(`&${f}`, 'latin1')]) })),
+      arbitrary: fc.tuple(rawName, fc.uint8Array({ minLength: 1, maxLength: 30 }), form).map(([name, bytes, f]) => ({
+        contentType: FORM,
+        body: Buffer.concat([Buffer.from(`${name}=`, 'latin1'), Buffer.from(bytes), Buffer.from(`&${f}`, 'latin1')]),
+      })),
     },
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((j) => ({ contentType: 'application/json', body: Buffer.from(JSON.stringify(j) ?? 'null') })) },
-    { weight: 1, arbitrary: fc.constantFrom('{"a":', '[', '{"__proto__":{"polluted":1}}').map((j) => ({ contentType: 'application/json', body: Buffer.from(j) })) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('{"a":', '[', '{"__proto__":{"polluted":1}}').map((j) => ({ contentType: 'application/json', body: Buffer.from(j) })),
+    },
     { weight: 1, arbitrary: multipart },
     { weight: 1, arbitrary: hostileText.map((t) => ({ contentType: 'text/plain', body: Buffer.from(t) })) },
     {
@@ -355,7 +407,10 @@ export function rawBody(form: fc.Arbitrary<string> = rawQuery): fc.Arbitrary<Raw
         .tuple(fc.constantFrom('application/octet-stream', 'application/xml', 'image/png', FORM, '', '*/*', 'x'), fc.uint8Array({ maxLength: 200 }))
         .map(([contentType, bytes]) => ({ contentType, body: Buffer.from(bytes) })),
     },
-    { weight: 1, arbitrary: fc.constantFrom({ contentType: FORM, body: HUGE_FORM }, { contentType: FORM, body: LONG_FORM }, { contentType: undefined, body: HUGE_FORM }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom({ contentType: FORM, body: HUGE_FORM }, { contentType: FORM, body: LONG_FORM }, { contentType: undefined, body: HUGE_FORM }),
+    },
   );
 }
 
@@ -373,7 +428,9 @@ export function cookieHeader(real: readonly string[]): fc.Arbitrary<string | und
     { weight: 1, arbitrary: hostileText.map(headerSafe) },
     {
       weight: 1,
-      arbitrary: fc.tuple(real.length ? fc.constantFrom(...real) : fc.constant(''), hostileText).map(([cookie, junk]) => `${cookie.replace(/=[^;]{4}/, `=${headerSafe(junk)}`)}; ${headerSafe(junk)}=1`),
+      arbitrary: fc
+        .tuple(real.length ? fc.constantFrom(...real) : fc.constant(''), hostileText)
+        .map(([cookie, junk]) => `${cookie.replace(/=[^;]{4}/, `=${headerSafe(junk)}`)}; ${headerSafe(junk)}=1`),
     },
   );
 }
@@ -399,7 +456,11 @@ export const unstorableClaims: fc.Arbitrary<string> = fc
     fc.constantFrom('name', 'value', 'values'),
   )
   .map(([bad, member, where]) =>
-    where === 'name' ? `{"${member}":{"${bad}":null}}` : where === 'value' ? `{"${member}":{"email":{"value":"${bad}"}}}` : `{"${member}":{"email":{"values":["ok","${bad}"]}}}`,
+    where === 'name'
+      ? `{"${member}":{"${bad}":null}}`
+      : where === 'value'
+        ? `{"${member}":{"email":{"value":"${bad}"}}}`
+        : `{"${member}":{"email":{"values":["ok","${bad}"]}}}`,
   );
 
 /** A raw value a protocol parameter might plausibly hold, or not: JWTs, URIs, JSON, keywords, junk. */
@@ -412,14 +473,39 @@ export function oauthValue(jwt: fc.Arbitrary<string>, uris: fc.Arbitrary<string>
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((j) => percentEncode(JSON.stringify(j) ?? '')) },
     {
       weight: 2,
-      arbitrary: fc.constantFrom('none', 'login', 'consent', 'query', 'fragment', 'form_post', 'jwt', 'web_message', 'code', 'token', 'id_token', 'S256', 'plain', '0', '-1', '99999999999999999999', 'openid+offline_access', 'things%3Aread', 'https%3A%2F%2Fapi.example.test', 'yes', 'no'),
+      arbitrary: fc.constantFrom(
+        'none',
+        'login',
+        'consent',
+        'query',
+        'fragment',
+        'form_post',
+        'jwt',
+        'web_message',
+        'code',
+        'token',
+        'id_token',
+        'S256',
+        'plain',
+        '0',
+        '-1',
+        '99999999999999999999',
+        'openid+offline_access',
+        'things%3Aread',
+        'https%3A%2F%2Fapi.example.test',
+        'yes',
+        'no',
+      ),
     },
   );
 }
 
 /** `base` pairs (a request that would work) followed by random protocol pairs, some repeating a base name. */
 export function extendPairs(base: fc.Arbitrary<RawPair[]>, value: fc.Arbitrary<string>): fc.Arbitrary<RawPair[]> {
-  const extra = fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OAUTH_NAMES) }, { weight: 1, arbitrary: rawName }), fc.option(value, { nil: undefined, freq: 8 }));
+  const extra = fc.tuple(
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OAUTH_NAMES) }, { weight: 1, arbitrary: rawName }),
+    fc.option(value, { nil: undefined, freq: 8 }),
+  );
   return fc.tuple(base, fc.array(extra, { maxLength: 6 }), fc.integer({ min: 0, max: 3 })).map(([b, extras, mode]) => {
     // Mostly new names, so the request gets past the duplicate-parameter check to deeper code.
     const names = new Set(b.map(([n]) => n));

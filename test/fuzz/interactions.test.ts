@@ -82,7 +82,11 @@ async function startInteraction(signedIn: boolean): Promise<Step> {
   return { uid, cookie: [interactionCookie, signedIn ? sessionCookie : ''].filter(Boolean).join('; '), hidden };
 }
 
-const loginValue = fc.oneof(fc.constantFrom(ALICE.username, ALICE.email, ALICE.username.toUpperCase(), ` ${ALICE.username} `), hostileText.map(percentEncode), rawValue);
+const loginValue = fc.oneof(
+  fc.constantFrom(ALICE.username, ALICE.email, ALICE.username.toUpperCase(), ` ${ALICE.username} `),
+  hostileText.map(percentEncode),
+  rawValue,
+);
 const passwordValue = fc.oneof(fc.constant(percentEncode(ALICE.password)), hostileText.map(percentEncode), rawValue);
 
 /** A login or consent form: its own fields (or not), with random values and extra fields. */
@@ -92,7 +96,10 @@ function stepForm(hidden: RawPair[]): fc.Arbitrary<RawBody> {
     keepHidden: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     login: fc.option(loginValue, { nil: undefined }),
     password: fc.option(passwordValue, { nil: undefined }),
-    extra: fc.array(fc.tuple(fc.oneof(rawName, fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]')), fc.option(rawValue, { nil: undefined })), { maxLength: 4 }),
+    extra: fc.array(
+      fc.tuple(fc.oneof(rawName, fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]')), fc.option(rawValue, { nil: undefined })),
+      { maxLength: 4 },
+    ),
   });
   return fc.oneof(
     {
@@ -111,7 +118,10 @@ function stepForm(hidden: RawPair[]): fc.Arbitrary<RawBody> {
 }
 
 const STEPS = ['login', 'confirm', 'abort'] as const;
-const forwardedFor = fc.option(fc.oneof(fc.constantFrom('203.0.113.7', '::1', '2001:db8::1, 10.0.0.1', 'unknown', '999.1.1.1', ', ,', '[::1]:80'), shortText.map(headerSafe)), { nil: undefined });
+const forwardedFor = fc.option(
+  fc.oneof(fc.constantFrom('203.0.113.7', '::1', '2001:db8::1, 10.0.0.1', 'unknown', '999.1.1.1', ', ,', '[::1]:80'), shortText.map(headerSafe)),
+  { nil: undefined },
+);
 
 describe('interaction routes under hostile input', () => {
   it(
@@ -165,7 +175,11 @@ describe('interaction routes under hostile input', () => {
       const interaction = await startInteraction(false);
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...STEPS), stepForm(interaction.hidden), async (step, body) => {
-          await sendSafely(t.gh.server, { method: 'POST', path: `/interaction/${interaction.uid}/${step}`, headers: { cookie: interaction.cookie, accept: 'text/html' }, body }, t.policy);
+          await sendSafely(
+            t.gh.server,
+            { method: 'POST', path: `/interaction/${interaction.uid}/${step}`, headers: { cookie: interaction.cookie, accept: 'text/html' }, body },
+            t.policy,
+          );
         }),
         fuzzOptions(RUNS),
       );

@@ -69,11 +69,20 @@ for (const endpoint of ['/token/introspection', '/token/revocation']) {
       'answers known clients presenting any token with any hint safely',
       async () => {
         const base = fc.tuple(tokenValue(), fc.option(fc.oneof(fc.constantFrom(...HINTS), rawValue), { nil: undefined })).map(([token, hint]): RawPair[] =>
-          hint === undefined ? [['token', token]] : [['token', token], ['token_type_hint', hint]],
+          hint === undefined
+            ? [['token', token]]
+            : [
+                ['token', token],
+                ['token_type_hint', hint],
+              ],
         );
         await fc.assert(
           fc.asyncProperty(extendPairs(base, tokenValue()), authorizationHeader(t.clients, wrongJwt(t.jwt)), async (pairs, authorization) => {
-            await sendSafely(t.gh.server, { method: 'POST', path: endpoint, headers: { authorization, accept: 'application/json' }, body: formBody(pairs) }, t.policy);
+            await sendSafely(
+              t.gh.server,
+              { method: 'POST', path: endpoint, headers: { authorization, accept: 'application/json' }, body: formBody(pairs) },
+              t.policy,
+            );
           }),
           fuzzOptions(RUNS),
         );

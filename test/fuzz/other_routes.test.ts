@@ -58,13 +58,21 @@ describe('other routes under hostile input', () => {
     'answer any method, path, query, body and cookie safely',
     async () => {
       await fc.assert(
-        fc.asyncProperty(method, path, fc.option(rawQuery, { nil: undefined }), rawBody(), cookieHeader([sessionCookie]), acceptHeader, async (m, p, query, body, cookie, accept) => {
-          await sendSafely(
-            t.gh.server,
-            { method: m, path: query === undefined ? p : `${p}?${query}`, headers: { cookie, accept }, ...(m === 'GET' ? {} : { body }) },
-            t.policy,
-          );
-        }),
+        fc.asyncProperty(
+          method,
+          path,
+          fc.option(rawQuery, { nil: undefined }),
+          rawBody(),
+          cookieHeader([sessionCookie]),
+          acceptHeader,
+          async (m, p, query, body, cookie, accept) => {
+            await sendSafely(
+              t.gh.server,
+              { method: m, path: query === undefined ? p : `${p}?${query}`, headers: { cookie, accept }, ...(m === 'GET' ? {} : { body }) },
+              t.policy,
+            );
+          },
+        ),
         fuzzOptions(RUNS),
       );
     },

@@ -39,7 +39,9 @@ const collectBytes = (res: request.Response, done: (err: Error | null, body: Buf
 };
 
 function describe(req: HostileRequest): string {
-  const body = req.body ? ` body(${req.body.contentType ?? 'no content-type'}, ${req.body.body.length} B): ${req.body.body.subarray(0, 300).toString('latin1')}` : '';
+  const body = req.body
+    ? ` body(${req.body.contentType ?? 'no content-type'}, ${req.body.body.length} B): ${req.body.body.subarray(0, 300).toString('latin1')}`
+    : '';
   return `${req.method} ${req.path.slice(0, 300)}${body}`;
 }
 
@@ -67,7 +69,8 @@ export async function send(server: http.Server, req: HostileRequest): Promise<An
 
 // What only a leaked exception prints: a stack frame, a source path with line:column, a
 // node_modules path, a file URL, or a JavaScript error constructor's name and colon.
-const STACK_TRACE = /\bat (?:async )?[\w$.<>[\]]+ \(|\n\s+at \S|(?:\/[\w.@-]+)+\.(?:js|ts|mjs|cjs):\d+|node_modules|file:\/\/\/|\b(?:Type|Reference|Syntax|Range|Database|Assertion)Error\b|\bError: [^<"]*\//;
+const STACK_TRACE =
+  /\bat (?:async )?[\w$.<>[\]]+ \(|\n\s+at \S|(?:\/[\w.@-]+)+\.(?:js|ts|mjs|cjs):\d+|node_modules|file:\/\/\/|\b(?:Type|Reference|Syntax|Range|Database|Assertion)Error\b|\bError: [^<"]*\//;
 
 function allowedTarget(target: string, policy: Policy, base: string): string | undefined {
   let url: URL;
@@ -116,7 +119,8 @@ export function problemsWith(answer: Answer, policy: Policy): string[] {
       } catch {
         error = undefined;
       }
-      if (typeof error !== 'string' || !/^[a-z_]+$/.test(error)) problems.push(`a ${answer.status} JSON body without an OAuth error code: ${answer.body.slice(0, 200)}`);
+      if (typeof error !== 'string' || !/^[a-z_]+$/.test(error))
+        problems.push(`a ${answer.status} JSON body without an OAuth error code: ${answer.body.slice(0, 200)}`);
     } else if (contentType.startsWith('text/html')) {
       if (!/<h1\b/.test(answer.body)) problems.push(`a ${answer.status} HTML page without a heading`);
     } else if (!(answer.status === 404 && answer.body === 'Not Found') && !(answer.status === 431 && answer.body === '')) {
@@ -132,7 +136,9 @@ export async function sendSafely(server: http.Server, req: HostileRequest, polic
   const answer = await send(server, req);
   const problems = problemsWith(answer, policy);
   if (problems.length) {
-    throw new Error(`${problems.join('; ')}\n  request: ${describe(req)}\n  answer: ${answer.status} ${JSON.stringify(answer.headers.location ?? '')} ${answer.body.slice(0, 400)}`);
+    throw new Error(
+      `${problems.join('; ')}\n  request: ${describe(req)}\n  answer: ${answer.status} ${JSON.stringify(answer.headers.location ?? '')} ${answer.body.slice(0, 400)}`,
+    );
   }
   return answer;
 }

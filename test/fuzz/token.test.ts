@@ -68,13 +68,13 @@ describe('token endpoint under hostile input', () => {
       const jwt = wrongJwt(t.jwt);
       const value = oauthValue(jwt, fc.oneof(lookalikeUri(t.policy.registered), fc.constantFrom(API, OPAQUE_API, `${API}/`, 'https://unknown.example')));
       const grant = fc.oneof(fc.constantFrom(...GRANTS).map(percentEncode), value);
-      const base = fc.tuple(grant, fc.constantFrom('things:read', 'notes:read', 'openid offline_access', 'things:write notes:read')).map(
-        ([g, scope]): RawPair[] => [
+      const base = fc
+        .tuple(grant, fc.constantFrom('things:read', 'notes:read', 'openid offline_access', 'things:write notes:read'))
+        .map(([g, scope]): RawPair[] => [
           ['grant_type', g],
           ['scope', percentEncode(scope)],
           ['redirect_uri', percentEncode(`${RP}/callback`)],
-        ],
-      );
+        ]);
       // A client authenticates with Basic (right or wrong), client_secret_post, or a forged assertion.
       const auth = fc.oneof(
         authorizationHeader(t.clients, jwt).map((authorization) => ({ authorization, pairs: [] as RawPair[] })),

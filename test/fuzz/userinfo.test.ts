@@ -50,7 +50,11 @@ describe('userinfo under hostile input', () => {
       const dpop = fc.option(fc.oneof(jwt, shortText.map(headerSafe)), { nil: undefined, freq: 3 });
       await fc.assert(
         fc.asyncProperty(method, query, authorization, body, dpop, acceptHeader, async (m, q, auth, b, d, accept) => {
-          await sendSafely(t.gh.server, { method: m, path: `/me?${q}`, headers: { authorization: auth, dpop: d, accept }, ...(b ? { body: b } : {}) }, t.policy);
+          await sendSafely(
+            t.gh.server,
+            { method: m, path: `/me?${q}`, headers: { authorization: auth, dpop: d, accept }, ...(b ? { body: b } : {}) },
+            t.policy,
+          );
         }),
         fuzzOptions(RUNS),
       );

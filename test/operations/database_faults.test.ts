@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openDb } from '../../src/db/open_db.js';
-import { isDatabaseUnavailable } from '../../src/db/database_unavailable.js';
+import { isDatabaseUnavailable } from '../../src/core/database_unavailable.js';
 import { createUsersRepo } from '../../src/accounts/users_repo.js';
 import { createTestDb, defaultBackend, type TestDb } from '../support/test_db.js';
 import { serverBackends } from '../support/storage_backends.js';
@@ -50,9 +50,18 @@ describe('what counts as the database being unavailable', () => {
 
   const failureThrough = async (connect: () => void | Promise<void>) => {
     await connect();
-    const db = await openDb({ databaseUrl: proxy.url('postgres://postgres@localhost/postgres'), dataDir: testDb.dataDir, poolSize: 1, role: 'server', connectTimeoutMs: 500 });
+    const db = await openDb({
+      databaseUrl: proxy.url('postgres://postgres@localhost/postgres'),
+      dataDir: testDb.dataDir,
+      poolSize: 1,
+      role: 'server',
+      connectTimeoutMs: 500,
+    });
     try {
-      return await db.query('SELECT 1').then(() => undefined, (error: unknown) => error);
+      return await db.query('SELECT 1').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     } finally {
       await db.close();
     }
@@ -109,7 +118,9 @@ describe.each(serverBackends())('Gatehouse while %s is unavailable', () => {
     });
     cleanups.push(() => server.kill());
     const db = await openDb({ databaseUrl: testDb.databaseUrl, dataDir: testDb.dataDir, poolSize: 1, role: 'cli' });
-    await createUsersRepo(db).create(ALICE).finally(() => db.close());
+    await createUsersRepo(db)
+      .create(ALICE)
+      .finally(() => db.close());
 
     rp = await discover(server.issuer, 'web', SECRETS.web);
     const signedIn = await signIn(rp, { scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: alice, consent: 'allow' });
@@ -189,7 +200,11 @@ describe.each(serverBackends())('Gatehouse while %s is unavailable', () => {
     // The sign-in begun before the outage carries on from the page the person was looking at
     // (Alice allowed these scopes for `web` at the first sign-in: no consent page this time).
     const callback = expectRedirect(await pending.ua.submit(pending.page, LOGIN_FORM, alice, RP));
-    const signedIn = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state, expectedNonce: pending.nonce });
+    const signedIn = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: pending.codeVerifier,
+      expectedState: pending.state,
+      expectedNonce: pending.nonce,
+    });
     expect(signedIn.claims()?.sub).toBeTypeOf('string');
   }
 

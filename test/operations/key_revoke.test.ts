@@ -34,7 +34,12 @@ describe.each(availableBackends())('keys revoke on a running server (%s)', (back
   const kids = async () => (await jwks()).keys.map((k) => k.kid);
   /** What id_token_hint gets at the end-session endpoint: 200 (the sign-out page) or an error. */
   const endSessionWith = async (idToken: string) =>
-    (await fetch(oidc.buildEndSessionUrl(rp, { id_token_hint: idToken, post_logout_redirect_uri: `${RP}/signed-out` }), { redirect: 'manual', headers: { accept: 'text/html' } })).status;
+    (
+      await fetch(oidc.buildEndSessionUrl(rp, { id_token_hint: idToken, post_logout_redirect_uri: `${RP}/signed-out` }), {
+        redirect: 'manual',
+        headers: { accept: 'text/html' },
+      })
+    ).status;
   /** A silent sign-in with the browser's session cookie: the code, or the error the RP gets. */
   const silent = async (ua: Awaited<ReturnType<typeof signIn>>['ua']) => {
     const { callback } = await authorize(rp, { ua, scope: 'openid', params: { prompt: 'none' } });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type * as oidcClient from 'openid-client';
-import { deriveKeyStates, nextActivation, type Retention, type TimedKey } from '../../src/oidc/key_states.js';
-import { listKeys, loadKeys, pruneExpiredKeys, rotateIfDue, rotateKeys, type ListedKey } from '../../src/oidc/key_store.js';
+import { deriveKeyStates, nextActivation, type Retention, type TimedKey } from '../../src/keys/key_states.js';
+import { listKeys, loadKeys, pruneExpiredKeys, rotateIfDue, rotateKeys, type ListedKey } from '../../src/keys/key_store.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { ALICE, API, SECRETS } from '../support/fixtures.js';
 import { authorize, discover, signIn } from '../support/relying_party.js';
@@ -32,7 +32,9 @@ const key = (kid: string, activatesAfter: number, kind: TimedKey['kind'] = 'sign
 const RETENTION: Retention = { signingSeconds: 100, cookieSeconds: 1000 };
 
 function states(keys: TimedKey[], nowSeconds: number, retention = RETENTION) {
-  return Object.fromEntries(deriveKeyStates(keys, at(nowSeconds), retention).map((k) => [k.key.kid, { state: k.state, retiredAt: k.retiredAt?.toISOString() ?? null }]));
+  return Object.fromEntries(
+    deriveKeyStates(keys, at(nowSeconds), retention).map((k) => [k.key.kid, { state: k.state, retiredAt: k.retiredAt?.toISOString() ?? null }]),
+  );
 }
 
 describe('deriveKeyStates', () => {
@@ -151,7 +153,11 @@ async function mint(): Promise<Minted> {
   refreshToken = refreshed.body.refresh_token as string;
   const cc = await tokenRequest(gh.issuer, service, { grant_type: 'client_credentials', scope: 'things:read' });
   expect(cc.status).toBe(200);
-  return { idToken: refreshed.body.id_token as string, userAccessToken: refreshed.body.access_token as string, serviceAccessToken: cc.body.access_token as string };
+  return {
+    idToken: refreshed.body.id_token as string,
+    userAccessToken: refreshed.body.access_token as string,
+    serviceAccessToken: cc.body.access_token as string,
+  };
 }
 
 /** Verifies all three as an RP and an API would, with only the JWKS `set` cached. */
@@ -173,7 +179,12 @@ describe('rotation on a running server', () => {
   let browser: Awaited<ReturnType<typeof signIn>>['ua'];
 
   it('before a rotation: one RS256 key signs everything', async () => {
-    const { tokens, ua } = await signIn(rp, { scope: 'openid offline_access things:read', params: { prompt: 'consent' }, credentials: alice, consent: 'allow' });
+    const { tokens, ua } = await signIn(rp, {
+      scope: 'openid offline_access things:read',
+      params: { prompt: 'consent' },
+      credentials: alice,
+      consent: 'allow',
+    });
     browser = ua;
     refreshToken = tokens.refresh_token!;
     jwks0 = await publishedJwks();
@@ -190,10 +201,13 @@ describe('rotation on a running server', () => {
     k2 = await newRsKid(kids);
     expect(activatesAt.getTime()).toBeGreaterThan(Date.now() + 3000_000);
 
-    jwks1 = await eventually(async () => {
-      const set = await publishedJwks();
-      return kidsOf(set).includes(k2) && set;
-    }, { what: `the new kid ${k2} in the JWKS` });
+    jwks1 = await eventually(
+      async () => {
+        const set = await publishedJwks();
+        return kidsOf(set).includes(k2) && set;
+      },
+      { what: `the new kid ${k2} in the JWKS` },
+    );
     const newSigning = (await listKeys(gh.testDb.db)).filter((k) => kids.includes(k.kid) && k.kind === 'signing').map((k) => k.kid);
     expect(newSigning).toHaveLength(2);
     expect(kidsOf(jwks1)).toEqual([...kidsOf(jwks0), ...newSigning].sort());
@@ -217,10 +231,13 @@ describe('rotation on a running server', () => {
     const now = new Date();
     await gh.testDb.db.query('UPDATE keys SET activates_at = $1 WHERE activates_at > $1', [now]);
 
-    const minted = await eventually(async () => {
-      const m = await mint();
-      return kidOf(m.serviceAccessToken) === k2 && m;
-    }, { what: 'tokens signed with the new key' });
+    const minted = await eventually(
+      async () => {
+        const m = await mint();
+        return kidOf(m.serviceAccessToken) === k2 && m;
+      },
+      { what: 'tokens signed with the new key' },
+    );
     expect(kidsOfMinted(await mint())).toEqual([k2, k2, k2]);
 
     // An RP that fetched the JWKS during the propagation window knows the new kid already.
@@ -260,10 +277,13 @@ describe('rotation on a running server', () => {
       expect(await slow.gatehouse.host.refreshKeys()).toBe(true);
       expect(rsKid(await publishedJwks(slow.issuer))).toContain(k3);
 
-      const first = await eventually(async () => {
-        const token = await cc();
-        return kidOf(token) === k3 && token;
-      }, { what: 'the pending key to start signing' });
+      const first = await eventually(
+        async () => {
+          const token = await cc();
+          return kidOf(token) === k3 && token;
+        },
+        { what: 'the pending key to start signing' },
+      );
       const { payload } = await jwtVerify(first, createLocalJWKSet((await publishedJwks(slow.issuer)) as unknown as JSONWebKeySet), { issuer: slow.issuer });
       expect(payload.iat! * 1000).toBeGreaterThanOrEqual(Math.floor(activatesAt.getTime() / 1000) * 1000);
       expect(rsKid(await publishedJwks(slow.issuer)).sort()).toEqual([k1, k2, k3].sort());
@@ -282,7 +302,12 @@ describe('rotation on a running server', () => {
     const expired = listed.filter((k) => k.state === 'expired').map((k) => k.kid);
     expect(listed.find((k) => k.kid === k1)?.state).toBe('expired');
     expect(listed.find((k) => k.kid === k2)?.state).toBe('expired');
-    expect(listed.filter((k) => k.state === 'active').map((k) => k.kind).sort()).toEqual(['cookie', 'signing', 'signing']);
+    expect(
+      listed
+        .filter((k) => k.state === 'active')
+        .map((k) => k.kind)
+        .sort(),
+    ).toEqual(['cookie', 'signing', 'signing']);
     expect(expired).toHaveLength(6);
 
     const loaded = await loadKeys(gh.testDb.db, tiny, later);
@@ -298,10 +323,13 @@ describe('rotation on a running server', () => {
     const remainingSigning = rows.filter((r) => r.kind === 'signing').map((r) => r.kid);
 
     // The running server stops publishing them at its next refresh.
-    const live = await eventually(async () => {
-      const set = await publishedJwks();
-      return !kidsOf(set).includes(k1) && set;
-    }, { what: 'the deleted keys to leave the JWKS' });
+    const live = await eventually(
+      async () => {
+        const set = await publishedJwks();
+        return !kidsOf(set).includes(k1) && set;
+      },
+      { what: 'the deleted keys to leave the JWKS' },
+    );
     expect(kidsOf(live)).toEqual(remainingSigning.sort());
     expect(rsKid(live)).toHaveLength(1);
     // And it still signs.

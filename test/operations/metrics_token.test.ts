@@ -18,7 +18,14 @@ describe('/metrics with METRICS_TOKEN', () => {
   const scrape = (authorization?: string) => fetch(`${gh.issuer}/metrics`, { headers: authorization ? { authorization } : {} });
 
   it('refuses a scrape without the token, or with a wrong one, with 401 and no metrics', async () => {
-    for (const authorization of [undefined, `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`, TOKEN, 'Bearer ']) {
+    for (const authorization of [
+      undefined,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer ${TOKEN}x`,
+      `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+      TOKEN,
+      'Bearer ',
+    ]) {
       const response = await scrape(authorization);
       expect(response.status, String(authorization)).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);

@@ -6,7 +6,7 @@ import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/ga
 import { openDb } from '../../src/db/open_db.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/db.js';
-import { syncClients } from '../../src/oidc/client_sync.js';
+import { syncClients } from '../../src/storage/client_sync.js';
 import { createTestDb, type Backend, type TestDb } from '../support/test_db.js';
 import { availableBackends, serverBackends } from '../support/storage_backends.js';
 import { testConfig } from '../support/fixtures.js';
@@ -23,12 +23,24 @@ import { buildDist, spawnGatehouse, type LogLine } from '../support/spawn_gateho
 
 const DOOMED = { clientId: 'doomed', secret: 'doomed-secret-0123456789abcdef0123456789' };
 const NEWCOMER = { clientId: 'newcomer', secret: 'newcomer-secret-0123456789abcdef012345678' };
-const ccClient = (c: { clientId: string; secret: string }) => ({ client_id: c.clientId, client_secret: c.secret, grant_types: ['client_credentials'], scope: 'things:read' });
+const ccClient = (c: { clientId: string; secret: string }) => ({
+  client_id: c.clientId,
+  client_secret: c.secret,
+  grant_types: ['client_credentials'],
+  scope: 'things:read',
+});
 
 function config(clients: Record<string, unknown>[], extraApis = 0): GatehouseConfig {
   const base = testConfig();
   const apis = [...base.apis];
-  for (let i = 0; i < extraApis; i++) apis.push({ identifier: `https://extra-${i}.example.test`, name: `Extra ${i}`, scopes: [`extra${i}:read`], access_token_format: 'jwt', access_token_ttl: 120 } as (typeof apis)[number]);
+  for (let i = 0; i < extraApis; i++)
+    apis.push({
+      identifier: `https://extra-${i}.example.test`,
+      name: `Extra ${i}`,
+      scopes: [`extra${i}:read`],
+      access_token_format: 'jwt',
+      access_token_ttl: 120,
+    } as (typeof apis)[number]);
   return gatehouseConfigSchema.parse({ clients: [...base.clients, ...clients], apis });
 }
 
@@ -70,15 +82,26 @@ describe.each(availableBackends())('SIGHUPs a few ms apart on %s', (backend: Bac
     }
     // Every signal answered: each reload logs how many signals it read the file for.
     const finished = (l: LogLine) => l.event === 'config.reloaded' || l.event === 'config.reload_failed';
-    await eventually(() => server.logs().filter(finished).reduce((n, l) => n + ((l.signals as number | undefined) ?? 1), 0) >= files.length, {
-      what: 'every SIGHUP to be answered',
-      timeoutMs: 60_000,
-    });
+    await eventually(
+      () =>
+        server
+          .logs()
+          .filter(finished)
+          .reduce((n, l) => n + ((l.signals as number | undefined) ?? 1), 0) >= files.length,
+      {
+        what: 'every SIGHUP to be answered',
+        timeoutMs: 60_000,
+      },
+    );
     expect(server.logs().filter((l) => l.event === 'config.reload_failed')).toEqual([]);
 
     expect((await cc(DOOMED)).body.error).toBe('invalid_client');
     expect((await cc(NEWCOMER)).status).toBe(200);
-    const db = await openDb(backend === 'postgres' ? { databaseUrl: testDb.databaseUrl, dataDir: testDb.dataDir, poolSize: 1, role: 'cli' } : { databaseUrl: undefined, dataDir: testDb.dataDir, poolSize: 1, role: 'cli' });
+    const db = await openDb(
+      backend === 'postgres'
+        ? { databaseUrl: testDb.databaseUrl, dataDir: testDb.dataDir, poolSize: 1, role: 'cli' }
+        : { databaseUrl: undefined, dataDir: testDb.dataDir, poolSize: 1, role: 'cli' },
+    );
     try {
       const last = files.at(-1)!.clients.map((c) => c.client_id);
       expect(await configClients(db)).toEqual([...last, 'gatehouse-account'].sort());
@@ -118,7 +141,9 @@ describe.each(serverBackends())('two instances syncing clients at once on %s', (
     const second = syncClients(db, config([]).clients);
     await eventually(
       async () => {
-        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
         return rows[0]!.n === 1;
       },
       { what: 'the second sync to wait for the first' },

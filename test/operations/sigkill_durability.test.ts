@@ -99,7 +99,11 @@ describe.each(availableBackends())('SIGKILL on %s', (backend) => {
     expect(callback.searchParams.get('code')).toEqual(expect.any(String));
     await killHard(server);
     server = await start();
-    const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: second.codeVerifier, expectedState: second.state, expectedNonce: second.nonce });
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: second.codeVerifier,
+      expectedState: second.state,
+      expectedNonce: second.nonce,
+    });
     expect(tokens.claims()?.sub).toBe(sub);
     expect((await userinfo(server.issuer, tokens.access_token)).body).toMatchObject({ sub, email: ALICE.email });
     // The session begun before the first of those kills signs in without the login form.

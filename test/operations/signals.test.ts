@@ -38,7 +38,10 @@ async function prepare(backend: Backend, config: GatehouseConfig = testConfig())
   cleanups.push(() => testDb.drop());
   const configFile = path.join(testDb.dataDir, 'gatehouse.config.json');
   await writeFile(configFile, JSON.stringify(config));
-  const env: Record<string, string> = { CONFIG_FILE: configFile, ...(backend === 'postgres' ? { DATABASE_URL: testDb.databaseUrl } : { DATA_DIR: testDb.dataDir }) };
+  const env: Record<string, string> = {
+    CONFIG_FILE: configFile,
+    ...(backend === 'postgres' ? { DATABASE_URL: testDb.databaseUrl } : { DATA_DIR: testDb.dataDir }),
+  };
   return { testDb, configFile, env };
 }
 
@@ -97,68 +100,76 @@ describe.each(availableBackends())('signals on %s', (backend) => {
     noErrors(server);
   });
 
-  it('SIGHUP re-reads the config file: clients and APIs added and removed; a bad file is reported and the old config keeps serving; SIGINT exits 0', { timeout: 90_000 }, async () => {
-    const { env, configFile } = await prepare(backend);
-    const server = await spawn(env);
-    const batch = { clientId: 'batch', secret: BATCH_SECRET };
-    const introspector = { clientId: 'introspector', secret: SECRETS.introspector };
-    const cc = (client: { clientId: string; secret: string }, scope: string) => tokenRequest(server.issuer, client, { grant_type: 'client_credentials', scope });
+  it(
+    'SIGHUP re-reads the config file: clients and APIs added and removed; a bad file is reported and the old config keeps serving; SIGINT exits 0',
+    { timeout: 90_000 },
+    async () => {
+      const { env, configFile } = await prepare(backend);
+      const server = await spawn(env);
+      const batch = { clientId: 'batch', secret: BATCH_SECRET };
+      const introspector = { clientId: 'introspector', secret: SECRETS.introspector };
+      const cc = (client: { clientId: string; secret: string }, scope: string) =>
+        tokenRequest(server.issuer, client, { grant_type: 'client_credentials', scope });
 
-    expect((await cc(batch, 'reports:read')).body.error).toBe('invalid_client');
-    expect((await cc(introspector, 'notes:read')).status).toBe(200);
+      expect((await cc(batch, 'reports:read')).body.error).toBe('invalid_client');
+      expect((await cc(introspector, 'notes:read')).status).toBe(200);
 
-    // v2: a new API and a new client for it; `introspector` removed.
-    const base = testConfig();
-    const v2 = gatehouseConfigSchema.parse({
-      clients: [
-        ...base.clients.filter((c) => c.client_id !== 'introspector'),
-        { client_id: 'batch', client_secret: BATCH_SECRET, client_name: 'Batch', grant_types: ['client_credentials'], scope: 'reports:read things:read' },
-      ],
-      apis: [...base.apis, { identifier: REPORTS_API, name: 'Reports', scopes: ['reports:read'], access_token_format: 'jwt', access_token_ttl: 120 }],
-    });
-    await writeFile(configFile, JSON.stringify(v2));
-    server.child.kill('SIGHUP');
-    const [reloaded] = await server.waitForLogs(event('config.reloaded'), 1, 'the config to be reloaded');
-    expect(reloaded).toMatchObject({ clients: v2.clients.length, apis: 3 });
-
-    const added = await cc(batch, 'reports:read');
-    expect(added.status).toBe(200);
-    expect(added.body).toMatchObject({ scope: 'reports:read', expires_in: 120 });
-    const claims = JSON.parse(Buffer.from((added.body.access_token as string).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-    expect(claims).toMatchObject({ aud: REPORTS_API, client_id: 'batch' });
-    expect((await cc(introspector, 'notes:read')).body.error).toBe('invalid_client');
-
-    // Invalid files: one the schema refuses, one oidc-provider's client rules refuse.
-    const invalid = [
-      {
-        content: JSON.stringify({ ...v2, clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['not a url'] }] }),
-        problem: /^clients\[\d+\]\.redirect_uris\[0\]: must be an absolute URL$/,
-      },
-      {
-        content: JSON.stringify({ ...v2, clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['com.example.app:/callback'] }] }),
-        problem: /^clients\[\d+\]: redirect_uris must only contain web uris$/,
-      },
-      { content: '{ "clients": [', problem: /^\(syntax\): / },
-    ];
-    for (const [i, { content, problem }] of invalid.entries()) {
-      await writeFile(configFile, content);
+      // v2: a new API and a new client for it; `introspector` removed.
+      const base = testConfig();
+      const v2 = gatehouseConfigSchema.parse({
+        clients: [
+          ...base.clients.filter((c) => c.client_id !== 'introspector'),
+          { client_id: 'batch', client_secret: BATCH_SECRET, client_name: 'Batch', grant_types: ['client_credentials'], scope: 'reports:read things:read' },
+        ],
+        apis: [...base.apis, { identifier: REPORTS_API, name: 'Reports', scopes: ['reports:read'], access_token_format: 'jwt', access_token_ttl: 120 }],
+      });
+      await writeFile(configFile, JSON.stringify(v2));
       server.child.kill('SIGHUP');
-      const failures = await server.waitForLogs(event('config.reload_failed'), i + 1, 'the reload to fail');
-      const failure = failures[i]!;
-      expect(failure.level).toBe(50);
-      expect(failure.problems).toEqual([expect.stringMatching(problem)]);
-      // Still serving v2.
-      expect((await cc(batch, 'reports:read')).status).toBe(200);
-      expect((await cc(service, 'things:read')).status).toBe(200);
-      expect((await cc({ clientId: 'broken', secret: 'x'.repeat(32) }, 'things:read')).body.error).toBe('invalid_client');
-    }
-    expect(server.count(event('config.reloaded'))).toBe(1);
+      const [reloaded] = await server.waitForLogs(event('config.reloaded'), 1, 'the config to be reloaded');
+      expect(reloaded).toMatchObject({ clients: v2.clients.length, apis: 3 });
 
-    server.child.kill('SIGINT');
-    expect(await server.exited).toEqual({ code: 0, signal: null });
-    expect(server.logs().find(event('shutdown'))).toMatchObject({ signal: 'SIGINT' });
-    expect(server.count(event('shutdown.done'))).toBe(1);
-  });
+      const added = await cc(batch, 'reports:read');
+      expect(added.status).toBe(200);
+      expect(added.body).toMatchObject({ scope: 'reports:read', expires_in: 120 });
+      const claims = JSON.parse(Buffer.from((added.body.access_token as string).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      expect(claims).toMatchObject({ aud: REPORTS_API, client_id: 'batch' });
+      expect((await cc(introspector, 'notes:read')).body.error).toBe('invalid_client');
+
+      // Invalid files: one the schema refuses, one oidc-provider's client rules refuse.
+      const invalid = [
+        {
+          content: JSON.stringify({ ...v2, clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['not a url'] }] }),
+          problem: /^clients\[\d+\]\.redirect_uris\[0\]: must be an absolute URL$/,
+        },
+        {
+          content: JSON.stringify({
+            ...v2,
+            clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['com.example.app:/callback'] }],
+          }),
+          problem: /^clients\[\d+\]: redirect_uris must only contain web uris$/,
+        },
+        { content: '{ "clients": [', problem: /^\(syntax\): / },
+      ];
+      for (const [i, { content, problem }] of invalid.entries()) {
+        await writeFile(configFile, content);
+        server.child.kill('SIGHUP');
+        const failures = await server.waitForLogs(event('config.reload_failed'), i + 1, 'the reload to fail');
+        const failure = failures[i]!;
+        expect(failure.level).toBe(50);
+        expect(failure.problems).toEqual([expect.stringMatching(problem)]);
+        // Still serving v2.
+        expect((await cc(batch, 'reports:read')).status).toBe(200);
+        expect((await cc(service, 'things:read')).status).toBe(200);
+        expect((await cc({ clientId: 'broken', secret: 'x'.repeat(32) }, 'things:read')).body.error).toBe('invalid_client');
+      }
+      expect(server.count(event('config.reloaded'))).toBe(1);
+
+      server.child.kill('SIGINT');
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(server.logs().find(event('shutdown'))).toMatchObject({ signal: 'SIGINT' });
+      expect(server.count(event('shutdown.done'))).toBe(1);
+    },
+  );
 
   it('WEB_CONCURRENCY=2: two workers serve one port, one database and one /metrics; SIGTERM stops them all', { timeout: 90_000 }, async () => {
     const { env, testDb } = await prepare(backend);
@@ -215,14 +226,23 @@ describe.each(availableBackends())('signals on %s', (backend) => {
 });
 
 /** One request on its own connection (so the cluster's primary may hand it to any worker). */
-function rawRequest(port: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: { connection: 'close', accept: 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, agent: false, headers: { connection: 'close', accept: 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -97,8 +97,10 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
     expect(silent.callback.searchParams.get('code')).toBeTypeOf('string');
   });
 
-  it('a code issued by A is redeemed at B (once), refreshed at B, and B accepts and introspects A\'s tokens', async () => {
-    const issued = await at(A, () => authorize(rp, { scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: alice, consent: 'allow' }));
+  it("a code issued by A is redeemed at B (once), refreshed at B, and B accepts and introspects A's tokens", async () => {
+    const issued = await at(A, () =>
+      authorize(rp, { scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: alice, consent: 'allow' }),
+    );
     const code = issued.callback.searchParams.get('code')!;
     expect(code).toBeTypeOf('string');
 
@@ -151,7 +153,8 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
   });
 
   it('B takes a key rotation made through the CLI without a restart: published first, signing after activation', async () => {
-    const jwksAt = async (origin: string) => (await at(origin, () => fetch(`${issuer}/jwks`).then((r) => r.json()))) as { keys: { kid: string; alg: string }[] };
+    const jwksAt = async (origin: string) =>
+      (await at(origin, () => fetch(`${issuer}/jwks`).then((r) => r.json()))) as { keys: { kid: string; alg: string }[] };
     const serviceTokenAt = async (origin: string) => {
       const res = await at(origin, () => tokenRequest(issuer, service, { grant_type: 'client_credentials', scope: 'things:read' }));
       expect(res.status).toBe(200);
@@ -167,10 +170,13 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
     expect(k2).toBeTypeOf('string');
 
     // Published by B within KEY_REFRESH_SECONDS, while B goes on signing with K1.
-    const window = await eventually(async () => {
-      const set = await jwksAt(B);
-      return set.keys.some((k) => k.kid === k2) && set;
-    }, { what: `B to publish ${k2}` });
+    const window = await eventually(
+      async () => {
+        const set = await jwksAt(B);
+        return set.keys.some((k) => k.kid === k2) && set;
+      },
+      { what: `B to publish ${k2}` },
+    );
     const during = await serviceTokenAt(B);
     expect(decodeProtectedHeader(during).kid).toBe(k1);
     const cached = createLocalJWKSet(window as unknown as JSONWebKeySet);
@@ -178,10 +184,13 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
 
     // The propagation delay passes.
     await testDb.db.query('UPDATE keys SET activates_at = now() WHERE activates_at > now()');
-    const after = await eventually(async () => {
-      const token = await serviceTokenAt(B);
-      return decodeProtectedHeader(token).kid === k2 && token;
-    }, { what: `B to sign with ${k2}` });
+    const after = await eventually(
+      async () => {
+        const token = await serviceTokenAt(B);
+        return decodeProtectedHeader(token).kid === k2 && token;
+      },
+      { what: `B to sign with ${k2}` },
+    );
     // An RP that cached the JWKS during the window verifies the new tokens; K1 is still published.
     await jwtVerify(after, cached, { issuer, audience: API });
     const live = await jwksAt(B);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rotateKeys } from '../../src/oidc/key_store.js';
+import { rotateKeys } from '../../src/keys/key_store.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { ALICE } from '../support/fixtures.js';
 import { UserAgent, type Route } from '../support/user_agent.js';
@@ -19,7 +19,9 @@ const PUBLIC_HTTPS = 'https://id.gatehouse.test';
 const viaTlsProxy =
   (local: string): Route =>
   (url) =>
-    url.origin === PUBLIC_HTTPS ? { url: `${local}${url.pathname}${url.search}`, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': url.host } } : undefined;
+    url.origin === PUBLIC_HTTPS
+      ? { url: `${local}${url.pathname}${url.search}`, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': url.host } }
+      : undefined;
 
 /** Remembers every Set-Cookie line it was sent. */
 class RecordingAgent extends UserAgent {
@@ -65,13 +67,18 @@ describe.each([
     const ua = new RecordingAgent(https ? viaTlsProxy(gh.issuer) : undefined);
     const login = expectPage(await ua.follow(`${issuer}/account`));
     expect(pageKind(login)).toBe('login');
-    const account = expectPage(await ua.submit(login, LOGIN_FORM, { login: ALICE.username, password: ALICE.password, ...(remember ? { remember: 'yes' } : {}) }));
+    const account = expectPage(
+      await ua.submit(login, LOGIN_FORM, { login: ALICE.username, password: ALICE.password, ...(remember ? { remember: 'yes' } : {}) }),
+    );
     expect(account.$('h1').text()).toBe('Your account');
     return ua;
   }
 
   /** What the provider last set for the session cookie at sign-in. */
-  const providerSet = (ua: RecordingAgent) => sessionCookies(ua.setCookies).filter((c) => c.name === '_session').at(-1)!;
+  const providerSet = (ua: RecordingAgent) =>
+    sessionCookies(ua.setCookies)
+      .filter((c) => c.name === '_session')
+      .at(-1)!;
 
   async function rotateCookieKey(): Promise<void> {
     await rotateKeys(gh.testDb.db, 0);

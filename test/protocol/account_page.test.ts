@@ -6,8 +6,17 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, isPage, type Page } from '../support/user_agent.js';
-import { LOGIN_FORM, callbackParams, expectNoStackTrace, expectPage, expectRedirect, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
-import { SCOPE_DESCRIPTIONS } from '../../src/interactions/scope_descriptions.js';
+import {
+  LOGIN_FORM,
+  callbackParams,
+  expectNoStackTrace,
+  expectPage,
+  expectRedirect,
+  pageKind,
+  startAuthorization,
+  visibleText,
+} from '../support/hosted_pages.js';
+import { SCOPE_DESCRIPTIONS } from '../../src/pages/scope_descriptions.js';
 import { COMMON_PASSWORD } from '../../src/accounts/password_policy.js';
 import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
@@ -32,7 +41,12 @@ let bcl: oidc.Configuration;
 let accountUrl: string;
 let config: GatehouseConfig;
 
-const user = (username: string) => ({ username, email: `${username}@example.test`, name: `${username[0]!.toUpperCase()}${username.slice(1)} Tester`, password: `${username} walks along the quiet harbour` });
+const user = (username: string) => ({
+  username,
+  email: `${username}@example.test`,
+  name: `${username[0]!.toUpperCase()}${username.slice(1)} Tester`,
+  password: `${username} walks along the quiet harbour`,
+});
 const BOB = user('bob');
 const CAROL = user('carol');
 const DAVE = user('dave');
@@ -98,12 +112,18 @@ async function openAccount(ua: UserAgent, credentials?: { login: string; passwor
 }
 
 const sessionsOn = (page: Page) =>
-  page.$('#sessions li.entry')
+  page
+    .$('#sessions li.entry')
     .toArray()
-    .map((el) => ({ id: page.$(el).attr('data-session')!, current: page.$(el).find('.badge').text() === 'this browser', text: page.$(el).text().replace(/\s+/g, ' ') }));
+    .map((el) => ({
+      id: page.$(el).attr('data-session')!,
+      current: page.$(el).find('.badge').text() === 'this browser',
+      text: page.$(el).text().replace(/\s+/g, ' '),
+    }));
 
 const appsOn = (page: Page) =>
-  page.$('#apps li.entry')
+  page
+    .$('#apps li.entry')
     .toArray()
     .map((el) => ({ clientId: page.$(el).attr('data-client')!, text: page.$(el).text().replace(/\s+/g, ' ') }));
 
@@ -208,9 +228,13 @@ describe('the built-in client', () => {
   it('survives a config reload and its id is reserved in the config file', async () => {
     await gh.gatehouse.applyConfig(testConfig());
     expect(await count(`clients WHERE client_id = 'gatehouse-account'`)).toBe(1);
-    const reserved = gatehouseConfigSchema.safeParse({ clients: [{ client_id: 'gatehouse-account', token_endpoint_auth_method: 'none', redirect_uris: [`${RP}/x`] }] });
+    const reserved = gatehouseConfigSchema.safeParse({
+      clients: [{ client_id: 'gatehouse-account', token_endpoint_auth_method: 'none', redirect_uris: [`${RP}/x`] }],
+    });
     expect(reserved.success).toBe(false);
-    expect(reserved.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['clients.0.client_id', '"gatehouse-account" is reserved for the built-in account page']]);
+    expect(reserved.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['clients.0.client_id', '"gatehouse-account" is reserved for the built-in account page'],
+    ]);
     // Restore the clients this file's other tests use.
     await gh.gatehouse.applyConfig(config);
     await openAccount(new UserAgent(), login(ALICE));
@@ -242,7 +266,10 @@ describe('sessions', () => {
     expect(await auditEvents(BOB.username, 'sessions.revoked')).toEqual([{ sessions: 1, current: false }]);
 
     // An ended session cannot be ended again.
-    const again = await ua.follow(`${gh.issuer}/account/sessions/end`, { method: 'POST', form: { session: elsewhere.id, csrf_token: after.$(`${endFormOf(current.id)} input[name="csrf_token"]`).attr('value')! } });
+    const again = await ua.follow(`${gh.issuer}/account/sessions/end`, {
+      method: 'POST',
+      form: { session: elsewhere.id, csrf_token: after.$(`${endFormOf(current.id)} input[name="csrf_token"]`).attr('value')! },
+    });
     expect(expectPage(again).status).toBe(404);
 
     const signedOut = await ua.submit(after, endFormOf(current.id), {});
@@ -300,7 +327,10 @@ describe('applications', () => {
     expect(app!.text).toContain(SCOPE_DESCRIPTIONS.offline_access);
     expect(app!.text).toContain('Things API: things:read');
     // An API's scope is shown under that API, not among the OpenID scopes.
-    const openidScopes = page.$('#apps li.entry ul.scopes:not(.apis) li').toArray().map((el) => page.$(el).text());
+    const openidScopes = page
+      .$('#apps li.entry ul.scopes:not(.apis) li')
+      .toArray()
+      .map((el) => page.$(el).text());
     expect(new Set(openidScopes)).toEqual(new Set([SCOPE_DESCRIPTIONS.openid, SCOPE_DESCRIPTIONS.profile, SCOPE_DESCRIPTIONS.offline_access]));
 
     const after = await post(granted.ua, page, revokeFormOf('bcl'));
@@ -365,7 +395,10 @@ describe('changing the password', () => {
     expect(await auditEvents(CAROL.username, 'password.changed')).toEqual([{ sessions_ended: 1, grants_revoked: 1, logouts: 0 }]);
 
     // The security events say it in words, and show no secret.
-    const events = (await openAccount(ua)).$('#events li').toArray().map((el) => page.$(el).text().replace(/\s+/g, ' '));
+    const events = (await openAccount(ua))
+      .$('#events li')
+      .toArray()
+      .map((el) => page.$(el).text().replace(/\s+/g, ' '));
     expect(events[0]).toMatch(/Signed in to Web App from 127\.0\.0\.1/);
     expect(events.some((e) => /Password changed from 127\.0\.0\.1/.test(e))).toBe(true);
     expect(events.some((e) => /Password change refused \(wrong current password\)/.test(e))).toBe(true);
@@ -447,7 +480,11 @@ describe('CSRF and bad input', () => {
     const posts: [string, Record<string, string>, string][] = [
       ['/account/sessions/end', { session: erinSession }, endFormOf(erinSession)],
       ['/account/apps/revoke', { client_id: 'web' }, revokeFormOf('web')],
-      ['/account/password', { current_password: ERIN.password, new_password: 'another fine passphrase', confirm_password: 'another fine passphrase' }, PASSWORD_FORM],
+      [
+        '/account/password',
+        { current_password: ERIN.password, new_password: 'another fine passphrase', confirm_password: 'another fine passphrase' },
+        PASSWORD_FORM,
+      ],
       ['/account/sign-out-everywhere', {}, EVERYWHERE_FORM],
     ];
     for (const [path, fields, form] of posts) {
@@ -456,7 +493,9 @@ describe('CSRF and bad input', () => {
       const otherForm = page.$(`${path === '/account/sign-out-everywhere' ? PASSWORD_FORM : EVERYWHERE_FORM} input[name="csrf_token"]`).attr('value')!;
       const altered = `${own.slice(0, -2)}${own.endsWith('AA') ? 'BB' : 'AA'}`;
       for (const token of [undefined, '', altered, foreign, otherForm]) {
-        const response = expectPage(await ua.follow(`${gh.issuer}${path}`, { method: 'POST', form: token === undefined ? fields : { ...fields, csrf_token: token } }));
+        const response = expectPage(
+          await ua.follow(`${gh.issuer}${path}`, { method: 'POST', form: token === undefined ? fields : { ...fields, csrf_token: token } }),
+        );
         expect(response.status, `${path} with ${token === undefined ? 'no token' : JSON.stringify(token)}`).toBe(403);
         expect(response.headers.get('cache-control')).toBe('no-store');
         expect(visibleText(response)).toContain('This form has expired.');
@@ -474,7 +513,9 @@ describe('CSRF and bad input', () => {
 
     // Someone else's session cannot be ended from this account, even with a valid token.
     const endToken = still.$(`${endFormOf(erinSession)} input[name="csrf_token"]`).attr('value')!;
-    const foreignSession = expectPage(await ua.follow(`${gh.issuer}/account/sessions/end`, { method: 'POST', form: { session: aliceSession, csrf_token: endToken } }));
+    const foreignSession = expectPage(
+      await ua.follow(`${gh.issuer}/account/sessions/end`, { method: 'POST', form: { session: aliceSession, csrf_token: endToken } }),
+    );
     expect(foreignSession.status).toBe(404);
     await openAccount(aliceUa);
 
@@ -484,7 +525,9 @@ describe('CSRF and bad input', () => {
     const revokeToken = still.$(`${revokeFormOf('web')} input[name="csrf_token"]`).attr('value')!;
     const noClient = expectPage(await ua.follow(`${gh.issuer}/account/apps/revoke`, { method: 'POST', form: { csrf_token: revokeToken } }));
     expect(noClient.status).toBe(400);
-    const builtIn = expectPage(await ua.follow(`${gh.issuer}/account/apps/revoke`, { method: 'POST', form: { client_id: 'gatehouse-account', csrf_token: revokeToken } }));
+    const builtIn = expectPage(
+      await ua.follow(`${gh.issuer}/account/apps/revoke`, { method: 'POST', form: { client_id: 'gatehouse-account', csrf_token: revokeToken } }),
+    );
     expect(builtIn.status).toBe(404);
     const passwordToken = still.$(`${PASSWORD_FORM} input[name="csrf_token"]`).attr('value')!;
     const noFields = expectPage(await ua.follow(`${gh.issuer}/account/password`, { method: 'POST', form: { csrf_token: passwordToken } }));

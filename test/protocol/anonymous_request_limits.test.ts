@@ -51,22 +51,34 @@ describe('the size of an authorization request', () => {
 
   it('over the cap at PAR: invalid_request with 413, and no pushed request is stored', async () => {
     const before = await storedRows(gh, 'PushedAuthorizationRequest');
-    const res = await request(gh.server).post('/request').set('authorization', webAuth).type('form').send(parBody('s'.repeat(MAX_AUTHORIZATION_BODY_BYTES)));
+    const res = await request(gh.server)
+      .post('/request')
+      .set('authorization', webAuth)
+      .type('form')
+      .send(parBody('s'.repeat(MAX_AUTHORIZATION_BODY_BYTES)));
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ error: 'invalid_request', error_description: 'the request parameters are longer than 8 kB' });
     expect(await storedRows(gh, 'PushedAuthorizationRequest')).toBe(before);
-    const fits = await request(gh.server).post('/request').set('authorization', webAuth).type('form').send(parBody('s'.repeat(MAX_AUTHORIZATION_BODY_BYTES - parBody('').length)));
+    const fits = await request(gh.server)
+      .post('/request')
+      .set('authorization', webAuth)
+      .type('form')
+      .send(parBody('s'.repeat(MAX_AUTHORIZATION_BODY_BYTES - parBody('').length)));
     expect(fits.status).toBe(201);
   });
 
   it('a chunked PAR body (no Content-Length to check) is refused with 411', async () => {
     const url = new URL(`${gh.issuer}/request`);
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(url, { method: 'POST', headers: { authorization: webAuth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      });
+      const req = http.request(
+        url,
+        { method: 'POST', headers: { authorization: webAuth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 40; i++) req.write(`${i === 0 ? '' : '&'}${parBody(`s${'x'.repeat(1500)}`)}`);
       req.end();
@@ -106,7 +118,12 @@ describe('the request rate of one address', () => {
     expect(json.status).toBe(429);
     expect(Number(json.headers['retry-after'])).toBeGreaterThan(0);
     expect(json.body).toMatchObject({ error: 'temporarily_unavailable' });
-    const elsewhere = await request(other.server).post('/request').set('authorization', webAuth).set('accept', 'application/json').type('form').send(parBody('f'));
+    const elsewhere = await request(other.server)
+      .post('/request')
+      .set('authorization', webAuth)
+      .set('accept', 'application/json')
+      .type('form')
+      .send(parBody('f'));
     expect(elsewhere.status).toBe(429);
     expect(Number(elsewhere.headers['retry-after'])).toBeGreaterThan(0);
     const page = await request(gh.server).get(authPath('g')).set('accept', 'text/html');
@@ -117,7 +134,11 @@ describe('the request rate of one address', () => {
     expect(await storedRows(gh, 'Interaction')).toBe(interactionsBefore);
 
     // Machine endpoints with their own protections are not counted.
-    const token = await request(gh.server).post('/token').set('authorization', basicAuth({ clientId: 'service', secret: SECRETS.service })).type('form').send('grant_type=client_credentials&scope=things:read');
+    const token = await request(gh.server)
+      .post('/token')
+      .set('authorization', basicAuth({ clientId: 'service', secret: SECRETS.service }))
+      .type('form')
+      .send('grant_type=client_credentials&scope=things:read');
     expect(token.status).toBe(200);
   });
 });

@@ -11,7 +11,7 @@ import { runCli } from '../cli/cli_harness.js';
 import type { AuditRow } from '../../src/audit/audit_log.js';
 import { pruneAuditEvents } from '../../src/audit/audit_log.js';
 import { createAccountActions } from '../../src/account_page/account_actions.js';
-import { createAccountSessions } from '../../src/oidc/account_sessions.js';
+import { createAccountSessions } from '../../src/storage/account_sessions.js';
 
 // The audit trail, after the real flows: each event is a row of audit_events with the right
 // account, client, address and details (and a log line of the same name), and no row holds a
@@ -37,7 +37,16 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
   let firstParty: oidc.Configuration;
   const subs: Record<string, string> = {};
   // Everything secret seen during the flows; no audit row may contain any of it.
-  const secrets = new Set<string>([ALICE.password, BOB.password, DAVE.password, CAROL_PASSWORD, CAROL_NEW_PASSWORD, SECRETS.web, SECRETS.firstParty, 'wrong password 1']);
+  const secrets = new Set<string>([
+    ALICE.password,
+    BOB.password,
+    DAVE.password,
+    CAROL_PASSWORD,
+    CAROL_NEW_PASSWORD,
+    SECRETS.web,
+    SECRETS.firstParty,
+    'wrong password 1',
+  ]);
 
   const webClient = { clientId: 'web', secret: SECRETS.web };
 
@@ -65,7 +74,10 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
 
   /** Submits the login form once; returns where it landed. */
   async function tryLogin(login: string, password: string, client = firstParty) {
-    const { ua, landing } = await startAuthorization(client, { ua: new NamedAgent(), redirectUri: client === firstParty ? `${RP}/fp/callback` : `${RP}/callback` });
+    const { ua, landing } = await startAuthorization(client, {
+      ua: new NamedAgent(),
+      redirectUri: client === firstParty ? `${RP}/fp/callback` : `${RP}/callback`,
+    });
     return ua.submit(expectPage(landing), LOGIN_FORM, { login, password }, RP);
   }
 
@@ -104,7 +116,9 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
       expect.objectContaining({ account_id: subs.dave, username: 'dave', ip: '127.0.0.1', details: { reason: 'account', lockout_seconds: 60 } }),
     ]);
     const lockedOut = (await rows('login.failure')).filter((r) => r.details.reason === 'locked_out');
-    expect(lockedOut).toEqual([expect.objectContaining({ account_id: subs.dave, details: expect.objectContaining({ reason: 'locked_out', scope: 'account' }) })]);
+    expect(lockedOut).toEqual([
+      expect.objectContaining({ account_id: subs.dave, details: expect.objectContaining({ reason: 'locked_out', scope: 'account' }) }),
+    ]);
     expect(logLines('login.locked')).toEqual([expect.objectContaining({ level: 40, sub: subs.dave, reason: 'account' })]);
   });
 
@@ -115,23 +129,43 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     const tries = 25;
     for (let i = 0; i < tries; i++) expect(expectPage(await tryLogin(DAVE.username, `guess ${i}`)).status).toBe(429);
     const after = (await rows('login.failure')).filter((r) => r.details.reason === 'locked_out' && r.account_id === subs.dave);
-    expect(after).toEqual([expect.objectContaining({ id: before[0]!.id, repeat_count: before[0]!.repeat_count + tries, details: expect.objectContaining({ scope: 'account' }) })]);
+    expect(after).toEqual([
+      expect.objectContaining({ id: before[0]!.id, repeat_count: before[0]!.repeat_count + tries, details: expect.objectContaining({ scope: 'account' }) }),
+    ]);
     expect(after[0]!.last_occurred_at).toBeInstanceOf(Date);
     // Each refusal is still a log line.
     expect(logLines('login.failure').filter((l) => l.reason === 'locked_out' && l.sub === subs.dave)).toHaveLength(1 + tries);
   });
 
   it('records consent given, token revocation, sign-out, and a replayed code or refresh token', async () => {
-    const signedIn = await authorize(web, { ua: new NamedAgent(), scope: 'openid profile offline_access', params: { prompt: 'consent' }, credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
+    const signedIn = await authorize(web, {
+      ua: new NamedAgent(),
+      scope: 'openid profile offline_access',
+      params: { prompt: 'consent' },
+      credentials: { login: ALICE.username, password: ALICE.password },
+      consent: 'allow',
+    });
     const given = await waitForRow('consent.given', (r) => r.account_id === subs.alice);
-    expect(given).toMatchObject({ client_id: 'web', user_agent: USER_AGENT, details: { automatic: false, scope: expect.arrayContaining(['openid', 'profile', 'offline_access']) } });
+    expect(given).toMatchObject({
+      client_id: 'web',
+      user_agent: USER_AGENT,
+      details: { automatic: false, scope: expect.arrayContaining(['openid', 'profile', 'offline_access']) },
+    });
 
     const exchange = (result: { callback: URL; codeVerifier: string }) =>
-      tokenRequest(gh.issuer, webClient, { grant_type: 'authorization_code', code: result.callback.searchParams.get('code')!, redirect_uri: `${RP}/callback`, code_verifier: result.codeVerifier });
+      tokenRequest(gh.issuer, webClient, {
+        grant_type: 'authorization_code',
+        code: result.callback.searchParams.get('code')!,
+        redirect_uri: `${RP}/callback`,
+        code_verifier: result.codeVerifier,
+      });
     // Each part below ends its grant: a new authorization (same session, consent again) for the next.
     const reauthorize = () => authorize(web, { ua: signedIn.ua, scope: 'openid offline_access', params: { prompt: 'consent' }, consent: 'allow' });
     const remember = async (result: { callback: URL; codeVerifier: string }, tokens: Record<string, unknown>) =>
-      rememberSecrets([result.callback.searchParams.get('code'), result.codeVerifier, ...Object.values(tokens).filter((v): v is string => typeof v === 'string')], signedIn.ua);
+      rememberSecrets(
+        [result.callback.searchParams.get('code'), result.codeVerifier, ...Object.values(tokens).filter((v): v is string => typeof v === 'string')],
+        signedIn.ua,
+      );
 
     // Revocation endpoint: an access token, then (of another grant: revoking either ends the
     // grant's other tokens too) a refresh token.
@@ -176,17 +210,39 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     expect(logout).toMatchObject({ ip: '127.0.0.1', user_agent: USER_AGENT, details: { everywhere: true, clients: ['web'], sids: [expect.any(String)] } });
   });
 
-  it('records consent revoked by the account page, which also ends the application\'s tokens', async () => {
-    const signedIn = await authorize(web, { ua: new NamedAgent(), scope: 'openid offline_access', params: { prompt: 'consent' }, credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
-    const tokens = await tokenRequest(gh.issuer, webClient, { grant_type: 'authorization_code', code: signedIn.callback.searchParams.get('code')!, redirect_uri: `${RP}/callback`, code_verifier: signedIn.codeVerifier });
+  it("records consent revoked by the account page, which also ends the application's tokens", async () => {
+    const signedIn = await authorize(web, {
+      ua: new NamedAgent(),
+      scope: 'openid offline_access',
+      params: { prompt: 'consent' },
+      credentials: { login: ALICE.username, password: ALICE.password },
+      consent: 'allow',
+    });
+    const tokens = await tokenRequest(gh.issuer, webClient, {
+      grant_type: 'authorization_code',
+      code: signedIn.callback.searchParams.get('code')!,
+      redirect_uri: `${RP}/callback`,
+      code_verifier: signedIn.codeVerifier,
+    });
     const refreshToken = tokens.body.refresh_token as string;
     await rememberSecrets([signedIn.callback.searchParams.get('code'), refreshToken, tokens.body.access_token as string], signedIn.ua);
 
-    const actions = createAccountActions({ db: gh.testDb.db, sessions: createAccountSessions(gh.testDb.db), backchannel: gh.gatehouse.backchannel, audit: gh.gatehouse.audit });
+    const actions = createAccountActions({
+      db: gh.testDb.db,
+      sessions: createAccountSessions(gh.testDb.db),
+      backchannel: gh.gatehouse.backchannel,
+      audit: gh.gatehouse.audit,
+    });
     const actor = { accountId: subs.alice!, ip: '198.51.100.9', userAgent: 'AccountPage' };
     expect(await actions.revokeApp(actor, 'web')).toBe(true);
     expect(await rows('consent.revoked')).toEqual([
-      expect.objectContaining({ account_id: subs.alice, client_id: 'web', ip: '198.51.100.9', user_agent: 'AccountPage', details: { grants_revoked: expect.any(Number) } }),
+      expect.objectContaining({
+        account_id: subs.alice,
+        client_id: 'web',
+        ip: '198.51.100.9',
+        user_agent: 'AccountPage',
+        details: { grants_revoked: expect.any(Number) },
+      }),
     ]);
     expect((await rows('consent.revoked'))[0]!.details.grants_revoked).toBeGreaterThanOrEqual(1);
     // The application's refresh token is dead, and it must ask for consent again.
@@ -224,7 +280,7 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     expect(admin.find((r) => r.event === 'keys.rotated')!.details).toMatchObject({ kids: [expect.any(String), expect.any(String), expect.any(String)] });
   });
 
-  it('lists an account\'s recent events, newest first', async () => {
+  it("lists an account's recent events, newest first", async () => {
     const recent = await gh.gatehouse.audit.listForAccount(subs.alice!, 3);
     expect(recent).toHaveLength(3);
     expect(recent.every((r) => r.account_id === subs.alice)).toBe(true);
@@ -256,7 +312,9 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
 
   it('prunes rows older than the retention, and only those', async () => {
     const db = gh.testDb.db;
-    await db.query(`INSERT INTO audit_events (event, occurred_at) VALUES ('login.success', now() - interval '91 days'), ('login.success', now() - interval '89 days')`);
+    await db.query(
+      `INSERT INTO audit_events (event, occurred_at) VALUES ('login.success', now() - interval '91 days'), ('login.success', now() - interval '89 days')`,
+    );
     const before = (await rows()).length;
     expect(await pruneAuditEvents(db, 90)).toBe(1);
     const after = await rows();

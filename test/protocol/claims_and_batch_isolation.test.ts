@@ -31,7 +31,12 @@ afterAll(() => gh?.close());
 /** A refresh token of its own grant, from the signed-in session (first-party: no pages). */
 async function freshRefreshToken(): Promise<string> {
   const { callback, codeVerifier } = await authorize(fp, { ua, redirectUri: FP_CALLBACK, scope: 'openid offline_access', params: { prompt: 'consent' } });
-  const tokens = await tokenRequest(gh.issuer, firstParty, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: FP_CALLBACK, code_verifier: codeVerifier });
+  const tokens = await tokenRequest(gh.issuer, firstParty, {
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code')!,
+    redirect_uri: FP_CALLBACK,
+    code_verifier: codeVerifier,
+  });
   expect(tokens.status).toBe(200);
   return tokens.body.refresh_token as string;
 }
@@ -53,7 +58,8 @@ describe('a claims parameter holding what the database cannot store', () => {
   });
 
   it('is invalid_request (400) at the pushed authorization endpoint, and nothing is stored', async () => {
-    const stored = async () => Number((await gh.testDb.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE model = 'PushedAuthorizationRequest'`)).rows[0]!.n);
+    const stored = async () =>
+      Number((await gh.testDb.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE model = 'PushedAuthorizationRequest'`)).rows[0]!.n);
     const before = await stored();
     for (const claims of BAD_CLAIMS) {
       const res = await request(gh.server)
@@ -72,7 +78,13 @@ describe('a claims parameter holding what the database cannot store', () => {
     for (let i = 0; i < 12; i++) tokens.push(await freshRefreshToken());
     const session = await ua.jar.getCookieString(gh.issuer);
     const badRequest = async (claims: string) => {
-      const url = oidc.buildAuthorizationUrl(fp, { redirect_uri: FP_CALLBACK, scope: 'openid', claims, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+      const url = oidc.buildAuthorizationUrl(fp, {
+        redirect_uri: FP_CALLBACK,
+        scope: 'openid',
+        claims,
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+      });
       return fetch(url, { headers: { cookie: session, accept: 'text/html' }, redirect: 'manual' });
     };
     const [refreshed, bad] = await Promise.all([
@@ -82,14 +94,20 @@ describe('a claims parameter holding what the database cannot store', () => {
     expect(refreshed.map((r) => r.status)).toEqual(tokens.map(() => 200));
     for (const response of bad) expect(response.status).toBeLessThan(500);
     // Each rotated token was stored: it works, once.
-    const again = await Promise.all(refreshed.map((r) => tokenRequest(gh.issuer, firstParty, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token as string })));
+    const again = await Promise.all(
+      refreshed.map((r) => tokenRequest(gh.issuer, firstParty, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token as string })),
+    );
     expect(again.map((r) => r.status)).toEqual(tokens.map(() => 200));
   });
 });
 
 describe('claim names the provider does not serve', () => {
   it('are dropped before anything is stored; known ones within the scopes are kept', async () => {
-    const claims = JSON.stringify({ id_token: { email: { essential: true }, made_up_claim_7f3a: null }, userinfo: { another_made_up_9c2e: null }, extra_member_5d1b: {} });
+    const claims = JSON.stringify({
+      id_token: { email: { essential: true }, made_up_claim_7f3a: null },
+      userinfo: { another_made_up_9c2e: null },
+      extra_member_5d1b: {},
+    });
     const { callback, codeVerifier, nonce, state } = await authorize(fp, { ua, redirectUri: FP_CALLBACK, scope: 'openid email', params: { claims } });
     for (const name of ['made_up_claim_7f3a', 'another_made_up_9c2e', 'extra_member_5d1b']) expect(await storedText(name), name).toBe(0);
     const tokens = await oidc.authorizationCodeGrant(fp, callback, { pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state });

@@ -40,12 +40,7 @@ beforeAll(async () => {
   const base = testConfig();
   const config = gatehouseConfigSchema.parse({
     ...base,
-    clients: [
-      ...base.clients,
-      client('narrow', 'openid'),
-      client('narrow-first-party', 'openid', { skip_consent: true }),
-      client('mail', 'openid email'),
-    ],
+    clients: [...base.clients, client('narrow', 'openid'), client('narrow-first-party', 'openid', { skip_consent: true }), client('mail', 'openid email')],
   });
   gh = await startGatehouse({ config });
   aliceSub = (await gh.createUser({ ...ALICE, email_verified: true })).sub;
@@ -101,7 +96,7 @@ function expectNoPersonalClaims(flow: Flow): void {
 }
 
 describe('the claims parameter stays within the scopes', () => {
-  it("a client registered for openid alone gets neither email nor name, and the consent page offers neither", async () => {
+  it('a client registered for openid alone gets neither email nor name, and the consent page offers neither', async () => {
     const flow = await signIn('narrow', 'openid', ASK_EVERYTHING);
     expectNoPersonalClaims(flow);
     expect(flow.consentText).toBeDefined();
@@ -154,7 +149,10 @@ describe('the claims parameter stays within the scopes', () => {
 
   it('stores no claim its scopes do not cover, in the grant nor in the remembered consent', async () => {
     await signIn('narrow', 'openid', ASK_EVERYTHING);
-    const { rows } = await gh.testDb.db.query<{ scope: string; claims: string[] }>('SELECT scope, claims FROM consents WHERE sub = $1 AND client_id = $2', [aliceSub, 'narrow']);
+    const { rows } = await gh.testDb.db.query<{ scope: string; claims: string[] }>('SELECT scope, claims FROM consents WHERE sub = $1 AND client_id = $2', [
+      aliceSub,
+      'narrow',
+    ]);
     expect(rows[0]!.scope).toBe('openid');
     expect(rows[0]!.claims.filter((c) => PERSONAL.includes(c))).toEqual([]);
     const grants = await gh.testDb.db.query<{ payload: { openid?: { claims?: string[] } } }>(
@@ -170,23 +168,31 @@ describe('a pushed authorization request (RFC 9126)', () => {
     const config = await discover(gh.issuer, 'narrow', SECRET);
     const verifier = oidc.randomPKCECodeVerifier();
     const redirectUri = `${RP}/narrow/callback`;
-    const pushed = await postForm(`${gh.issuer}/request`, { clientId: 'narrow', secret: SECRET }, {
-      client_id: 'narrow',
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: redirectUri,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'par-state',
-      nonce: 'par-nonce',
-      claims: ASK_EVERYTHING,
-    });
+    const pushed = await postForm(
+      `${gh.issuer}/request`,
+      { clientId: 'narrow', secret: SECRET },
+      {
+        client_id: 'narrow',
+        response_type: 'code',
+        scope: 'openid',
+        redirect_uri: redirectUri,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 'par-state',
+        nonce: 'par-nonce',
+        claims: ASK_EVERYTHING,
+      },
+    );
     expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
     const ua = new UserAgent();
     const login = expectPage(await ua.follow(`${gh.issuer}/auth?client_id=narrow&request_uri=${encodeURIComponent(String(pushed.body.request_uri))}`, {}, RP));
     let landing: Landing = await ua.submit(login, LOGIN_FORM, alice, RP);
     if (isPage(landing)) landing = await ua.submit(landing, CONSENT_FORM, {}, RP);
-    const tokens = await oidc.authorizationCodeGrant(config, expectRedirect(landing), { pkceCodeVerifier: verifier, expectedState: 'par-state', expectedNonce: 'par-nonce' });
+    const tokens = await oidc.authorizationCodeGrant(config, expectRedirect(landing), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'par-state',
+      expectedNonce: 'par-nonce',
+    });
     const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: gh.issuer, audience: 'narrow' });
     const info = await userinfo(gh.issuer, tokens.access_token);
     expectNoPersonalClaims({ idToken: payload, userinfo: info.body });
@@ -223,11 +229,24 @@ describe('what earlier releases stored', () => {
     const config = await discover(gh.issuer, 'narrow', SECRET);
     const started = await startAuthorization(config, { scope: 'openid', redirectUri: `${RP}/narrow/callback` });
     const callback = expectRedirect(await started.ua.submit(expectPage(started.landing), LOGIN_FORM, alice, RP));
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: started.codeVerifier, expectedState: started.state, expectedNonce: started.nonce });
-    const grantId = (await gh.testDb.db.query<{ grant_id: string }>(`SELECT grant_id FROM oidc_models WHERE model = 'AccessToken' AND payload->>'clientId' = 'narrow' ORDER BY expires_at DESC LIMIT 1`)).rows[0]!.grant_id;
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: started.codeVerifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
+    const grantId = (
+      await gh.testDb.db.query<{ grant_id: string }>(
+        `SELECT grant_id FROM oidc_models WHERE model = 'AccessToken' AND payload->>'clientId' = 'narrow' ORDER BY expires_at DESC LIMIT 1`,
+      )
+    ).rows[0]!.grant_id;
     // As the old code stored them after the attack.
-    await gh.testDb.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{openid,claims}', '["email","name"]') WHERE model = 'Grant' AND id = $1`, [grantId]);
-    await gh.testDb.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{claims}', '{"userinfo":{"email":null,"name":null}}') WHERE model = 'AccessToken' AND grant_id = $1`, [grantId]);
+    await gh.testDb.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{openid,claims}', '["email","name"]') WHERE model = 'Grant' AND id = $1`, [
+      grantId,
+    ]);
+    await gh.testDb.db.query(
+      `UPDATE oidc_models SET payload = jsonb_set(payload, '{claims}', '{"userinfo":{"email":null,"name":null}}') WHERE model = 'AccessToken' AND grant_id = $1`,
+      [grantId],
+    );
     const info = await userinfo(gh.issuer, tokens.access_token);
     expect(info.status).toBe(200);
     expect(info.body.sub).toBe(aliceSub);

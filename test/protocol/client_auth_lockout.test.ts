@@ -24,7 +24,13 @@ function configWithPostClient() {
   return gatehouseConfigSchema.parse({
     clients: [
       ...base.clients,
-      { client_id: 'poster', client_secret: POSTER_SECRET, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], scope: 'things:read' },
+      {
+        client_id: 'poster',
+        client_secret: POSTER_SECRET,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['client_credentials'],
+        scope: 'things:read',
+      },
     ],
     apis: base.apis,
   });
@@ -82,7 +88,10 @@ describe('with the default limits (10 failures in 300 s)', () => {
     const audited = await gh.testDb.db.query<{ event: string; n: number }>(
       `SELECT event, count(*)::int AS n FROM audit_events WHERE client_id = 'service' GROUP BY event ORDER BY event`,
     );
-    expect(audited.rows).toEqual([{ event: 'client_auth.failure', n: 10 }, { event: 'client_auth.locked', n: 1 }]);
+    expect(audited.rows).toEqual([
+      { event: 'client_auth.failure', n: 10 },
+      { event: 'client_auth.locked', n: 1 },
+    ]);
 
     expectLocked(await clientCredentials(gh.issuer, service), 300);
     expectLocked(await introspect(gh.issuer, service, 'whatever'), 300);
@@ -108,14 +117,18 @@ describe('with the default limits (10 failures in 300 s)', () => {
 
   it('counts and refuses a client that sends its secret in the form body the same way', async () => {
     const { token } = await endpoints(gh.issuer);
-    const attempt = (secret: string) => postWithSecretInBody(token, { grant_type: 'client_credentials', scope: 'things:read', client_id: 'poster', client_secret: secret });
+    const attempt = (secret: string) =>
+      postWithSecretInBody(token, { grant_type: 'client_credentials', scope: 'things:read', client_id: 'poster', client_secret: secret });
     for (let i = 0; i < 10; i++) expect((await attempt(`wrong-${i}-0123456789abcdef0123456789`)).status).toBe(401);
     expectLocked(await attempt(POSTER_SECRET), 300);
   });
 
   it('does not count client ids that are not registered, nor public clients (no secret to guess)', async () => {
     // A public client sending a secret uses the wrong method: invalid_client, but nothing to lock.
-    for (const client of [{ clientId: 'nobody', secret: 'x'.repeat(40) }, { clientId: 'spa', secret: 'x'.repeat(40) }]) {
+    for (const client of [
+      { clientId: 'nobody', secret: 'x'.repeat(40) },
+      { clientId: 'spa', secret: 'x'.repeat(40) },
+    ]) {
       for (let i = 0; i < 12; i++) {
         const res = await clientCredentials(gh.issuer, client);
         expect(res.status).toBe(401);
@@ -153,7 +166,15 @@ async function clientCredentialsFrom(issuer: string, localAddress: string, clien
   const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'things:read' }).toString();
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basicAuth(client) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        localAddress,
+        agent: false,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basicAuth(client) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

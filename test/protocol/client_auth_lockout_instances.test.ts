@@ -3,8 +3,8 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { SECRETS } from '../support/fixtures.js';
 import { tokenRequest } from '../support/oauth_requests.js';
 import { eventually } from '../support/eventually.js';
-import { createClientAuthThrottle } from '../../src/oidc/client_auth_throttle.js';
-import { loadThrottleKeys } from '../../src/accounts/throttle_keys.js';
+import { createClientAuthThrottle } from '../../src/throttling/client_auth_throttle.js';
+import { loadThrottleKeys } from '../../src/throttling/throttle_keys.js';
 
 // A client locked by failures counted at another instance (or another cluster worker) on the
 // same database: this instance does not read the shared count on every request of a client

@@ -83,7 +83,10 @@ function expectCookies(ua: RecordingAgent, https: boolean): void {
   for (const seen of ua.seen) {
     const set = seen.setCookies.map((line) => Cookie.parse(line)!);
     for (const cookie of set.filter((c) => STATEFUL_COOKIES.includes(c.key) && c.value)) {
-      expect(set.some((c) => c.key === `${cookie.key}.sig` && c.value), `${cookie.key} set without its signature at ${seen.url}`).toBe(true);
+      expect(
+        set.some((c) => c.key === `${cookie.key}.sig` && c.value),
+        `${cookie.key} set without its signature at ${seen.url}`,
+      ).toBe(true);
     }
   }
 }

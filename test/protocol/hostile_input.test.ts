@@ -48,7 +48,9 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
   });
 
   it('in the state of a request that needs the login page: invalid_request back to the client', async () => {
-    const res = await request(gh.server).get(`/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&${PKCE}&state=a%00b`);
+    const res = await request(gh.server).get(
+      `/auth?client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&${PKCE}&state=a%00b`,
+    );
     expect(res.status).toBe(303);
     expect(new URL(res.headers.location!).searchParams.get('error')).toBe('invalid_request');
   });
@@ -146,7 +148,12 @@ describe('a request body over the provider limit (56 kB)', () => {
     const action = new URL(login.$(LOGIN_FORM).attr('action')!, login.url);
     const cookie = await ua.jar.getCookieString(action.href);
     for (const step of ['login', 'confirm', 'abort']) {
-      const res = await request(gh.server).post(action.pathname.replace(/login$/, step)).set('cookie', cookie).set('accept', 'text/html').type(FORM).send(big);
+      const res = await request(gh.server)
+        .post(action.pathname.replace(/login$/, step))
+        .set('cookie', cookie)
+        .set('accept', 'text/html')
+        .type(FORM)
+        .send(big);
       expect(res.status, step).toBe(413);
       expect(res.text, step).toMatch(/Request too large/);
     }

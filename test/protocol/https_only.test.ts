@@ -18,7 +18,12 @@ const AUTH_QUERY = new URLSearchParams({
 }).toString();
 
 async function get(gh: RunningGatehouse, path: string, headers: Record<string, string> = {}, method = 'GET') {
-  return fetch(`${gh.issuer}${path}`, { method, headers: { accept: 'text/html', ...headers }, redirect: 'manual', ...(method === 'POST' ? { body: 'login=a&password=b' } : {}) });
+  return fetch(`${gh.issuer}${path}`, {
+    method,
+    headers: { accept: 'text/html', ...headers },
+    redirect: 'manual',
+    ...(method === 'POST' ? { body: 'login=a&password=b' } : {}),
+  });
 }
 
 async function expectSentToIssuer(response: Response, path: string): Promise<void> {

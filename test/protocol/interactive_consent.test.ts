@@ -38,7 +38,10 @@ beforeAll(async () => {
 afterAll(() => gh?.close());
 
 /** A new browser signs in and stops at whatever comes after the login page. */
-async function signInToConsent(login: { login: string; password: string }, options: StartOptions = {}): Promise<Started & { afterLogin: Page | { redirectedTo: string } }> {
+async function signInToConsent(
+  login: { login: string; password: string },
+  options: StartOptions = {},
+): Promise<Started & { afterLogin: Page | { redirectedTo: string } }> {
   const started = await startAuthorization(web, options);
   const page = expectPage(started.landing);
   expect(pageKind(page)).toBe('login');
@@ -56,7 +59,7 @@ async function exchange(started: Started, callback: URL) {
 }
 
 describe('consent page', () => {
-  it("names the client, says what each scope means in plain words, and names the API", async () => {
+  it('names the client, says what each scope means in plain words, and names the API', async () => {
     const { afterLogin } = await signInToConsent(credentials('dora'), { scope: 'openid profile email things:read' });
     const page = expectPage(afterLogin);
     expect(pageKind(page)).toBe('consent');

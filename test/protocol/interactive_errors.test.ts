@@ -41,7 +41,11 @@ function authUrl(params: Record<string, string>): string {
 describe('error pages', () => {
   it('an unknown client_id at the authorization endpoint is an HTML page with a heading and invalid_client', async () => {
     const page = expectPage(
-      await new UserAgent().follow(authUrl({ client_id: 'no-such-app', response_type: 'code', scope: 'openid', redirect_uri: `${RP}/callback`, state: 's' }), {}, RP),
+      await new UserAgent().follow(
+        authUrl({ client_id: 'no-such-app', response_type: 'code', scope: 'openid', redirect_uri: `${RP}/callback`, state: 's' }),
+        {},
+        RP,
+      ),
     );
     expectErrorPage(page, 400, 'invalid_client');
     expect(page.$('h1').text()).toMatch(/application/i);
@@ -52,7 +56,15 @@ describe('error pages', () => {
     const ua = new UserAgent();
     const page = expectPage(
       await ua.follow(
-        authUrl({ client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: elsewhere, state: 's', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }),
+        authUrl({
+          client_id: 'web',
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: elsewhere,
+          state: 's',
+          code_challenge: 'x'.repeat(43),
+          code_challenge_method: 'S256',
+        }),
         {},
         'https://attacker.example',
       ),

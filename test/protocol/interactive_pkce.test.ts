@@ -114,14 +114,22 @@ describe('PKCE for a confidential client', () => {
   });
 
   it('lets a client registered with require_pkce: false sign in without it', async () => {
-    const { ua, landing, state } = await startAuthorization(legacy, { redirectUri: LEGACY_CALLBACK, scope: 'openid', params: { code_challenge: null, code_challenge_method: null } });
+    const { ua, landing, state } = await startAuthorization(legacy, {
+      redirectUri: LEGACY_CALLBACK,
+      scope: 'openid',
+      params: { code_challenge: null, code_challenge_method: null },
+    });
     let next = await ua.submit(expectPage(landing), LOGIN_FORM, alice, RP);
     next = await ua.submit(expectPage(next), CONSENT_FORM, {}, RP);
     const params = callbackParams(expectRedirect(next));
     expect(params.get('state')).toBe(state);
     const code = params.get('code');
     expect(code).toBeTruthy();
-    const tokens = await clientTokenRequest(gh.issuer, { clientId: 'legacy', secret: LEGACY_SECRET }, { grant_type: 'authorization_code', code: code!, redirect_uri: LEGACY_CALLBACK });
+    const tokens = await clientTokenRequest(
+      gh.issuer,
+      { clientId: 'legacy', secret: LEGACY_SECRET },
+      { grant_type: 'authorization_code', code: code!, redirect_uri: LEGACY_CALLBACK },
+    );
     expect(tokens.status).toBe(200);
     expect(tokens.body.id_token).toBeTypeOf('string');
   });
@@ -129,7 +137,11 @@ describe('PKCE for a confidential client', () => {
   it('still checks the verifier when such a client does send a challenge', async () => {
     const result = await authorize(legacy, { redirectUri: LEGACY_CALLBACK, scope: 'openid', credentials: alice });
     const code = callbackParams(result.callback).get('code')!;
-    const refused = await clientTokenRequest(gh.issuer, { clientId: 'legacy', secret: LEGACY_SECRET }, { grant_type: 'authorization_code', code, redirect_uri: LEGACY_CALLBACK });
+    const refused = await clientTokenRequest(
+      gh.issuer,
+      { clientId: 'legacy', secret: LEGACY_SECRET },
+      { grant_type: 'authorization_code', code, redirect_uri: LEGACY_CALLBACK },
+    );
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe('invalid_grant');
   });

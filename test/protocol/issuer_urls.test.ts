@@ -72,7 +72,9 @@ describe.each(FORGERIES.map(([name, forged], i) => [name, forged, `alice${i}`] a
     const callback = expectRedirect(await ua.submit(consent, CONSENT_FORM, {}, RP));
     expect(callbackParams(callback).get('code')).toBeTruthy();
     expect(callbackParams(callback).get('iss')).toBe(gh.issuer);
-    const confirm = expectPage(await ua.follow(`${gh.issuer}/session/end?client_id=web&post_logout_redirect_uri=${encodeURIComponent(`${RP}/signed-out`)}`, {}, RP));
+    const confirm = expectPage(
+      await ua.follow(`${gh.issuer}/session/end?client_id=web&post_logout_redirect_uri=${encodeURIComponent(`${RP}/signed-out`)}`, {}, RP),
+    );
     const formAction = confirm.$('form[method="post"]').attr('action') ?? '';
     expect(formAction.startsWith(`${gh.issuer}/`) || formAction.startsWith('/'), formAction).toBe(true);
     const signedOut = expectRedirect(await ua.submit(confirm, 'form[method="post"]', {}, RP, { name: 'logout', value: 'yes' }));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open_db.js';
 import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
 import type { Db } from '../../src/db/db.js';
-import { loadThrottleKeys, type ThrottleSubject } from '../../src/accounts/throttle_keys.js';
+import { loadThrottleKeys, type ThrottleSubject } from '../../src/throttling/throttle_keys.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { runCli } from '../cli/cli_harness.js';
 import { availableBackends } from '../support/storage_backends.js';
@@ -265,7 +265,9 @@ describe('parallel guesses from one address (issue #10)', () => {
       const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK });
       pages.push({ ua: started.ua, page: expectPage(started.landing) });
     }
-    const results = await Promise.all(pages.map(({ ua, page }, i) => ua.submit(page, LOGIN_FORM, { login: `sprayed-${i}`, password: `guess number ${i}` }, RP)));
+    const results = await Promise.all(
+      pages.map(({ ua, page }, i) => ua.submit(page, LOGIN_FORM, { login: `sprayed-${i}`, password: `guess number ${i}` }, RP)),
+    );
     const statuses = results.map((r) => expectPage(r).status);
     // Every password checked was wrong, and each check left one bad_credentials failure.
     expect(failures(gh).length).toBeLessThanOrEqual(LIMIT);

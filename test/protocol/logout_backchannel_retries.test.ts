@@ -94,7 +94,11 @@ describe('back-channel logout queue', () => {
       const { sub, sid, back } = await signInAndOut(gh);
       expect(back.origin + back.pathname).toBe(SIGNED_OUT);
       expect(receiver.deliveries).toHaveLength(1);
-      const { payload } = await jwtVerify(receiver.tokens()[0]!, createRemoteJWKSet(new URL(`${gh.issuer}/jwks`)), { issuer: gh.issuer, audience: 'bcl', typ: 'logout+jwt' });
+      const { payload } = await jwtVerify(receiver.tokens()[0]!, createRemoteJWKSet(new URL(`${gh.issuer}/jwks`)), {
+        issuer: gh.issuer,
+        audience: 'bcl',
+        typ: 'logout+jwt',
+      });
       expect(payload).toMatchObject({ sub, sid });
       expect(await queued()).toEqual([]);
     } finally {

@@ -4,7 +4,7 @@ import { ALICE, BOB, RP, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { isPage, type Page, type UserAgent } from '../support/user_agent.js';
 import { callbackParams, expectNoStackTrace, expectPage, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
-import { allowFrames, frontchannelLogoutUrl } from '../../src/oidc/frontchannel_logout.js';
+import { allowFrames, frontchannelLogoutUrl } from '../../src/logout/frontchannel_logout.js';
 
 // RP-initiated logout asks the user only when it must, and front-channel logout (ours: the
 // library dropped it) tells every client of the ended session through hidden iframes.
@@ -73,7 +73,7 @@ describe('when the end-session endpoint asks for confirmation', () => {
     expect(page.$('h1').text()).toMatch(/signing out/i);
   });
 
-  it('asks when there is no ID token, or one from an earlier session, or another user\'s', async () => {
+  it("asks when there is no ID token, or one from an earlier session, or another user's", async () => {
     const old = await signInFc();
     // Sign out, then in again: the first ID token now names a session that is gone.
     const first = expectPage(await old.ua.follow(endSessionUrl(old.tokens.id_token!), {}, FC.origin));
@@ -111,7 +111,7 @@ describe('when the end-session endpoint asks for confirmation', () => {
 });
 
 describe('front-channel logout', () => {
-  it('renders a page that frames each signed-in client\'s frontchannel_logout_uri, then continues', async () => {
+  it("renders a page that frames each signed-in client's frontchannel_logout_uri, then continues", async () => {
     const { ua, tokens } = await signInFc();
     const plainSignIn = await signIn(plain, { ua, redirectUri: `${FC.origin}/plain/callback`, scope: 'openid' });
     expect(plainSignIn.seen.login).toBe(0);
@@ -138,7 +138,10 @@ describe('front-channel logout', () => {
 
     // Only those origins may be framed; everything else about the policy is unchanged.
     const policy = response.headers.get('content-security-policy')!;
-    const frameSrc = policy.split(';').map((d) => d.trim()).filter((d) => d.startsWith('frame-src'));
+    const frameSrc = policy
+      .split(';')
+      .map((d) => d.trim())
+      .filter((d) => d.startsWith('frame-src'));
     expect(frameSrc).toEqual([`frame-src ${FC.origin} ${PLAIN.origin}`]);
     expect(policy).toContain("frame-ancestors 'none'");
     expect(policy).toContain("script-src 'self'");
@@ -158,7 +161,9 @@ describe('front-channel logout', () => {
   it('leaves the plain redirect when no client of the session has a front-channel URI', async () => {
     const web = await discover(gh.issuer, 'web', testConfig().clients.find((c) => c.client_id === 'web')!.client_secret!);
     const { ua, tokens } = await signIn(web, { credentials: alice, consent: 'allow' });
-    const page = expectPage(await ua.follow(oidc.buildEndSessionUrl(web, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${RP}/signed-out` }).href, {}, RP));
+    const page = expectPage(
+      await ua.follow(oidc.buildEndSessionUrl(web, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${RP}/signed-out` }).href, {}, RP),
+    );
     const back = expectRedirect(await submitSignOut(ua, page));
     expect(back.pathname).toBe('/signed-out');
   });
@@ -166,14 +171,16 @@ describe('front-channel logout', () => {
 
 describe('front-channel helpers', () => {
   it('adds iss and sid only for clients that asked for them', () => {
-    expect(frontchannelLogoutUrl('https://id.example', { frontchannel_logout_uri: 'https://rp.example/fc?x=1', frontchannel_logout_session_required: true }, 's1')).toBe(
-      'https://rp.example/fc?x=1&iss=https%3A%2F%2Fid.example&sid=s1',
-    );
+    expect(
+      frontchannelLogoutUrl('https://id.example', { frontchannel_logout_uri: 'https://rp.example/fc?x=1', frontchannel_logout_session_required: true }, 's1'),
+    ).toBe('https://rp.example/fc?x=1&iss=https%3A%2F%2Fid.example&sid=s1');
     expect(frontchannelLogoutUrl('https://id.example', { frontchannel_logout_uri: 'https://rp.example/fc' }, 's1')).toBe('https://rp.example/fc');
     expect(frontchannelLogoutUrl('https://id.example', {}, 's1')).toBeUndefined();
   });
 
   it('replaces any frame-src in the policy', () => {
-    expect(allowFrames("default-src 'self'; frame-src 'none'; img-src data:", ['https://a.example'])).toBe("default-src 'self'; img-src data:; frame-src https://a.example");
+    expect(allowFrames("default-src 'self'; frame-src 'none'; img-src data:", ['https://a.example'])).toBe(
+      "default-src 'self'; img-src data:; frame-src https://a.example",
+    );
   });
 });

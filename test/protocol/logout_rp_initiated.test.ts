@@ -3,7 +3,16 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, isPage, type Page } from '../support/user_agent.js';
-import { callbackParams, expectNoStackTrace, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
+import {
+  callbackParams,
+  expectNoStackTrace,
+  expectPage,
+  expectRedirect,
+  pageKind,
+  startAuthorization,
+  visibleText,
+  type Landing,
+} from '../support/hosted_pages.js';
 
 // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) over HTTP: the confirmation
 // page, the way back to the client, refusals, and that the session is really gone.

@@ -88,7 +88,12 @@ describe('a hash made before passwords were normalised (marked by migration 0009
   const TYPED = 'ﬁve ﬁsh in a row, said dinah';
   const legacyHash = () => argon2.hash(TYPED, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 });
   const marked = async () =>
-    (await gh.testDb.db.query<{ password_hash: string; password_normalized: boolean }>('SELECT password_hash, password_normalized FROM users WHERE username = $1', [DINAH.username])).rows[0]!;
+    (
+      await gh.testDb.db.query<{ password_hash: string; password_normalized: boolean }>(
+        'SELECT password_hash, password_normalized FROM users WHERE username = $1',
+        [DINAH.username],
+      )
+    ).rows[0]!;
 
   it('signs in with the password as typed, once, and is re-hashed into the normalised, marked form', async () => {
     await gh.testDb.db.query('UPDATE users SET password_hash = $2, password_normalized = false WHERE username = $1', [DINAH.username, await legacyHash()]);

@@ -5,7 +5,7 @@ import { ALICE, SECRETS } from '../support/fixtures.js';
 import { authorize, discover } from '../support/relying_party.js';
 import { callbackParams, expectPage, expectRedirect, LOGIN_FORM, startAuthorization } from '../support/hosted_pages.js';
 import { UserAgent } from '../support/user_agent.js';
-import { sessionTtlSeconds } from '../../src/oidc/session_lifetime.js';
+import { sessionTtlSeconds } from '../../src/provider/session_lifetime.js';
 
 // Sign-in sessions: "Keep me signed in" decides between a persistent and a browser-session
 // cookie; the server-side session ends after SESSION_IDLE_SECONDS without use (each use renews

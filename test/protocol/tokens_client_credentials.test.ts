@@ -17,7 +17,10 @@ function configWithEs256Api() {
   const base = testConfig();
   return gatehouseConfigSchema.parse({
     clients: base.clients.map((c) => (c.client_id === 'service' ? { ...c, scope: `${c.scope} gauges:read` } : c)),
-    apis: [...base.apis, { identifier: ES_API, name: 'Gauges API', scopes: ['gauges:read'], access_token_format: 'jwt', access_token_ttl: 120, signing_alg: 'ES256' }],
+    apis: [
+      ...base.apis,
+      { identifier: ES_API, name: 'Gauges API', scopes: ['gauges:read'], access_token_format: 'jwt', access_token_ttl: 120, signing_alg: 'ES256' },
+    ],
   });
 }
 

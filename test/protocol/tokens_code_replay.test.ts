@@ -4,7 +4,7 @@ import { startGatehouse, type RunningGatehouse } from '../support/start_gatehous
 import { ALICE, RP, SECRETS } from '../support/fixtures.js';
 import { authorize, discover } from '../support/relying_party.js';
 import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
-import { hashId } from '../../src/oidc/storage_key.js';
+import { hashId } from '../../src/storage/storage_key.js';
 
 // An authorization code is good once: a second redemption fails and takes down every token
 // the first one issued (RFC 6749 4.1.2).
@@ -71,12 +71,16 @@ describe('authorization code replay', () => {
     expect(wrongVerifier.body.error).toBe('invalid_grant');
 
     const { code: code2, codeVerifier: verifier2 } = await codeFor('openid profile');
-    const otherClient = await tokenRequest(gh.issuer, { clientId: 'first-party', secret: SECRETS.firstParty }, {
-      grant_type: 'authorization_code',
-      code: code2,
-      redirect_uri: `${RP}/fp/callback`,
-      code_verifier: verifier2,
-    });
+    const otherClient = await tokenRequest(
+      gh.issuer,
+      { clientId: 'first-party', secret: SECRETS.firstParty },
+      {
+        grant_type: 'authorization_code',
+        code: code2,
+        redirect_uri: `${RP}/fp/callback`,
+        code_verifier: verifier2,
+      },
+    );
     expect(otherClient.status).toBe(400);
     expect(otherClient.body.error).toBe('invalid_grant');
   });

@@ -109,7 +109,11 @@ describe('refresh tokens', () => {
 
   it('refuses a refresh token presented by another client', async () => {
     const tokens = await signInOffline();
-    const res = await tokenRequest(gh.issuer, { clientId: 'first-party', secret: SECRETS.firstParty }, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    const res = await tokenRequest(
+      gh.issuer,
+      { clientId: 'first-party', secret: SECRETS.firstParty },
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+    );
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_grant');
   });

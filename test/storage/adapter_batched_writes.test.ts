@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { migrate } from '../../src/db/migrate.js';
-import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
-import { createModelWrites, type ModelRow } from '../../src/oidc/model_writes.js';
-import { storageKey } from '../../src/oidc/storage_key.js';
-import { ReplayDetected } from '../../src/oidc/replay_detection.js';
+import { createPostgresAdapter } from '../../src/storage/postgres_adapter.js';
+import { createModelWrites, type ModelRow } from '../../src/storage/model_writes.js';
+import { storageKey } from '../../src/storage/storage_key.js';
+import { ReplayDetected } from '../../src/storage/replay_detection.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
 import { availableBackends, recordingDb } from '../support/storage_backends.js';
 
@@ -41,7 +41,9 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
 
   it('saves the rows of one turn in one statement, each readable after', async () => {
     const ids = [newId(), newId(), newId()];
-    const sent = await statements(() => Promise.all(ids.map((id, i) => adapter(i === 2 ? 'RefreshToken' : 'AccessToken').upsert(id, token('x', id, { scope: `s${i}` }), 600))));
+    const sent = await statements(() =>
+      Promise.all(ids.map((id, i) => adapter(i === 2 ? 'RefreshToken' : 'AccessToken').upsert(id, token('x', id, { scope: `s${i}` }), 600))),
+    );
     expect(sent).toEqual(['INSERT']);
     expect((await adapter('AccessToken').find(ids[0]!))?.scope).toBe('s0');
     expect((await adapter('AccessToken').find(ids[1]!))?.scope).toBe('s1');
@@ -50,7 +52,10 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
 
   it('keeps the later of two saves of one row in the same turn', async () => {
     const id = newId();
-    await Promise.all([adapter('Session').upsert(id, token('Session', id, { uid: newId(), scope: 'first' }), 600), adapter('Session').upsert(id, token('Session', id, { uid: newId(), scope: 'second' }), 600)]);
+    await Promise.all([
+      adapter('Session').upsert(id, token('Session', id, { uid: newId(), scope: 'first' }), 600),
+      adapter('Session').upsert(id, token('Session', id, { uid: newId(), scope: 'second' }), 600),
+    ]);
     expect((await adapter('Session').find(id))?.scope).toBe('second');
   });
 
@@ -81,8 +86,15 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
   it('fails only the caller of a row the database refuses; the rows saved with it are stored', async () => {
     const writes = createModelWrites(recorded.db);
     const row = (id: string, payload: AdapterPayload): ModelRow => ({
-      model: 'RefreshToken', id: storageKey('RefreshToken', id), payload, grantId: null, userCode: null, uid: null,
-      expiresAt: new Date(Date.now() + 600_000), accountId: null, clientInfo: null,
+      model: 'RefreshToken',
+      id: storageKey('RefreshToken', id),
+      payload,
+      grantId: null,
+      userCode: null,
+      uid: null,
+      expiresAt: new Date(Date.now() + 600_000),
+      accountId: null,
+      clientInfo: null,
     });
     const good = [newId(), newId(), newId()];
     const bad = newId();
@@ -125,7 +137,9 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
     const id = newId();
     const proof = { jti: id, iss: 'web', iat: now(), exp: now() + 60 } as AdapterPayload;
     await adapter('ReplayDetection').upsert(id, proof, 60);
-    await testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'ReplayDetection' AND id = $1`, [storageKey('ReplayDetection', id)]);
+    await testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'ReplayDetection' AND id = $1`, [
+      storageKey('ReplayDetection', id),
+    ]);
     await expect(adapter('ReplayDetection').upsert(id, proof, 60)).resolves.toBeUndefined();
     expect(await adapter('ReplayDetection').find(id)).toBeDefined();
   });

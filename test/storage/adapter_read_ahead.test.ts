@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Request, Response } from 'express';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { migrate } from '../../src/db/migrate.js';
-import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
-import { trackRequestContext } from '../../src/http/request_context.js';
+import { createPostgresAdapter } from '../../src/storage/postgres_adapter.js';
+import { trackRequestContext } from '../../src/core/request_context.js';
 import { createUsersRepo } from '../../src/accounts/users_repo.js';
 import { createFindAccount } from '../../src/accounts/find_account.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
@@ -45,9 +45,37 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
     const grantId = newId();
     const sessionUid = newId();
     const tokenId = newId();
-    const grant = { jti: grantId, kind: 'Grant', iat: now(), exp: now() + 3600, accountId: sub, clientId: 'web', openid: { scope: 'openid' } } as AdapterPayload;
-    const session = { jti: newId(), kind: 'Session', uid: sessionUid, accountId: sub, iat: now(), exp: now() + 3600, authorizations: { web: { grantId } } } as AdapterPayload;
-    const token = { jti: tokenId, kind: 'AccessToken', iat: now(), exp: now() + 3600, accountId: sub, clientId: 'web', grantId, sessionUid, expiresWithSession: true, scope: 'openid', ...overrides } as AdapterPayload;
+    const grant = {
+      jti: grantId,
+      kind: 'Grant',
+      iat: now(),
+      exp: now() + 3600,
+      accountId: sub,
+      clientId: 'web',
+      openid: { scope: 'openid' },
+    } as AdapterPayload;
+    const session = {
+      jti: newId(),
+      kind: 'Session',
+      uid: sessionUid,
+      accountId: sub,
+      iat: now(),
+      exp: now() + 3600,
+      authorizations: { web: { grantId } },
+    } as AdapterPayload;
+    const token = {
+      jti: tokenId,
+      kind: 'AccessToken',
+      iat: now(),
+      exp: now() + 3600,
+      accountId: sub,
+      clientId: 'web',
+      grantId,
+      sessionUid,
+      expiresWithSession: true,
+      scope: 'openid',
+      ...overrides,
+    } as AdapterPayload;
     await adapter('Grant').upsert(grantId, grant, 3600);
     await adapter('Session').upsert(session.jti!, session, 3600);
     await adapter('AccessToken').upsert(tokenId, token, 3600);
@@ -129,7 +157,10 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
 
   it('reads nothing ahead that is gone: an expired grant or session is not found, and a disabled user is no account', async () => {
     const { grantId, sessionUid, tokenId } = await signedIn();
-    await testDb.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE (model = 'Grant' AND id = $1) OR (model = 'Session' AND uid = $2)`, [grantId, sessionUid]);
+    await testDb.db.query(
+      `UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE (model = 'Grant' AND id = $1) OR (model = 'Session' AND uid = $2)`,
+      [grantId, sessionUid],
+    );
     await testDb.db.query('UPDATE users SET disabled = true WHERE sub = $1', [sub]);
     try {
       await inRequest(async () => {

@@ -31,9 +31,7 @@ describe.each(availableBackends())('migrate on %s', (backend) => {
     expect(await versionsRecorded(testDb)).toEqual(expected);
     expect(await migrationsCurrent(testDb.db)).toBe(true);
 
-    const { rows } = await testDb.db.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-    );
+    const { rows } = await testDb.db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
     expect(rows.map((r) => r.table_name)).toEqual(expect.arrayContaining([...TABLES, 'schema_migrations']));
   });
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { createAuditLog } from '../../src/audit/audit_log.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/core/log.js';
 import type { TestDb } from '../support/test_db.js';
 import { availableBackends, createEmptyDb } from '../support/storage_backends.js';
 

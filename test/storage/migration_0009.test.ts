@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { createUsersRepo } from '../../src/accounts/users_repo.js';
 import { checkPassword } from '../../src/accounts/passwords.js';
-import { loadServerSecret } from '../../src/db/server_secrets.js';
+import { loadServerSecret } from '../../src/storage/server_secrets.js';
 import type { TestDb } from '../support/test_db.js';
 import { availableBackends, createEmptyDb } from '../support/storage_backends.js';
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { migrate } from '../../src/db/migrate.js';
-import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
-import { hashId, storageKey } from '../../src/oidc/storage_key.js';
+import { createPostgresAdapter } from '../../src/storage/postgres_adapter.js';
+import { hashId, storageKey } from '../../src/storage/storage_key.js';
 import type { TestDb } from '../support/test_db.js';
 import { createTestDb } from '../support/test_db.js';
 import { availableBackends, planWithoutSeqScan, recordingDb, type RecordedQuery } from '../support/storage_backends.js';
@@ -288,10 +288,9 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
       const match = /Index (?:Only )?Scan (?:Backward )?using (\w+)|Bitmap Index Scan on (\w+)/.exec(plan);
       const name = match?.[1] ?? match?.[2];
       expect(name, plan).toBeDefined();
-      const { rows } = await testDb.db.query<{ indexdef: string }>(
-        `SELECT indexdef FROM pg_indexes WHERE tablename = 'oidc_models' AND indexname = $1`,
-        [name],
-      );
+      const { rows } = await testDb.db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'oidc_models' AND indexname = $1`, [
+        name,
+      ]);
       expect(rows[0]?.indexdef, plan).toMatch(new RegExp(`\\b${column}\\b`));
       return name!;
     }

@@ -31,7 +31,11 @@ describe.each(availableBackends())('restart on %s', (backend) => {
     const aliceSub = (await first.createUser(ALICE)).sub;
     const kids = (await jwks(first.issuer)).keys.map((k) => k.kid).sort();
     expect(kids.length).toBeGreaterThanOrEqual(2);
-    const issued = await tokenRequest(first.issuer, { clientId: 'service', secret: SECRETS.service }, { grant_type: 'client_credentials', scope: 'things:read' });
+    const issued = await tokenRequest(
+      first.issuer,
+      { clientId: 'service', secret: SECRETS.service },
+      { grant_type: 'client_credentials', scope: 'things:read' },
+    );
     expect(issued.status).toBe(200);
     const { ua } = await signIn(await discover(first.issuer, 'web', SECRETS.web), {
       scope: 'openid profile',
@@ -101,9 +105,7 @@ describe.each(availableBackends())('config sync on %s', (backend) => {
     // `service` removed, `introspector` given a new secret.
     const changed = gatehouseConfigSchema.parse({
       ...base,
-      clients: base.clients
-        .filter((c) => c.client_id !== 'service')
-        .map((c) => (c.client_id === 'introspector' ? { ...c, client_secret: NEW_SECRET } : c)),
+      clients: base.clients.filter((c) => c.client_id !== 'service').map((c) => (c.client_id === 'introspector' ? { ...c, client_secret: NEW_SECRET } : c)),
     });
     const second = await startGatehouse({ testDb, config: changed });
     try {
@@ -118,10 +120,18 @@ describe.each(availableBackends())('config sync on %s', (backend) => {
       expect(removed.status).toBe(401);
       expect(removed.body.error).toBe('invalid_client');
 
-      const oldSecret = await tokenRequest(second.issuer, { clientId: 'introspector', secret: SECRETS.introspector }, { grant_type: 'client_credentials', scope: 'notes:read' });
+      const oldSecret = await tokenRequest(
+        second.issuer,
+        { clientId: 'introspector', secret: SECRETS.introspector },
+        { grant_type: 'client_credentials', scope: 'notes:read' },
+      );
       expect(oldSecret.status).toBe(401);
       expect(oldSecret.body.error).toBe('invalid_client');
-      const newSecret = await tokenRequest(second.issuer, { clientId: 'introspector', secret: NEW_SECRET }, { grant_type: 'client_credentials', scope: 'notes:read' });
+      const newSecret = await tokenRequest(
+        second.issuer,
+        { clientId: 'introspector', secret: NEW_SECRET },
+        { grant_type: 'client_credentials', scope: 'notes:read' },
+      );
       expect(newSecret.status).toBe(200);
     } finally {
       await second.close();

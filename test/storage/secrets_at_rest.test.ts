@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as oidcClient from 'openid-client';
 import type { Db } from '../../src/db/db.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
-import { createPostgresAdapter } from '../../src/oidc/postgres_adapter.js';
-import { hashId } from '../../src/oidc/storage_key.js';
+import { createPostgresAdapter } from '../../src/storage/postgres_adapter.js';
+import { hashId } from '../../src/storage/storage_key.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { ALICE, OPAQUE_API, SECRETS } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
@@ -66,17 +66,27 @@ describe('bearer values are stored only as hashes', () => {
     secrets.set('access token', tokens.access_token);
     secrets.set('refresh token', tokens.refresh_token!);
 
-    const service = await tokenRequest(gh.issuer, { clientId: 'service', secret: SECRETS.service }, {
-      grant_type: 'client_credentials',
-      scope: 'notes:read',
-      resource: OPAQUE_API,
-    });
+    const service = await tokenRequest(
+      gh.issuer,
+      { clientId: 'service', secret: SECRETS.service },
+      {
+        grant_type: 'client_credentials',
+        scope: 'notes:read',
+        resource: OPAQUE_API,
+      },
+    );
     expect(service.status).toBe(200);
     secrets.set('client credentials token', service.body.access_token as string);
 
     // An interaction that is still open: its id is what the cookie and the URL carry.
     const open = await fetch(
-      oidc.buildAuthorizationUrl(rp, { redirect_uri: 'http://127.0.0.1:9/callback', scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', prompt: 'login' }),
+      oidc.buildAuthorizationUrl(rp, {
+        redirect_uri: 'http://127.0.0.1:9/callback',
+        scope: 'openid',
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+        prompt: 'login',
+      }),
       { redirect: 'manual' },
     );
     const interactionUrl = open.headers.get('location')!;
@@ -87,7 +97,10 @@ describe('bearer values are stored only as hashes', () => {
     expect(dump.length).toBeGreaterThan(1000);
     for (const [what, value] of secrets) {
       expect(value.length, what).toBeGreaterThanOrEqual(20);
-      expect(dump.split('\n').filter((line) => line.includes(value)), `${what} found in the database`).toEqual([]);
+      expect(
+        dump.split('\n').filter((line) => line.includes(value)),
+        `${what} found in the database`,
+      ).toEqual([]);
     }
     // What is stored instead: their hashes, as keys.
     expect(dump.includes(hashId(tokens.refresh_token!))).toBe(true);
@@ -100,7 +113,12 @@ describe('bearer values are stored only as hashes', () => {
     expect(refreshed.status).toBe(200);
     const again = await signIn(rp, { ua: started.ua, scope: 'openid' });
     expect(again.seen.login).toBe(0);
-    const replayed = await tokenRequest(gh.issuer, web, { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/callback', code_verifier: started.codeVerifier });
+    const replayed = await tokenRequest(gh.issuer, web, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'http://127.0.0.1:9/callback',
+      code_verifier: started.codeVerifier,
+    });
     expect(replayed.body.error).toBe('invalid_grant');
   });
 });
@@ -124,14 +142,27 @@ describe.each(availableBackends())('upgrading stored rows to hashed keys on %s',
     const rows = [
       ['Session', 'session-cookie-value-0123456789', { jti: 'session-cookie-value-0123456789', uid: 'session-uid', accountId: 'a', exp }],
       ['RefreshToken', 'refresh-token-value-0123456789', { jti: 'refresh-token-value-0123456789', grantId: 'g1', exp }],
-      ['Interaction', 'interaction-uid-value-01234567', { jti: 'interaction-uid-value-01234567', returnTo: 'http://localhost:3000/auth/interaction-uid-value-01234567', session: { uid: 'session-uid', cookie: 'session-cookie-value-0123456789', accountId: 'a' }, exp }],
+      [
+        'Interaction',
+        'interaction-uid-value-01234567',
+        {
+          jti: 'interaction-uid-value-01234567',
+          returnTo: 'http://localhost:3000/auth/interaction-uid-value-01234567',
+          session: { uid: 'session-uid', cookie: 'session-cookie-value-0123456789', accountId: 'a' },
+          exp,
+        },
+      ],
       ['Grant', 'g1', { jti: 'g1', accountId: 'a', clientId: 'web', exp }],
     ] as const;
     for (const [model, id, payload] of rows) {
-      await testDb.db.query(
-        `INSERT INTO oidc_models (model, id, payload, grant_id, uid, expires_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6))`,
-        [model, id, payload, model === 'RefreshToken' ? 'g1' : null, model === 'Session' ? 'session-uid' : null, exp],
-      );
+      await testDb.db.query(`INSERT INTO oidc_models (model, id, payload, grant_id, uid, expires_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6))`, [
+        model,
+        id,
+        payload,
+        model === 'RefreshToken' ? 'g1' : null,
+        model === 'Session' ? 'session-uid' : null,
+        exp,
+      ]);
     }
 
     expect(await migrate(testDb.db)).toContain('0004');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { sweepExpired } from '../../src/db/sweep_expired.js';
+import { sweepExpired } from '../../src/storage/sweep_expired.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
 import { availableBackends, recordingDb } from '../support/storage_backends.js';
 
@@ -16,8 +16,7 @@ describe.each(availableBackends())('sweepExpired on %s', (backend) => {
   });
   afterAll(() => testDb?.drop());
 
-  const count = async (where: string) =>
-    Number((await testDb.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE ${where}`)).rows[0]!.n);
+  const count = async (where: string) => Number((await testDb.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE ${where}`)).rows[0]!.n);
 
   it('deletes 12,000 expired rows in batches of 5,000 and leaves the live ones', async () => {
     await testDb.db.query(

@@ -100,11 +100,14 @@ async function requireApache(): Promise<void> {
     await access(file).catch(() => missing.push(file));
   }
   if (missing.length > 0) {
-    throw new Error(`Apache with mod_auth_openidc is needed for this test and is missing (${missing.join(', ')}): install the Debian packages apache2 and libapache2-mod-auth-openidc (or set APACHE_PATH / APACHE_MODULES_DIR)`);
+    throw new Error(
+      `Apache with mod_auth_openidc is needed for this test and is missing (${missing.join(', ')}): install the Debian packages apache2 and libapache2-mod-auth-openidc (or set APACHE_PATH / APACHE_MODULES_DIR)`,
+    );
   }
 }
 
-const html = (title: string, body: string) => `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>\n<body><h1>${title}</h1>\n${body}\n</body></html>\n`;
+const html = (title: string, body: string) =>
+  `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>\n<body><h1>${title}</h1>\n${body}\n</body></html>\n`;
 
 function vhost(site: ApacheSite, dir: string, issuer: string, passphrase: string): string {
   const root = path.join(dir, site.name);
@@ -212,7 +215,10 @@ async function untilServing(sites: ApacheSite[], exited: () => string | undefine
     for (;;) {
       const reason = exited();
       if (reason) throw new Error(`Apache ${reason} before serving ${site.origin}`);
-      const status = await fetch(`${site.origin}/`).then((r) => r.status, () => 0);
+      const status = await fetch(`${site.origin}/`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) break;
       if (Date.now() > deadline) throw new Error(`Apache did not serve ${site.origin}/ within ${timeoutMs} ms (last status ${status})`);
       await sleep(50);
@@ -237,7 +243,10 @@ export async function startApache({ reserved, issuer }: { reserved: ReservedSite
   const configFile = path.join(dir, 'apache.conf');
   await writeFile(configFile, apacheConfig(sites, dir, issuer));
   const errorLogFile = path.join(dir, 'error.log');
-  const child: ChildProcess = spawn(APACHE, ['-d', dir, '-f', configFile, '-D', 'FOREGROUND'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+  const child: ChildProcess = spawn(APACHE, ['-d', dir, '-f', configFile, '-D', 'FOREGROUND'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
+  });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));

@@ -18,7 +18,10 @@ export class GiveUp extends Error {
 }
 
 /** Calls `probe` until it returns something other than undefined/false/null, and returns that. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  options: EventuallyOptions = {},
+): Promise<T> {
   const { timeoutMs = 20_000, intervalMs = 100, what = 'the condition' } = options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

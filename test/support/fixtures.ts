@@ -14,7 +14,15 @@ export const FIXED_PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuG
 
 /** `web`'s authorization request for `openid profile`, as an RP at RP/callback sends it. */
 export function webAuthorizationUrl(issuer: string): string {
-  const params = new URLSearchParams({ client_id: 'web', response_type: 'code', redirect_uri: `${RP}/callback`, scope: 'openid profile', state: 'state-1', nonce: 'nonce-1', ...FIXED_PKCE });
+  const params = new URLSearchParams({
+    client_id: 'web',
+    response_type: 'code',
+    redirect_uri: `${RP}/callback`,
+    scope: 'openid profile',
+    state: 'state-1',
+    nonce: 'nonce-1',
+    ...FIXED_PKCE,
+  });
   return `${issuer}/auth?${params}`;
 }
 
@@ -81,5 +89,12 @@ export function testConfig(overrides: Partial<GatehouseConfig> = {}): GatehouseC
   });
 }
 
-export const ALICE = { username: 'alice', email: 'alice@example.test', name: 'Alice Liddell', given_name: 'Alice', family_name: 'Liddell', password: 'correct horse battery staple' };
+export const ALICE = {
+  username: 'alice',
+  email: 'alice@example.test',
+  name: 'Alice Liddell',
+  given_name: 'Alice',
+  family_name: 'Liddell',
+  password: 'correct horse battery staple',
+};
 export const BOB = { username: 'bob', email: 'bob@example.test', name: 'Bob', password: 'another long passphrase' };

@@ -25,9 +25,23 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', keyFile, '-out', certFile,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
   ]).catch((error: Error) => {
     throw new Error(`openssl could not make a test certificate (install the Debian package openssl): ${error.message}`);
   });
@@ -52,7 +66,10 @@ async function testConfig(options: { upstreamPort: number; httpPort: number; htt
     ['https://$host:8443$request_uri', `https://$host:${options.httpsPort}$request_uri`],
     ['/etc/nginx/tls/cert.pem', options.cert.certFile],
     ['/etc/nginx/tls/key.pem', options.cert.keyFile],
-    ['http {', `http {\n  access_log off;\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(options.dir, `${t}_temp`)};`).join('\n')}`],
+    [
+      'http {',
+      `http {\n  access_log off;\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(options.dir, `${t}_temp`)};`).join('\n')}`,
+    ],
   ];
   let config = shipped;
   for (const [from, to] of replacements) {
@@ -75,7 +92,13 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-export async function startNginx(options: { upstreamPort: number; httpPort: number; httpsPort: number; cert: TestCertificate; dir: string }): Promise<RunningNginx> {
+export async function startNginx(options: {
+  upstreamPort: number;
+  httpPort: number;
+  httpsPort: number;
+  cert: TestCertificate;
+  dir: string;
+}): Promise<RunningNginx> {
   await access(NGINX).catch(() => {
     throw new Error(`nginx is needed for this test and is missing (${NGINX}): install the Debian package nginx-light (or set NGINX_PATH)`);
   });

@@ -117,7 +117,12 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
     await eventually(
       async () => {
         if (closed) throw new GiveUp(`the server exited (${child.exitCode}):\n${output}`);
-        return (await fetch(`${issuer}/readyz`).then((r) => r.status, () => 0)) === 200;
+        return (
+          (await fetch(`${issuer}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          )) === 200
+        );
       },
       { what: `${issuer} to be ready`, timeoutMs: 120_000, intervalMs: 100 },
     ).catch(async (error: Error) => {

@@ -1,0 +1,67 @@
+// The layers of src/, lowest first (README, "Layout"). A folder may import its own files and
+// any folder of a lower layer; never a folder of its own layer or of one above. `npm test`
+// runs this check (npm run lint:layers), so an upward import or a cycle fails the build.
+const LAYERS = [
+  ['core'], // logging, errors, request context: imports nothing of ours
+  ['config'], // env and config file
+  ['db'], // the Db interface, migrations, the embedded database
+  ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics
+  ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
+  ['throttling', 'logout'], // login and client throttles, sign-out delivery
+  ['provider'], // oidc-provider assembly and its extensions
+  ['interactions', 'account_page'], // login and consent, the /account page
+  ['app'], // Express composition
+  ['process', 'cli'], // serving, the cluster, the gatehouse command
+];
+
+const folderOf = (name) => `^src/${name}/`;
+const rules = [];
+LAYERS.forEach((layer, rank) => {
+  for (const folder of layer) {
+    const above = LAYERS.slice(rank + 1).flat();
+    const peers = layer.filter((f) => f !== folder);
+    const forbidden = [...above, ...peers];
+    if (forbidden.length === 0) continue;
+    rules.push({
+      name: `${folder}-imports-down-only`,
+      comment: `${folder}/ may import only folders of lower layers (not ${forbidden.join(', ')})`,
+      severity: 'error',
+      from: { path: folderOf(folder) },
+      to: { path: `^src/(${forbidden.join('|')})/` },
+    });
+  }
+});
+const known = LAYERS.flat();
+
+module.exports = {
+  forbidden: [
+    ...rules,
+    {
+      name: 'no-circular',
+      comment: 'no import cycle between modules',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'folder-in-a-layer',
+      comment: `every folder of src/ is in a layer of .dependency-cruiser.cjs (${known.join(', ')})`,
+      severity: 'error',
+      from: { path: '^src/[^/]+/', pathNot: `^src/(${known.join('|')})/` },
+      to: {},
+    },
+    {
+      name: 'nothing-imports-main',
+      comment: 'src/main.ts is the entry point: nothing imports it',
+      severity: 'error',
+      from: {},
+      to: { path: '^src/main\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+  },
+};

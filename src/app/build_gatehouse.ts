@@ -1,0 +1,110 @@
+import { isDeepStrictEqual } from 'node:util';
+import type express from 'express';
+import type { Env } from '../config/env.js';
+import type { GatehouseConfig } from '../config/gatehouse_config.js';
+import type { Db } from '../db/db.js';
+import { migrate } from '../db/migrate.js';
+import type { Logger } from '../core/log.js';
+import { ensureKeys } from '../keys/key_store.js';
+import { syncClients } from '../storage/client_sync.js';
+import { createValidationProvider, validateClients } from '../provider/validate_clients.js';
+import { logProviderEvents } from '../provider/provider_events_log.js';
+import { createProviderHost, type ProviderHost } from '../provider/provider_host.js';
+import { createUsersRepo } from '../accounts/users_repo.js';
+import { createConsentsRepo } from '../storage/consents_repo.js';
+import { createLoginThrottle } from '../throttling/login_throttle.js';
+import { loadThrottleKeys } from '../throttling/throttle_keys.js';
+import { createPageRenderer } from '../pages/render_page.js';
+import { createApp } from './create_app.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { configWarnings, formatWarning } from '../config/config_warnings.js';
+import { createClientAuthThrottle } from '../throttling/client_auth_throttle.js';
+import { limitClientAuthFailures } from '../throttling/client_auth_lockout.js';
+import { createBackchannelQueue, type BackchannelQueue } from '../logout/backchannel_logout_queue.js';
+import { createCsrf } from '../http/csrf.js';
+import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
+import { auditProviderEvents } from '../provider/provider_audit_events.js';
+import { accountClient } from '../account_page/account_client.js';
+
+export interface Gatehouse {
+  app: express.Express;
+  host: ProviderHost;
+  metrics: Metrics;
+  audit: AuditLog;
+  /** back-channel logout notices: sent at once, retried from Postgres */
+  backchannel: BackchannelQueue;
+  /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. One call at a time. */
+  applyConfig(config: GatehouseConfig): Promise<void>;
+}
+
+/** Start-up after the database is open: schema, keys, provider, clients, app. */
+export async function buildGatehouse({ env, log, config, db }: { env: Env; log: Logger; config: GatehouseConfig; db: Db }): Promise<Gatehouse> {
+  const applied = await migrate(db);
+  if (applied.length) log.info({ event: 'db.migrated', versions: applied }, 'database migrated');
+  const createdKeys = await ensureKeys(db);
+  if (createdKeys.length) log.info({ event: 'keys.generated', kids: createdKeys }, 'generated signing and cookie keys');
+
+  if (env.trustProxyDeprecation) log.warn({ event: 'config.deprecated', variable: 'TRUST_PROXY' }, env.trustProxyDeprecation);
+  if (env.secureCookies && env.trustProxy.kind === 'off') {
+    log.warn(
+      { event: 'config.https_without_proxy' },
+      'ISSUER is https but TRUST_PROXY is off: Gatehouse serves plain http, so every request but /healthz, /readyz and /metrics is redirected to the issuer; set TRUST_PROXY to the TLS-terminating proxy',
+    );
+  }
+  const users = createUsersRepo(db);
+  const consents = createConsentsRepo(db);
+  const render = createPageRenderer();
+  const metrics = createMetrics(db);
+  const audit = createAuditLog({ db, log });
+  // Shared by every instance on the database (migrations/0009): the throttle rows' key HMAC.
+  const throttleKeys = await loadThrottleKeys(db);
+  const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
+  const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
+  const host: ProviderHost = await createProviderHost(
+    {
+      env,
+      db,
+      log,
+      users,
+      consents,
+      render,
+      onProvider: (provider) => {
+        logProviderEvents(provider, log);
+        auditProviderEvents(provider, audit);
+        metrics.observeProvider(provider);
+        backchannel.install(provider);
+        limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics, audit });
+      },
+    },
+    config,
+  );
+
+  let served = config;
+  // Callers apply one config at a time (start-up, then SIGHUP reloads through
+  // process/serial_reloads.ts): a slower, older one finishing last would leave the database and
+  // the serving provider on it.
+  async function applyConfig(next: GatehouseConfig): Promise<void> {
+    // Which scopes a client may list depends on the APIs: a reload that adds an API and a client
+    // using it is checked by a provider configured for the new file, not the one serving now.
+    const checker = isDeepStrictEqual(next.apis, served.apis) ? host.current().provider : await createValidationProvider(env, next);
+    // The account page's built-in client is synced with the file's, so no reload removes it.
+    const clients = [...next.clients, accountClient(env.issuer)];
+    await validateClients(checker, clients);
+    const sync = await syncClients(db, clients);
+    if (sync.added.length + sync.changed.length + sync.removed.length > 0) {
+      log.info({ event: 'clients.synced', ...sync }, 'clients synced from the config file');
+    }
+    await host.reconfigure(next);
+    served = next;
+    for (const warning of configWarnings(next)) {
+      log.warn({ event: 'config.warning', path: warning.path, problem: warning.message }, `config file: ${formatWarning(warning)}`);
+    }
+  }
+  await applyConfig(config);
+
+  const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
+  // CSRF tokens are keyed by the cookie keys the serving provider was built with.
+  const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });
+  return { app, host, metrics, audit, backchannel, applyConfig };
+}

@@ -1,0 +1,137 @@
+import type { RequestHandler } from 'express';
+import type Provider from 'oidc-provider';
+import client from 'prom-client';
+import { bearerTokenCheck } from './bearer_token_check.js';
+import type { Db } from '../db/db.js';
+import { clusterMetricsFetcher } from './cluster_metrics.js';
+import { createRequestDurations } from './request_durations.js';
+
+// Prometheus metrics (GET /metrics). Route labels come from a fixed table so that ids in
+// paths (/interaction/<uid>, /auth/<uid>) never become label values.
+
+const ROUTES: [RegExp, string][] = [
+  [/^\/\.well-known\/openid-configuration$/, 'discovery'],
+  [/^\/jwks$/, 'jwks'],
+  [/^\/auth(\/|$)/, 'authorization'],
+  [/^\/token\/introspection$/, 'introspection'],
+  [/^\/token\/revocation$/, 'revocation'],
+  [/^\/token$/, 'token'],
+  [/^\/me$/, 'userinfo'],
+  [/^\/session\/end/, 'end_session'],
+  [/^\/interaction\/[^/]+\/login$/, 'interaction_login'],
+  [/^\/interaction\/[^/]+\/confirm$/, 'interaction_consent'],
+  [/^\/interaction\/[^/]+\/abort$/, 'interaction_abort'],
+  [/^\/interaction\/[^/]+$/, 'interaction'],
+  [/^\/healthz$/, 'healthz'],
+  [/^\/readyz$/, 'readyz'],
+  [/^\/metrics$/, 'metrics'],
+  [/^\/static\//, 'static'],
+  [/^\/$/, 'home'],
+];
+
+export function routeLabel(path: string): string {
+  for (const [pattern, label] of ROUTES) if (pattern.test(path)) return label;
+  return 'other';
+}
+
+export interface Metrics {
+  registry: client.Registry;
+  /** times every request by route, method and status */
+  middleware: RequestHandler;
+  /** `throttled`: refused unchecked while the account or the IP is locked out */
+  signIn(outcome: 'success' | 'failure' | 'disabled' | 'throttled'): void;
+  /** a brute-force lockout started (login_throttle.ts: account, ip; client_auth_throttle.ts: client) */
+  lockout(scope: 'account' | 'ip' | 'client'): void;
+  /** oidc-provider's events: tokens issued, back-channel deliveries */
+  observeProvider(provider: Provider): void;
+}
+
+export function createMetrics(db: Db): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+
+  // Route, method and status labels; kept by hand (request_durations.ts), as it is on every request.
+  const durations = createRequestDurations(registry, {
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
+  const tokens = new client.Counter({
+    name: 'gatehouse_tokens_issued_total',
+    help: 'Successful token endpoint responses by grant type and client',
+    labelNames: ['grant_type', 'client_id'] as const,
+    registers: [registry],
+  });
+  const signIns = new client.Counter({
+    name: 'gatehouse_sign_ins_total',
+    help: 'Password sign-in attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const lockouts = new client.Counter({
+    name: 'gatehouse_lockouts_total',
+    help: 'Lockouts started after too many failed attempts: sign-ins per account or per client IP, client authentications per client',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
+  const backchannel = new client.Counter({
+    name: 'gatehouse_backchannel_logout_deliveries_total',
+    help: 'Back-channel logout deliveries by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'gatehouse_db_pool_connections',
+    help: 'Database pool connections by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'total' }, db.pool.totalCount);
+      this.set({ state: 'idle' }, db.pool.idleCount);
+      this.set({ state: 'waiting' }, db.pool.waitingCount);
+    },
+  });
+  for (const outcome of ['success', 'failure', 'disabled', 'throttled']) signIns.inc({ outcome }, 0);
+  for (const scope of ['account', 'ip', 'client']) lockouts.inc({ scope }, 0);
+  for (const outcome of ['success', 'failure']) backchannel.inc({ outcome }, 0);
+
+  return {
+    registry,
+    middleware: (req, res, next) => {
+      const start = performance.now();
+      res.once('finish', () => durations.observe(routeLabel(req.path), req.method, res.statusCode, (performance.now() - start) / 1000));
+      next();
+    },
+    signIn: (outcome) => signIns.inc({ outcome }),
+    lockout: (scope) => lockouts.inc({ scope }),
+    observeProvider(provider) {
+      const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
+      on('grant.success', (ctx: { oidc?: { params?: { grant_type?: unknown }; client?: { clientId: string } } }) => {
+        tokens.inc({ grant_type: String(ctx.oidc?.params?.grant_type ?? 'unknown'), client_id: ctx.oidc?.client?.clientId ?? 'unknown' });
+      });
+      on('backchannel.success', () => backchannel.inc({ outcome: 'success' }));
+      on('backchannel.error', () => backchannel.inc({ outcome: 'failure' }));
+    },
+  };
+}
+
+export function metricsEndpoint(metrics: Metrics, token?: string): RequestHandler {
+  const fromCluster = clusterMetricsFetcher(metrics.registry);
+  const authorized = token ? bearerTokenCheck(token) : () => true;
+  return async (req, res) => {
+    res.set('cache-control', 'no-store');
+    if (!authorized(req.get('authorization'))) {
+      res.status(401).set('www-authenticate', 'Bearer realm="metrics"').type('text').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+      return;
+    }
+    try {
+      const text = fromCluster ? await fromCluster() : await metrics.registry.metrics();
+      res.type(metrics.registry.contentType).send(text);
+    } catch (error) {
+      res
+        .status(503)
+        .type('text')
+        .send(`metrics unavailable: ${(error as Error).message}\n`);
+    }
+  };
+}

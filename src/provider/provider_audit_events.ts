@@ -1,0 +1,78 @@
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
+import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
+
+// What oidc-provider does on the user's behalf, turned into audit events: sign-out at the
+// end-session endpoint, revocation at the revocation endpoint, and the whole grant revoked when
+// an authorization code or refresh token is presented twice. The library reports these through
+// events; nothing here changes what it does.
+
+type Ctx = KoaContextWithOIDC;
+type Listener = (...args: never[]) => void;
+
+interface DestroyedToken {
+  accountId?: string;
+  clientId?: string;
+  grantId?: string;
+}
+
+// The library emits `<snake_case model>.destroyed` with the token; its token_type is the same name.
+const DESTROYED_TOKEN_EVENTS = ['access_token', 'refresh_token', 'client_credentials'];
+
+// A model's `destroyed` event carries no context; the library keeps the request's in
+// AsyncLocalStorage and exposes it as Provider.ctx.
+const currentCtx = () => (Provider as unknown as { ctx?: Ctx }).ctx;
+
+export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
+  const on = provider.on.bind(provider) as (event: string, listener: Listener) => void;
+
+  on('end_session.success', (ctx: Ctx) => {
+    const { session, client, params } = ctx.oidc;
+    if (!session?.accountId) return; // nobody was signed in
+    const authorizations = Object.entries(session.authorizations ?? {});
+    // With logout=yes every client's session ended; otherwise only the requesting client's
+    // (whose entry the library has removed by now).
+    const everywhere = Boolean((params as { logout?: string } | undefined)?.logout);
+    void audit.record({
+      event: 'logout',
+      accountId: session.accountId,
+      clientId: client?.clientId,
+      ...requestOrigin(ctx),
+      details: {
+        everywhere,
+        clients: everywhere ? authorizations.map(([clientId]) => clientId) : client ? [client.clientId] : [],
+        sids: authorizations.flatMap(([, a]) => (a.sid ? [a.sid] : [])),
+      },
+    });
+  });
+
+  for (const tokenType of DESTROYED_TOKEN_EVENTS) {
+    on(`${tokenType}.destroyed`, (token: DestroyedToken) => {
+      const ctx = currentCtx();
+      // Tokens are also destroyed on a refresh-token replay: that is token.replayed below.
+      if (ctx?.oidc?.route !== 'revocation') return;
+      void audit.record({
+        event: 'token.revoked',
+        accountId: token.accountId,
+        clientId: ctx.oidc.client?.clientId ?? token.clientId,
+        ...requestOrigin(ctx),
+        details: { token_type: tokenType, ...(token.grantId ? { grant_id: token.grantId } : {}) },
+      });
+    });
+  }
+
+  on('grant.revoked', (ctx: Ctx, grantId: string) => {
+    // At the token endpoint a grant is revoked only when a code or refresh token is replayed;
+    // elsewhere it is part of a sign-out or a revocation, audited above.
+    if (ctx.oidc.route !== 'token') return;
+    const { entities, params } = ctx.oidc;
+    const source = entities.RefreshToken ?? entities.Grant;
+    void audit.record({
+      event: 'token.replayed',
+      // Known for a refresh token; a replayed code's grant is gone before anything names its account.
+      accountId: source?.accountId,
+      clientId: ctx.oidc.client?.clientId,
+      ...requestOrigin(ctx),
+      details: { token_type: (params as { grant_type?: string } | undefined)?.grant_type, grant_id: grantId },
+    });
+  });
+}

@@ -1,0 +1,68 @@
+import type Provider from 'oidc-provider';
+import type { Logger } from '../core/log.js';
+import { isDatabaseUnavailable, unavailableReason } from '../core/database_unavailable.js';
+
+// oidc-provider reports through events; this is the one place that turns them into log lines.
+// Only identifiers are logged (client ids, account ids, error codes), never token values.
+
+interface OidcError {
+  error?: string;
+  error_description?: string;
+  status?: number;
+  statusCode?: number;
+  message?: string;
+}
+
+const ERROR_EVENTS = [
+  'authorization.error',
+  'discovery.error',
+  'end_session.error',
+  'grant.error',
+  'introspection.error',
+  'jwks.error',
+  'pushed_authorization_request.error',
+  'registration_create.error',
+  'revocation.error',
+  'userinfo.error',
+  'server_error',
+] as const;
+
+type Ctx = { oidc?: { client?: { clientId?: string }; route?: string } } | undefined;
+
+const clientOf = (ctx: Ctx) => ctx?.oidc?.client?.clientId;
+
+export function logProviderEvents(provider: Provider, log: Logger): void {
+  const l = log.child({ component: 'oidc' });
+  // The typings list a subset of the events the library emits.
+  const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
+
+  for (const name of ERROR_EVENTS) {
+    on(name, (ctx: Ctx, error: OidcError) => {
+      if (isDatabaseUnavailable(error)) {
+        // Answered 503 (database_outage.ts): an operational state, not a bug; no stack per request.
+        l.warn({ event: 'db.unavailable', route: ctx?.oidc?.route, client_id: clientOf(ctx), reason: unavailableReason(error) }, 'database unavailable');
+        return;
+      }
+      const status = error.statusCode ?? error.status ?? 500;
+      const entry = { event: name, client_id: clientOf(ctx), error: error.error ?? error.message, error_description: error.error_description };
+      if (name === 'server_error' || status >= 500) l.error({ ...entry, err: error }, `oidc ${name}`);
+      else l.warn(entry, `oidc ${name}`);
+    });
+  }
+
+  on('backchannel.error', (_ctx: Ctx, error: Error, client: { clientId: string }, accountId: string, sid: string) => {
+    l.warn({ event: 'backchannel.error', client_id: client.clientId, sub: accountId, sid, error: error.message }, 'back-channel logout failed');
+  });
+  on('backchannel.success', (_ctx: Ctx, client: { clientId: string }, accountId: string, sid: string) => {
+    l.info({ event: 'backchannel.success', client_id: client.clientId, sub: accountId, sid }, 'back-channel logout delivered');
+  });
+  on('grant.success', (ctx: Ctx) => {
+    l.info({ event: 'grant.success', client_id: clientOf(ctx) }, 'token issued');
+  });
+  on('grant.revoked', (ctx: Ctx, grantId: string) => {
+    l.info({ event: 'grant.revoked', client_id: clientOf(ctx), grant_id: grantId }, 'grant revoked');
+  });
+  on('end_session.success', (ctx: Ctx) => {
+    l.info({ event: 'end_session.success', client_id: clientOf(ctx) }, 'signed out');
+  });
+}

@@ -1,0 +1,130 @@
+import type { RequestListener } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { Env } from '../config/env.js';
+import type { GatehouseConfig } from '../config/gatehouse_config.js';
+import type { Db } from '../db/db.js';
+import type { Logger } from '../core/log.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import type { ConsentsRepo } from '../storage/consents_repo.js';
+import type { RenderPage } from '../pages/render_page.js';
+import { createProvider } from './create_provider.js';
+import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
+import { createResourceServers, type ResourceServers } from './resource_servers.js';
+
+// oidc-provider fixes its keys and configuration when it is constructed. To take a key
+// rotation (made by any instance, or the CLI) or a reloaded config file without a restart,
+// the host builds a fresh Provider and swaps it in; requests already running finish on the
+// old one. All state lives in the database, so nothing is lost in the swap.
+
+export interface Runtime {
+  provider: Provider;
+  /** provider.callback(), made once per provider */
+  callback: RequestListener;
+  resources: ResourceServers;
+  /** origins the hosted forms may lead to (see security_headers.ts) */
+  formActionOrigins: readonly string[];
+  /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
+  cookieKeys: readonly string[];
+}
+
+export interface ProviderHostDeps {
+  env: Env;
+  db: Db;
+  log: Logger;
+  users: UsersRepo;
+  consents: ConsentsRepo;
+  render: RenderPage;
+  /** attaches event listeners (logs, metrics) to each provider built */
+  onProvider: (provider: Provider) => void;
+}
+
+export interface ProviderHost {
+  current(): Runtime;
+  /** Re-reads the keys; rebuilds when the set or any key's state changed. */
+  refreshKeys(): Promise<boolean>;
+  /** Serves a new (validated, synced) config. */
+  reconfigure(config: GatehouseConfig): Promise<void>;
+  /** Re-reads keys every KEY_REFRESH_SECONDS and when a pending key activates. */
+  startRefreshing(): void;
+  stop(): void;
+}
+
+function clientOrigins(config: GatehouseConfig): string[] {
+  const uris = config.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
+  return [...new Set(uris.map((u) => new URL(u).origin).filter((o) => o !== 'null'))];
+}
+
+// Back-channel logout URIs the admin registered: fetched even on private addresses (trusted_fetch.ts).
+function backchannelUris(config: GatehouseConfig): Set<string> {
+  return new Set(config.clients.flatMap((c) => (c.backchannel_logout_uri ? [new URL(c.backchannel_logout_uri).href] : [])));
+}
+
+export async function createProviderHost(deps: ProviderHostDeps, initialConfig: GatehouseConfig): Promise<ProviderHost> {
+  let config = initialConfig;
+  let keys: LoadedKeys = await loadKeys(deps.db);
+  let runtime = build();
+  let timer: NodeJS.Timeout | undefined;
+  let activationTimer: NodeJS.Timeout | undefined;
+
+  function build(): Runtime {
+    const resources = createResourceServers(config.apis);
+    const trusted = backchannelUris(config);
+    const provider = createProvider({
+      env: deps.env,
+      db: deps.db,
+      keys,
+      users: deps.users,
+      consents: deps.consents,
+      resources,
+      render: deps.render,
+      trustedUris: () => trusted,
+    });
+    deps.onProvider(provider);
+    return { provider, callback: provider.callback(), resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
+  }
+
+  function scheduleActivation(): void {
+    clearTimeout(activationTimer);
+    if (!keys.nextChangeAt) return;
+    // Swap exactly when a pending key activates, not up to KEY_REFRESH_SECONDS later.
+    const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now() + 50, 0), 2 ** 31 - 1);
+    // If the database is unreachable right then, the periodic refresh takes the change later.
+    activationTimer = setTimeout(() => void host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys')), delay);
+    activationTimer.unref();
+  }
+
+  const host: ProviderHost = {
+    current: () => runtime,
+
+    async refreshKeys() {
+      const fresh = await loadKeys(deps.db);
+      if (fresh.fingerprint === keys.fingerprint) return false;
+      keys = fresh;
+      runtime = build();
+      scheduleActivation();
+      deps.log.info({ event: 'keys.reloaded', keys: fresh.fingerprint }, 'signing keys changed; provider rebuilt');
+      return true;
+    },
+
+    async reconfigure(next) {
+      config = next;
+      keys = await loadKeys(deps.db);
+      runtime = build();
+      scheduleActivation();
+    },
+
+    startRefreshing() {
+      scheduleActivation();
+      timer = setInterval(() => {
+        host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys'));
+      }, deps.env.keyRefreshMs);
+      timer.unref();
+    },
+
+    stop() {
+      clearInterval(timer);
+      clearTimeout(activationTimer);
+    },
+  };
+  return host;
+}

@@ -1,0 +1,247 @@
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Db } from '../db/db.js';
+import { storageKey, isStoredHashed } from './storage_key.js';
+import { hasNul, hasUnstorableText } from '../core/nul_characters.js';
+import { currentRequest, forgetRequestReads, takeFromRequest } from '../core/request_context.js';
+import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
+import { createModelWrites } from './model_writes.js';
+import { createReplayInsert } from './replay_detection.js';
+
+// The oidc-provider storage adapter for every model it persists. Clients live in their own
+// table (synced from the config file); every other model is a row of oidc_models.
+//
+// Bearer values never reach the database: tokens, codes, sessions and interactions are keyed by
+// a SHA-256 of their id (storage_key.ts) and their payload is stored without the id, which is
+// put back from the caller's value on read. A copy of the database names no usable token,
+// code, session cookie or interaction.
+//
+// Round trips are what a request pays for most (BENCHMARKS.md): tokens and codes are read with
+// their grant, session and user in one statement (token_reads.ts), and the frequent reads and
+// writes of the requests served in one turn of the event loop share a statement
+// (per_turn_batch.ts, model_writes.ts).
+
+// Models listed per account (sessions and grants on /account and by `gatehouse sessions`).
+const OWNED = new Set(['Session', 'Grant']);
+
+/** Where a session was started from; a session saved outside a request keeps what it had. */
+function clientInfo(model: string): { ip?: string; user_agent?: string } | null {
+  if (model !== 'Session') return null;
+  const request = currentRequest();
+  return request ? { ip: request.ip, user_agent: request.userAgent } : null;
+}
+
+// Models whose rows belong to a grant and go when the grant is revoked.
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
+// Saving a model and consuming a code or token: model_writes.ts. Bearer tokens and codes are
+// read by token_reads.ts, together with their grant, session and account.
+const SQL = {
+  find: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
+         WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
+  findByUid: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
+              WHERE model = $1 AND uid = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
+  findByUserCode: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
+                   WHERE model = $1 AND user_code = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
+  // A lost consume race is a replay: the whole grant goes, its Grant row included, so even the
+  // winner's tokens stop working (they are checked against their grant on every use).
+  revokeReplayed: `WITH replayed AS (SELECT grant_id FROM oidc_models WHERE model = $1 AND id = $2 AND grant_id IS NOT NULL)
+                   DELETE FROM oidc_models WHERE grant_id IN (SELECT grant_id FROM replayed)
+                      OR (model = 'Grant' AND id IN (SELECT grant_id FROM replayed))`,
+  destroy: `DELETE FROM oidc_models WHERE model = $1 AND id = $2`,
+  // Every grantable artifact of the grant at once, whichever model asked.
+  revokeByGrantId: `DELETE FROM oidc_models WHERE grant_id = $1`,
+  clientFind: `SELECT metadata AS payload, NULL::bigint AS consumed FROM clients WHERE client_id = $1`,
+  clientUpsert: `INSERT INTO clients (client_id, metadata, source) VALUES ($1, $2, 'adapter')
+                 ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()`,
+  clientDestroy: `DELETE FROM clients WHERE client_id = $1`,
+} as const;
+
+type Row = { payload: AdapterPayload; consumed: string | null };
+/**
+ * How long a client read from the clients table is reused before it is read again. Every token,
+ * introspection and userinfo request looks its client up, and the table changes only when the
+ * config file is synced: without the cache that is a database round trip per request. Writes
+ * through this adapter drop the entry at once; a change made by another instance (or process)
+ * is seen within this time.
+ */
+const CLIENT_CACHE_TTL_MS = 5_000;
+
+interface CachedClient {
+  until: number;
+  /** the payload as JSON text: parsed afresh for each caller */
+  json: Promise<string | undefined>;
+}
+
+/**
+ * Found clients only: an unknown client_id is looked up every time, so a flood of made-up ids
+ * cannot grow the cache. Concurrent look-ups of one id share a single query. Each caller gets
+ * its own copy, so nothing the library does to a payload leaks into the next request (parsing
+ * the kept JSON text is about twice as fast as structuredClone of the object).
+ */
+function createClientCache(load: (clientId: string) => Promise<AdapterPayload | undefined>, ttlMs: number) {
+  const entries = new Map<string, CachedClient>();
+  return {
+    async find(clientId: string): Promise<AdapterPayload | undefined> {
+      let entry = entries.get(clientId);
+      if (!entry || entry.until <= Date.now()) {
+        const fresh: CachedClient = { until: Date.now() + ttlMs, json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
+        entry = fresh;
+        entries.set(clientId, fresh);
+        fresh.json.then(
+          (json) => {
+            if (json === undefined && entries.get(clientId) === fresh) entries.delete(clientId);
+          },
+          () => {
+            if (entries.get(clientId) === fresh) entries.delete(clientId);
+          },
+        );
+      }
+      const json = await entry.json;
+      return json === undefined ? undefined : (JSON.parse(json) as AdapterPayload);
+    },
+    forget(clientId: string): void {
+      entries.delete(clientId);
+    },
+  };
+}
+
+function toPayload(rows: Row[]): AdapterPayload | undefined {
+  const row = rows[0];
+  if (!row) return undefined;
+  return row.consumed === null ? row.payload : { ...row.payload, consumed: Number(row.consumed) };
+}
+
+// An interaction's resume URL ends in its own id; it is stored with this in the id's place.
+const ID_PLACEHOLDER = '{id}';
+
+/**
+ * What is stored of a payload: never `consumed` (it has its own column, and a stale copy must not
+ * override it) and, for hashed models, never the id itself. An interaction also carries its
+ * session's cookie value, which the library never reads back: it is dropped.
+ */
+function storedPayload(model: string, id: string, payload: AdapterPayload): AdapterPayload {
+  const { consumed: _consumed, ...rest } = payload;
+  if (!isStoredHashed(model)) return rest;
+  const { jti: _jti, ...stored } = rest;
+  if (model === 'Interaction') {
+    if (stored.session) {
+      const { cookie: _cookie, ...session } = stored.session as Record<string, unknown>;
+      stored.session = session as AdapterPayload['session'];
+    }
+    if (typeof stored.returnTo === 'string') stored.returnTo = stored.returnTo.replaceAll(id, ID_PLACEHOLDER);
+  }
+  return stored;
+}
+
+/** A hashed model's payload as the library wrote it, from its row and the id it was found by. */
+function restoredPayload(model: string, id: string, payload: AdapterPayload | undefined): AdapterPayload | undefined {
+  if (!payload) return undefined;
+  if (model === 'Interaction' && typeof payload.returnTo === 'string') payload.returnTo = payload.returnTo.replaceAll(ID_PLACEHOLDER, id);
+  return { ...payload, jti: id };
+}
+
+export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
+  const q = (name: keyof typeof SQL, values: unknown[]) => db.query<Row>({ name: `oidc_${name}`, text: SQL[name], values });
+  const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
+  const findToken = createTokenReads(db);
+  const writes = createModelWrites(db);
+  const insertReplay = createReplayInsert(db);
+
+  return class PostgresAdapter implements Adapter {
+    readonly model: string;
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      // The library keeps some parameters as sent (nonce, state, every parameter of an
+      // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
+      // surrogate cannot be stored, and must not reach a statement shared with other requests.
+      if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
+      forgetRequestReads();
+      if (this.model === 'Client') {
+        try {
+          await q('clientUpsert', [id, payload]);
+        } finally {
+          // A look-up that started during the write may have cached the old row.
+          clients.forget(id);
+        }
+        return;
+      }
+      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+      // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
+      if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
+      await writes.upsert({
+        model: this.model,
+        id: storageKey(this.model, id),
+        payload: storedPayload(this.model, id, payload),
+        grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+        userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
+        uid: payload.uid ?? null,
+        expiresAt,
+        accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+        clientInfo: clientInfo(this.model),
+      });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      // A client_id (or grant id) as a request sent it; nothing stored has a NUL in its id.
+      if (!isStoredHashed(this.model) && hasNul(id)) return undefined;
+      if (this.model === 'Client') return clients.find(id);
+      if (READ_AHEAD_MODELS.has(this.model)) {
+        const row = await findToken(this.model, storageKey(this.model, id));
+        return restoredPayload(this.model, id, row && toPayload([row]));
+      }
+      if (this.model === 'Grant') {
+        const kept = takeFromRequest<AdapterPayload>(grantKey(id));
+        if (kept) return kept;
+      }
+      const found = toPayload((await q('find', [this.model, storageKey(this.model, id)])).rows);
+      return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
+    }
+
+    // Found by a secondary key, a hashed model's own id cannot be put back: the library only
+    // reads sessions found by uid (token-session binding, interaction checks), never saves them.
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (hasNul(uid)) return undefined;
+      if (this.model === 'Session') {
+        const kept = takeFromRequest<AdapterPayload>(sessionByUidKey(uid));
+        if (kept) return kept;
+      }
+      return toPayload((await q('findByUid', [this.model, uid])).rows);
+    }
+
+    // Only the device flow looks codes up by user code, and it is not enabled: a device code
+    // found this way would come back without its id.
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return toPayload((await q('findByUserCode', [this.model, storageKey(this.model, userCode)])).rows);
+    }
+
+    async consume(id: string): Promise<void> {
+      // The library reads a code or refresh token, checks it is unused, then consumes it. Two
+      // concurrent requests can both pass that check; only one of them may win here.
+      const key = storageKey(this.model, id);
+      forgetRequestReads();
+      if (!(await writes.consume(this.model, key))) {
+        await q('revokeReplayed', [this.model, key]);
+        throw new errors.InvalidGrant('grant request is invalid');
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      forgetRequestReads();
+      if (this.model === 'Client') {
+        try {
+          await q('clientDestroy', [id]);
+        } finally {
+          clients.forget(id);
+        }
+      } else await q('destroy', [this.model, storageKey(this.model, id)]);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      forgetRequestReads();
+      await q('revokeByGrantId', [grantId]);
+    }
+  };
+}
