@@ -8,7 +8,6 @@ import type { Logger } from '../core/log.js';
 import { ensureKeys } from '../keys/key_store.js';
 import { syncClients } from '../storage/client_sync.js';
 import { createValidationProvider, validateClients } from '../provider/validate_clients.js';
-import { logProviderEvents } from '../provider/provider_events_log.js';
 import { createProviderHost, type ProviderHost } from '../provider/provider_host.js';
 import { createUsersRepo } from '../accounts/users_repo.js';
 import { createConsentsRepo } from '../storage/consents_repo.js';
@@ -19,11 +18,9 @@ import { createApp } from './create_app.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { configWarnings, formatWarning } from '../config/config_warnings.js';
 import { createClientAuthThrottle } from '../throttling/client_auth_throttle.js';
-import { limitClientAuthFailures } from '../throttling/client_auth_lockout.js';
 import { createBackchannelQueue, type BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
-import { auditProviderEvents } from '../provider/provider_audit_events.js';
 import { accountClient } from '../account_page/account_client.js';
 
 export interface Gatehouse {
@@ -60,24 +57,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttleKeys = await loadThrottleKeys(db);
   const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
-  const host: ProviderHost = await createProviderHost(
-    {
-      env,
-      db,
-      log,
-      users,
-      consents,
-      render,
-      onProvider: (provider) => {
-        logProviderEvents(provider, log);
-        auditProviderEvents(provider, audit);
-        metrics.observeProvider(provider);
-        backchannel.install(provider);
-        limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics, audit });
-      },
-    },
-    config,
-  );
+  const host: ProviderHost = await createProviderHost({ env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle }, config);
 
   let served = config;
   // Callers apply one config at a time (start-up, then SIGHUP reloads through

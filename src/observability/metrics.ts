@@ -1,5 +1,4 @@
 import type { RequestHandler } from 'express';
-import type Provider from 'oidc-provider';
 import client from 'prom-client';
 import { bearerTokenCheck } from './bearer_token_check.js';
 import type { Db } from '../db/db.js';
@@ -42,8 +41,10 @@ export interface Metrics {
   signIn(outcome: 'success' | 'failure' | 'disabled' | 'throttled'): void;
   /** a brute-force lockout started (login_throttle.ts: account, ip; client_auth_throttle.ts: client) */
   lockout(scope: 'account' | 'ip' | 'client'): void;
-  /** oidc-provider's events: tokens issued, back-channel deliveries */
-  observeProvider(provider: Provider): void;
+  /** a token endpoint response (oidc-provider's grant.success; wired in provider/install_extensions.ts) */
+  tokenIssued(grantType: string, clientId: string): void;
+  /** a back-channel logout delivery (oidc-provider's backchannel.success and .error) */
+  backchannelDelivery(outcome: 'success' | 'failure'): void;
 }
 
 export function createMetrics(db: Db): Metrics {
@@ -104,14 +105,8 @@ export function createMetrics(db: Db): Metrics {
     },
     signIn: (outcome) => signIns.inc({ outcome }),
     lockout: (scope) => lockouts.inc({ scope }),
-    observeProvider(provider) {
-      const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
-      on('grant.success', (ctx: { oidc?: { params?: { grant_type?: unknown }; client?: { clientId: string } } }) => {
-        tokens.inc({ grant_type: String(ctx.oidc?.params?.grant_type ?? 'unknown'), client_id: ctx.oidc?.client?.clientId ?? 'unknown' });
-      });
-      on('backchannel.success', () => backchannel.inc({ outcome: 'success' }));
-      on('backchannel.error', () => backchannel.inc({ outcome: 'failure' }));
-    },
+    tokenIssued: (grantType, clientId) => tokens.inc({ grant_type: grantType, client_id: clientId }),
+    backchannelDelivery: (outcome) => backchannel.inc({ outcome }),
   };
 }
 

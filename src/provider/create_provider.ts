@@ -12,13 +12,8 @@ import type { ResourceServers } from './resource_servers.js';
 import { createProviderPages } from './hosted_provider_pages.js';
 import { createLoadExistingGrant } from './load_existing_grant.js';
 import { createTrustedFetch } from './trusted_fetch.js';
-import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 import { sessionTtlSeconds } from './session_lifetime.js';
-import { addFrontchannelLogout } from '../logout/frontchannel_logout.js';
-import { answerDatabaseOutages } from './database_outage.js';
-import { answerEscapedErrors } from './escaped_errors.js';
 import { sessionCookieOptions } from './session_cookie_options.js';
-import { refuseConcurrentReplays } from '../storage/replay_detection.js';
 import { limitClaimsParameter } from './claims_parameter.js';
 
 export interface ProviderDeps {
@@ -73,6 +68,10 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
   return false;
 }
 
+/**
+ * A provider configured for Gatehouse, without the extensions the host installs on the one it
+ * serves (install_extensions.ts): enough on its own to validate client metadata.
+ */
 export function createProvider(deps: ProviderDeps): Provider {
   const { env, resources } = deps;
   const pages = createProviderPages(deps.render);
@@ -178,10 +177,5 @@ export function createProvider(deps: ProviderDeps): Provider {
   // these headers first (http/issuer_request.ts) to the client address Express resolved under
   // TRUST_PROXY and the issuer's host and scheme, so trusting them here is trusting ourselves.
   provider.proxy = true;
-  addSessionClaimsToIdTokens(provider);
-  addFrontchannelLogout(provider, deps.render);
-  answerDatabaseOutages(provider, deps.render);
-  answerEscapedErrors(provider, pages.renderError);
-  refuseConcurrentReplays(provider);
   return provider;
 }

@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../core/database_unavailable.js';
 import { describeError } from './hosted_provider_pages.js';
+import { onProviderEvent } from './provider_events.js';
 
 // oidc-provider answers any exception from the adapter or our hooks with 500 server_error (an
 // HTML page or JSON, by route and Accept header). When the cause is a database that cannot be
@@ -15,9 +16,7 @@ const DESCRIPTION = 'the service is temporarily unavailable; try again shortly';
 
 export function answerDatabaseOutages(provider: Provider, render: RenderPage): void {
   const outages = new WeakSet<object>();
-  // The typings list a subset of the events the library emits.
-  const on = provider.on.bind(provider) as (event: string, listener: (ctx: object, error: unknown) => void) => void;
-  on('server_error', (ctx, error) => {
+  onProviderEvent(provider, 'server_error', (ctx, error) => {
     if (isDatabaseUnavailable(error)) outages.add(ctx);
   });
 

@@ -1,5 +1,6 @@
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
+import { onProviderEvent } from './provider_events.js';
 
 // What oidc-provider does on the user's behalf, turned into audit events: sign-out at the
 // end-session endpoint, revocation at the revocation endpoint, and the whole grant revoked when
@@ -7,25 +8,16 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 // events; nothing here changes what it does.
 
 type Ctx = KoaContextWithOIDC;
-type Listener = (...args: never[]) => void;
-
-interface DestroyedToken {
-  accountId?: string;
-  clientId?: string;
-  grantId?: string;
-}
 
 // The library emits `<snake_case model>.destroyed` with the token; its token_type is the same name.
-const DESTROYED_TOKEN_EVENTS = ['access_token', 'refresh_token', 'client_credentials'];
+const DESTROYED_TOKEN_TYPES = ['access_token', 'refresh_token', 'client_credentials'] as const;
 
 // A model's `destroyed` event carries no context; the library keeps the request's in
 // AsyncLocalStorage and exposes it as Provider.ctx.
 const currentCtx = () => (Provider as unknown as { ctx?: Ctx }).ctx;
 
 export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
-  const on = provider.on.bind(provider) as (event: string, listener: Listener) => void;
-
-  on('end_session.success', (ctx: Ctx) => {
+  onProviderEvent(provider, 'end_session.success', (ctx) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return; // nobody was signed in
     const authorizations = Object.entries(session.authorizations ?? {});
@@ -45,8 +37,8 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
     });
   });
 
-  for (const tokenType of DESTROYED_TOKEN_EVENTS) {
-    on(`${tokenType}.destroyed`, (token: DestroyedToken) => {
+  for (const tokenType of DESTROYED_TOKEN_TYPES) {
+    onProviderEvent(provider, `${tokenType}.destroyed`, (token) => {
       const ctx = currentCtx();
       // Tokens are also destroyed on a refresh-token replay: that is token.replayed below.
       if (ctx?.oidc?.route !== 'revocation') return;
@@ -60,7 +52,7 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
     });
   }
 
-  on('grant.revoked', (ctx: Ctx, grantId: string) => {
+  onProviderEvent(provider, 'grant.revoked', (ctx, grantId) => {
     // At the token endpoint a grant is revoked only when a code or refresh token is replayed;
     // elsewhere it is part of a sign-out or a revocation, audited above.
     if (ctx.oidc.route !== 'token') return;

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from '../core/log.js';
 import { isDatabaseUnavailable, unavailableReason } from '../core/database_unavailable.js';
+import { onProviderEvent, type ProviderEventName } from './provider_events.js';
 
 // oidc-provider reports through events; this is the one place that turns them into log lines.
 // Only identifiers are logged (client ids, account ids, error codes), never token values.
@@ -25,7 +26,7 @@ const ERROR_EVENTS = [
   'revocation.error',
   'userinfo.error',
   'server_error',
-] as const;
+] as const satisfies readonly ProviderEventName[];
 
 type Ctx = { oidc?: { client?: { clientId?: string }; route?: string } } | undefined;
 
@@ -33,11 +34,9 @@ const clientOf = (ctx: Ctx) => ctx?.oidc?.client?.clientId;
 
 export function logProviderEvents(provider: Provider, log: Logger): void {
   const l = log.child({ component: 'oidc' });
-  // The typings list a subset of the events the library emits.
-  const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
 
   for (const name of ERROR_EVENTS) {
-    on(name, (ctx: Ctx, error: OidcError) => {
+    onProviderEvent(provider, name, (ctx: Ctx, error: OidcError) => {
       if (isDatabaseUnavailable(error)) {
         // Answered 503 (database_outage.ts): an operational state, not a bug; no stack per request.
         l.warn({ event: 'db.unavailable', route: ctx?.oidc?.route, client_id: clientOf(ctx), reason: unavailableReason(error) }, 'database unavailable');
@@ -50,19 +49,19 @@ export function logProviderEvents(provider: Provider, log: Logger): void {
     });
   }
 
-  on('backchannel.error', (_ctx: Ctx, error: Error, client: { clientId: string }, accountId: string, sid: string) => {
+  onProviderEvent(provider, 'backchannel.error', (_ctx, error, client, accountId, sid) => {
     l.warn({ event: 'backchannel.error', client_id: client.clientId, sub: accountId, sid, error: error.message }, 'back-channel logout failed');
   });
-  on('backchannel.success', (_ctx: Ctx, client: { clientId: string }, accountId: string, sid: string) => {
+  onProviderEvent(provider, 'backchannel.success', (_ctx, client, accountId, sid) => {
     l.info({ event: 'backchannel.success', client_id: client.clientId, sub: accountId, sid }, 'back-channel logout delivered');
   });
-  on('grant.success', (ctx: Ctx) => {
+  onProviderEvent(provider, 'grant.success', (ctx: Ctx) => {
     l.info({ event: 'grant.success', client_id: clientOf(ctx) }, 'token issued');
   });
-  on('grant.revoked', (ctx: Ctx, grantId: string) => {
+  onProviderEvent(provider, 'grant.revoked', (ctx: Ctx, grantId) => {
     l.info({ event: 'grant.revoked', client_id: clientOf(ctx), grant_id: grantId }, 'grant revoked');
   });
-  on('end_session.success', (ctx: Ctx) => {
+  onProviderEvent(provider, 'end_session.success', (ctx: Ctx) => {
     l.info({ event: 'end_session.success', client_id: clientOf(ctx) }, 'signed out');
   });
 }

@@ -1,4 +1,5 @@
 import type { RequestListener } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import type Provider from 'oidc-provider';
 import type { Env } from '../config/env.js';
 import type { GatehouseConfig } from '../config/gatehouse_config.js';
@@ -8,6 +9,7 @@ import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../storage/consents_repo.js';
 import type { RenderPage } from '../pages/render_page.js';
 import { createProvider } from './create_provider.js';
+import { installExtensions, type ExtensionDeps } from './install_extensions.js';
 import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
 import { createResourceServers, type ResourceServers } from './resource_servers.js';
 
@@ -27,22 +29,21 @@ export interface Runtime {
   cookieKeys: readonly string[];
 }
 
-export interface ProviderHostDeps {
+/** What each provider is built from, and the extensions installed on it (install_extensions.ts). */
+export interface ProviderHostDeps extends ExtensionDeps {
   env: Env;
   db: Db;
   log: Logger;
   users: UsersRepo;
   consents: ConsentsRepo;
   render: RenderPage;
-  /** attaches event listeners (logs, metrics) to each provider built */
-  onProvider: (provider: Provider) => void;
 }
 
 export interface ProviderHost {
   current(): Runtime;
   /** Re-reads the keys; rebuilds when the set or any key's state changed. */
   refreshKeys(): Promise<boolean>;
-  /** Serves a new (validated, synced) config. */
+  /** Serves a new (validated, synced) config; the config already served with the same keys builds nothing. */
   reconfigure(config: GatehouseConfig): Promise<void>;
   /** Re-reads keys every KEY_REFRESH_SECONDS and when a pending key activates. */
   startRefreshing(): void;
@@ -79,7 +80,8 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
       render: deps.render,
       trustedUris: () => trusted,
     });
-    deps.onProvider(provider);
+    installExtensions(provider, deps);
+    deps.log.debug({ event: 'provider.built', keys: keys.fingerprint }, 'provider built');
     return { provider, callback: provider.callback(), resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
   }
 
@@ -107,8 +109,12 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     },
 
     async reconfigure(next) {
+      const fresh = await loadKeys(deps.db);
+      // Start-up applies the config the host was just built with; a reload may re-read an
+      // unchanged file. The provider serving it is the one a rebuild would make.
+      if (isDeepStrictEqual(next, config) && fresh.fingerprint === keys.fingerprint) return;
       config = next;
-      keys = await loadKeys(deps.db);
+      keys = fresh;
       runtime = build();
       scheduleActivation();
     },

@@ -18,10 +18,15 @@ import { currentRequest } from '../core/request_context.js';
 //   addresses the look-up waits a moment first. The address is Express's req.ip, as everywhere.
 // - Counting: the endpoint's error event says that client authentication failed
 //   (InvalidClientAuth) for a registered client; middleware around the request then records it
-//   before the response leaves, so the next request already sees the count.
+//   before the response leaves, so the next request already sees the count. The provider's
+//   extension installer subscribes the returned listener to CLIENT_AUTH_ERROR_EVENTS.
 
 const CLIENT_AUTH_ROUTES = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request']);
-const ERROR_EVENTS = ['grant.error', 'introspection.error', 'revocation.error', 'pushed_authorization_request.error'];
+/** The error events of the endpoints in CLIENT_AUTH_ROUTES. */
+export const CLIENT_AUTH_ERROR_EVENTS = ['grant.error', 'introspection.error', 'revocation.error', 'pushed_authorization_request.error'] as const;
+
+/** An endpoint's error event, as oidc-provider emits it. */
+export type EndpointErrorListener = (ctx: KoaContextWithOIDC, error: unknown) => void;
 
 export class ClientAuthLocked extends errors.OIDCProviderError {
   constructor() {
@@ -40,18 +45,19 @@ export interface ClientAuthLockoutDeps {
 /** The client's address as Express sees it (req.ip, TRUST_PROXY applied); the provider's own when outside a request. */
 const sourceOf = (ctx: { ip: string }) => currentRequest()?.ip ?? ctx.ip;
 
-export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics, audit }: ClientAuthLockoutDeps): void {
+/**
+ * Wraps the provider's client look-up and counts failures after each request. Returns the
+ * listener for CLIENT_AUTH_ERROR_EVENTS that marks a request's failed client authentication.
+ */
+export function limitClientAuthFailures(provider: Provider, { throttle, log, metrics, audit }: ClientAuthLockoutDeps): EndpointErrorListener {
   const failed = new WeakSet<object>();
-  const on = provider.on.bind(provider) as (event: string, listener: (ctx: KoaContextWithOIDC, error: unknown) => void) => void;
-  for (const event of ERROR_EVENTS) {
-    on(event, (ctx, error) => {
-      // "client not found" has no client: unknown ids are not counted (nothing to lock). Nor are
-      // public clients: they have no secret to guess, and locking them would only be a way to
-      // stop a browser or mobile app from redeeming its codes.
-      const client = ctx.oidc.client;
-      if (error instanceof errors.InvalidClientAuth && client && client.clientAuthMethod !== 'none') failed.add(ctx);
-    });
-  }
+  const noteFailure: EndpointErrorListener = (ctx, error) => {
+    // "client not found" has no client: unknown ids are not counted (nothing to lock). Nor are
+    // public clients: they have no secret to guess, and locking them would only be a way to
+    // stop a browser or mobile app from redeeming its codes.
+    const client = ctx.oidc.client;
+    if (error instanceof errors.InvalidClientAuth && client && client.clientAuthMethod !== 'none') failed.add(ctx);
+  };
 
   const Client = provider.Client;
   const find = Client.find.bind(Client);
@@ -104,4 +110,5 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
       log.warn({ event: 'client_auth.count_failed', client_id: clientId, err: error }, 'could not count a failed client authentication');
     }
   });
+  return noteFailure;
 }
