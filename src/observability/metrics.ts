@@ -100,13 +100,23 @@ export function createMetrics(db: Db): Metrics {
     registry,
     middleware: (req, res, next) => {
       const start = performance.now();
-      res.once('finish', () => durations.observe(routeLabel(req.path), req.method, res.statusCode, (performance.now() - start) / 1000));
+      res.once('finish', () => {
+        durations.observe(routeLabel(req.path), req.method, res.statusCode, (performance.now() - start) / 1000);
+      });
       next();
     },
-    signIn: (outcome) => signIns.inc({ outcome }),
-    lockout: (scope) => lockouts.inc({ scope }),
-    tokenIssued: (grantType, clientId) => tokens.inc({ grant_type: grantType, client_id: clientId }),
-    backchannelDelivery: (outcome) => backchannel.inc({ outcome }),
+    signIn: (outcome) => {
+      signIns.inc({ outcome });
+    },
+    lockout: (scope) => {
+      lockouts.inc({ scope });
+    },
+    tokenIssued: (grantType, clientId) => {
+      tokens.inc({ grant_type: grantType, client_id: clientId });
+    },
+    backchannelDelivery: (outcome) => {
+      backchannel.inc({ outcome });
+    },
   };
 }
 

@@ -13,8 +13,10 @@ type Ctx = KoaContextWithOIDC;
 const DESTROYED_TOKEN_TYPES = ['access_token', 'refresh_token', 'client_credentials'] as const;
 
 // A model's `destroyed` event carries no context; the library keeps the request's in
-// AsyncLocalStorage and exposes it as Provider.ctx.
-const currentCtx = () => (Provider as unknown as { ctx?: Ctx }).ctx;
+// AsyncLocalStorage and exposes it as Provider.ctx: none outside the provider's requests, and
+// no `oidc` on it before the library's route has set one up.
+type RequestCtx = Pick<Ctx, 'ip' | 'get'> & { oidc?: Ctx['oidc'] };
+const currentCtx = () => (Provider as unknown as { ctx?: RequestCtx }).ctx;
 
 export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
   onProviderEvent(provider, 'end_session.success', (ctx) => {

@@ -82,7 +82,16 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     });
     installExtensions(provider, deps);
     deps.log.debug({ event: 'provider.built', keys: keys.fingerprint }, 'provider built');
-    return { provider, callback: provider.callback(), resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
+    const handle = provider.callback();
+    // Koa answers a request's errors itself (ctx.onerror): the promise it returns never rejects.
+    const callback: RequestListener = (req, res) => {
+      void handle(req, res);
+    };
+    return { provider, callback, resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
+  }
+
+  function keysNotReloaded(error: unknown): void {
+    deps.log.warn({ err: error }, 'could not reload keys');
   }
 
   function scheduleActivation(): void {
@@ -91,7 +100,9 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     // Swap exactly when a pending key activates, not up to KEY_REFRESH_SECONDS later.
     const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now() + 50, 0), 2 ** 31 - 1);
     // If the database is unreachable right then, the periodic refresh takes the change later.
-    activationTimer = setTimeout(() => void host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys')), delay);
+    activationTimer = setTimeout(() => {
+      host.refreshKeys().catch(keysNotReloaded);
+    }, delay);
     activationTimer.unref();
   }
 
@@ -122,7 +133,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     startRefreshing() {
       scheduleActivation();
       timer = setInterval(() => {
-        host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys'));
+        host.refreshKeys().catch(keysNotReloaded);
       }, deps.env.keyRefreshMs);
       timer.unref();
     },
