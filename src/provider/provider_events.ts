@@ -11,14 +11,14 @@ import type { errors, KoaContextWithOIDC } from 'oidc-provider';
 type EndpointError = (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => void;
 
 /** What a destroyed token's event carries that a listener may read. */
-export interface DestroyedToken {
+interface DestroyedToken {
   accountId?: string | undefined;
   clientId?: string | undefined;
   grantId?: string | undefined;
 }
 
 /** The client a back-channel event names: the library passes its Client, our queue `{ clientId }`. */
-export interface BackchannelClient {
+interface BackchannelClient {
   clientId: string;
 }
 

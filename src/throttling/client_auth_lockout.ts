@@ -26,7 +26,7 @@ const CLIENT_AUTH_ROUTES = new Set(['token', 'introspection', 'revocation', 'pus
 export const CLIENT_AUTH_ERROR_EVENTS = ['grant.error', 'introspection.error', 'revocation.error', 'pushed_authorization_request.error'] as const;
 
 /** An endpoint's error event, as oidc-provider emits it. */
-export type EndpointErrorListener = (ctx: KoaContextWithOIDC, error: unknown) => void;
+type EndpointErrorListener = (ctx: KoaContextWithOIDC, error: unknown) => void;
 
 export class ClientAuthLocked extends errors.OIDCProviderError {
   constructor() {
