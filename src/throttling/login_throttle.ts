@@ -57,8 +57,11 @@ export interface LoginThrottle {
   succeeded(attempt: Attempt): Promise<void>;
 }
 
-/** rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts shares it. */
-export const LIMITS_TABLE = 'login_limits';
+/**
+ * rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts
+ * shares it. The library holds its statements; the only one of ours is forgetAccountFailures.
+ */
+const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
 const MAX_DELAY_MS = 2000;
 
@@ -71,6 +74,15 @@ const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Ma
  */
 export function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
+}
+
+/**
+ * Forgets an account's failed sign-ins, lifting any lockout (`gatehouse users unlock`); `key` is
+ * the account limiter's row key. Returns whether there were any.
+ */
+export async function forgetAccountFailures(db: Pick<Db, 'query'>, key: string): Promise<boolean> {
+  const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
+  return rowCount > 0;
 }
 
 export interface LimiterOptions {
