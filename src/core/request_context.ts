@@ -30,5 +30,7 @@ export function trackRequestContext(req: Request, _res: Response, next: NextFunc
       return userAgent ? userAgent.slice(0, 512) : undefined;
     },
   };
-  storage.run(context, () => withReadAhead(next));
+  storage.run(context, () => {
+    withReadAhead(next);
+  });
 }

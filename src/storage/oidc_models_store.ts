@@ -1,5 +1,4 @@
 import type { AdapterPayload } from 'oidc-provider';
-import type { QueryResultRow } from 'pg';
 import type { Db } from '../db/db.js';
 import { joinUserSql, userJsonSql, type UserJson } from '../accounts/read_ahead_user.js';
 
@@ -151,14 +150,15 @@ const NAMES: Record<keyof typeof SQL, string> = {
 };
 
 export function createOidcModelsStore(db: Pick<Db, 'query'>) {
-  const q = <R extends QueryResultRow>(statement: keyof typeof SQL, values: unknown[]) =>
-    db.query<R>({ name: NAMES[statement], text: SQL[statement], values });
+  /** The statement named as it was before the statements moved here (prepared by that name). */
+  const statement = (key: keyof typeof SQL, values: unknown[]) => ({ name: NAMES[key], text: SQL[key], values });
+  const q = (key: keyof typeof SQL, values: unknown[]) => db.query(statement(key, values));
 
   return {
     // The adapter's single-row statements (postgres_adapter.ts); `id` is a storage key.
-    find: async (model: string, id: string) => (await q<FoundModel>('find', [model, id])).rows[0],
-    findByUid: async (model: string, uid: string) => (await q<FoundModel>('findByUid', [model, uid])).rows[0],
-    findByUserCode: async (model: string, userCode: string) => (await q<FoundModel>('findByUserCode', [model, userCode])).rows[0],
+    find: async (model: string, id: string) => (await db.query<FoundModel>(statement('find', [model, id]))).rows[0],
+    findByUid: async (model: string, uid: string) => (await db.query<FoundModel>(statement('findByUid', [model, uid]))).rows[0],
+    findByUserCode: async (model: string, userCode: string) => (await db.query<FoundModel>(statement('findByUserCode', [model, userCode]))).rows[0],
     async revokeReplayed(model: string, id: string): Promise<void> {
       await q('revokeReplayed', [model, id]);
     },
@@ -187,11 +187,11 @@ export function createOidcModelsStore(db: Pick<Db, 'query'>) {
     },
     /** Marks these rows consumed; returns those this statement consumed (not consumed before). */
     async consumeMany(wanted: readonly { model: string; id: string }[]): Promise<{ model: string; id: string }[]> {
-      return (await q<{ model: string; id: string }>('consumeMany', [wanted.map((w) => w.model), wanted.map((w) => w.id)])).rows;
+      return (await db.query<{ model: string; id: string }>(statement('consumeMany', [wanted.map((w) => w.model), wanted.map((w) => w.id)]))).rows;
     },
     /** Live rows of any of `models` under any of `ids`, each with its grant, session and user. */
     async findTokens(models: readonly string[], ids: readonly string[]): Promise<TokenRow[]> {
-      return (await q<TokenRow>('findTokens', [models, ids])).rows;
+      return (await db.query<TokenRow>(statement('findTokens', [models, ids]))).rows;
     },
     /** Inserts a proof's row; false when a live row with this key exists (replay_detection.ts). */
     async insertReplay(id: string, payload: unknown, expiresAt: Date | null): Promise<boolean> {
@@ -203,13 +203,14 @@ export function createOidcModelsStore(db: Pick<Db, 'query'>) {
     },
 
     // A user's sessions and grants (account_sessions.ts).
-    sessionsOf: async (accountId: string) => (await q<SessionRow>('accountSessions', [accountId])).rows,
-    sessionsByIdPrefix: async (prefix: string) => (await q<{ id: string; account_id: string }>('accountSessionPrefix', [prefix])).rows,
+    sessionsOf: async (accountId: string) => (await db.query<SessionRow>(statement('accountSessions', [accountId]))).rows,
+    sessionsByIdPrefix: async (prefix: string) => (await db.query<{ id: string; account_id: string }>(statement('accountSessionPrefix', [prefix]))).rows,
     /** Deletes the account's sessions (all of them when `ids` is null); returns their payloads. */
     endSessions: async (accountId: string, ids: readonly string[] | null) =>
-      (await q<{ payload: SessionPayload }>('accountEndSessions', [accountId, ids])).rows.map((row) => row.payload),
-    grantsOf: async (accountId: string) => (await q<GrantRow>('accountGrants', [accountId])).rows,
-    grantIdsOf: async (accountId: string, clientId: string | null) => (await q<{ id: string }>('accountGrantIds', [accountId, clientId])).rows.map((row) => row.id),
+      (await db.query<{ payload: SessionPayload }>(statement('accountEndSessions', [accountId, ids]))).rows.map((row) => row.payload),
+    grantsOf: async (accountId: string) => (await db.query<GrantRow>(statement('accountGrants', [accountId]))).rows,
+    grantIdsOf: async (accountId: string, clientId: string | null) =>
+      (await db.query<{ id: string }>(statement('accountGrantIds', [accountId, clientId]))).rows.map((row) => row.id),
     async revokeGrants(grantIds: readonly string[]): Promise<void> {
       await q('accountRevokeGrants', [grantIds]);
     },
