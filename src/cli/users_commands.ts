@@ -157,9 +157,8 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       const { user, lifted } = await ctx.withDb(async (db) => {
         const found = await findOrFail(createUsersRepo(db), username);
         // The account's counter is keyed by an HMAC of its sub (throttle_keys.ts): not a key
-        // anyone can type by hand.
-        const key = `account:${(await loadThrottleKeys(db)).account({ sub: found.sub })}`;
-        const lifted = await forgetAccountFailures(db, key);
+        // anyone can type into a DELETE by hand.
+        const lifted = await forgetAccountFailures(db, await loadThrottleKeys(db), found.sub);
         await auditCliAction(ctx, db, { event: 'user.unlocked', accountId: found.sub, username: found.username });
         return { user: found, lifted };
       });

@@ -76,12 +76,15 @@ export function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
 }
 
+/** The account limiter's key prefix: its rows are keyed `account:<HMAC of the sub>`. */
+const ACCOUNT_LIMITER = 'account';
+
 /**
- * Forgets an account's failed sign-ins, lifting any lockout (`gatehouse users unlock`); `key` is
- * the account limiter's row key. Returns whether there were any.
+ * Forgets an account's failed sign-ins, lifting any lockout (`gatehouse users unlock`). Returns
+ * whether there were any.
  */
-export async function forgetAccountFailures(db: Pick<Db, 'query'>, key: string): Promise<boolean> {
-  const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
+export async function forgetAccountFailures(db: Pick<Db, 'query'>, keys: ThrottleKeys, sub: string): Promise<boolean> {
+  const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [`${ACCOUNT_LIMITER}:${keys.account({ sub })}`]);
   return rowCount > 0;
 }
 
@@ -109,7 +112,7 @@ export function createLimiter(db: Pick<Db, 'query'>, keyPrefix: string, points: 
 }
 
 export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginThrottleSettings): LoginThrottle {
-  const accounts = createLimiter(db, 'account', settings.maxFailuresPerAccount, settings.windowSeconds, { clearExpiredByTimeout: true });
+  const accounts = createLimiter(db, ACCOUNT_LIMITER, settings.maxFailuresPerAccount, settings.windowSeconds, { clearExpiredByTimeout: true });
   const ips = createLimiter(db, 'ip', settings.maxFailuresPerIp, settings.windowSeconds);
   // An IP's lockout is a row of its own: the count's reservations are given back by refused
   // and successful attempts, and a give-back must never lift a lockout.
