@@ -9,8 +9,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 // - a row is kept only inside a request (trackRequestContext runs each one in withReadAhead),
 //   and only that request can take it: nothing is shared between requests or outlives one;
 // - a row is handed out once: a second look-up reads the database again;
-// - after any write of the request (forgetAll), everything kept before is gone, and rows of a
-//   read that was under way when the write started are not kept: they may predate the write.
+// - after any write of the request (forgetAll, as the write starts and as it ends), everything
+//   kept before is gone, and rows of a read that was under way meanwhile are not kept: they may
+//   predate the write.
 
 export interface ReadAhead {
   /**
@@ -20,7 +21,11 @@ export interface ReadAhead {
   begin(): { keep(key: string, row: unknown): void };
   /** The row kept under `key`, once; undefined when there is none (then read the database). */
   take(key: string): unknown;
-  /** After a write of this request: rows read before it may be out of date. */
+  /**
+   * A write of this request: rows read before it may be out of date. Called as the write starts
+   * and again once it is done (storage/postgres_adapter.ts), so that the rows of a read that
+   * overlapped the write are not served either.
+   */
   forgetAll(): void;
 }
 

@@ -118,6 +118,20 @@ function restoredPayload(model: string, id: string, payload: AdapterPayload | un
   return { ...payload, jti: id };
 }
 
+/**
+ * A write of the request being served. Rows read ahead before it may be out of date, and so may
+ * those of a read that overlapped it (the request's statements can share a turn of the event
+ * loop): the request's read-ahead rows are forgotten when the write starts and when it ends.
+ */
+async function written<T>(write: () => Promise<T>): Promise<T> {
+  readAhead.forgetAll();
+  try {
+    return await write();
+  } finally {
+    readAhead.forgetAll();
+  }
+}
+
 export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   // Every statement is in the tables' stores (oidc_models_store.ts, clients_store.ts); tokens and
   // codes are read by token_reads.ts, with their grant, session and account, and the frequent
@@ -140,29 +154,30 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
       // surrogate cannot be stored, and must not reach a statement shared with other requests.
       if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
-      readAhead.forgetAll();
-      if (this.model === 'Client') {
-        try {
-          await clientRows.upsert(id, payload);
-        } finally {
-          // A look-up that started during the write may have cached the old row.
-          clients.forget(id);
+      await written(async () => {
+        if (this.model === 'Client') {
+          try {
+            await clientRows.upsert(id, payload);
+          } finally {
+            // A look-up that started during the write may have cached the old row.
+            clients.forget(id);
+          }
+          return;
         }
-        return;
-      }
-      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
-      // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
-      if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
-      await writes.upsert({
-        model: this.model,
-        id: storageKey(this.model, id),
-        payload: storedPayload(this.model, id, payload),
-        grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-        userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
-        uid: payload.uid ?? null,
-        expiresAt,
-        accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
-        clientInfo: clientInfo(this.model),
+        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+        // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
+        if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
+        await writes.upsert({
+          model: this.model,
+          id: storageKey(this.model, id),
+          payload: storedPayload(this.model, id, payload),
+          grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+          userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
+          uid: payload.uid ?? null,
+          expiresAt,
+          accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+          clientInfo: clientInfo(this.model),
+        });
       });
     }
 
@@ -203,27 +218,30 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // The library reads a code or refresh token, checks it is unused, then consumes it. Two
       // concurrent requests can both pass that check; only one of them may win here.
       const key = storageKey(this.model, id);
-      readAhead.forgetAll();
-      if (!(await writes.consume(this.model, key))) {
-        await models.revokeReplayed(this.model, key);
-        throw new errors.InvalidGrant('grant request is invalid');
-      }
+      await written(async () => {
+        if (!(await writes.consume(this.model, key))) {
+          await models.revokeReplayed(this.model, key);
+          throw new errors.InvalidGrant('grant request is invalid');
+        }
+      });
     }
 
     async destroy(id: string): Promise<void> {
-      readAhead.forgetAll();
-      if (this.model === 'Client') {
-        try {
-          await clientRows.destroy(id);
-        } finally {
-          clients.forget(id);
-        }
-      } else await models.destroy(this.model, storageKey(this.model, id));
+      await written(async () => {
+        if (this.model === 'Client') {
+          try {
+            await clientRows.destroy(id);
+          } finally {
+            clients.forget(id);
+          }
+        } else await models.destroy(this.model, storageKey(this.model, id));
+      });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      readAhead.forgetAll();
-      await models.revokeByGrantId(grantId);
+      await written(async () => {
+        await models.revokeByGrantId(grantId);
+      });
     }
   };
 }
