@@ -12,7 +12,7 @@ import { listGrantedApps } from './granted_apps.js';
 // application the user never allowed ends nothing.
 
 export interface AccountActionsDeps {
-  db: Pick<Db, 'query'>;
+  db: Db;
   sessions: Pick<AccountSessions, 'endSessions' | 'revokeGrants' | 'listGrants'>;
   backchannel: Pick<BackchannelQueue, 'send'>;
   audit: Pick<AuditLog, 'record'>;

@@ -36,7 +36,7 @@ export const NOTICES = {
 export type Notice = keyof typeof NOTICES;
 
 export interface AccountViewDeps {
-  db: Pick<Db, 'query'>;
+  db: Db;
   users: Pick<UsersRepo, 'findBySub'>;
   sessions: Pick<AccountSessions, 'listSessions' | 'listGrants'>;
   audit: Pick<AuditLog, 'listForAccount'>;

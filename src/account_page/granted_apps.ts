@@ -1,5 +1,7 @@
 import type { Db } from '../db/db.js';
 import type { AccountSessions } from '../storage/account_sessions.js';
+import { createConsentsRepo } from '../storage/consents_repo.js';
+import { isUuid } from '../core/uuid.js';
 import { ACCOUNT_CLIENT_ID } from '../config/account_client.js';
 
 // The applications a user has let in, one entry per application: what it holds now (its live
@@ -18,19 +20,11 @@ export interface GrantedApp {
   grantedAt: Date;
 }
 
-type ConsentRow = { client_id: string; scope: string; resource_scopes: Record<string, string>; updated_at: Date };
-
-const CONSENTS = `SELECT client_id, scope, resource_scopes, updated_at FROM consents WHERE sub = $1::uuid`;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const words = (scope: string | undefined) => (scope ?? '').split(' ').filter(Boolean);
 
-export async function listGrantedApps(db: Pick<Db, 'query'>, sessions: Pick<AccountSessions, 'listGrants'>, accountId: string): Promise<GrantedApp[]> {
-  if (!UUID.test(accountId)) return [];
-  const [grants, consents] = await Promise.all([
-    sessions.listGrants(accountId),
-    db.query<ConsentRow>({ name: 'account_consents', text: CONSENTS, values: [accountId] }),
-  ]);
+export async function listGrantedApps(db: Db, sessions: Pick<AccountSessions, 'listGrants'>, accountId: string): Promise<GrantedApp[]> {
+  if (!isUuid(accountId)) return [];
+  const [grants, consents] = await Promise.all([sessions.listGrants(accountId), createConsentsRepo(db).listForAccount(accountId)]);
   const apps = new Map<string, { scopes: Set<string>; apis: Map<string, Set<string>>; grantedAt: Date }>();
   function add(clientId: string, scope: string, resources: Record<string, string>, at: Date) {
     if (!clientId || clientId === ACCOUNT_CLIENT_ID) return;
@@ -45,7 +39,7 @@ export async function listGrantedApps(db: Pick<Db, 'query'>, sessions: Pick<Acco
     }
   }
   for (const grant of grants) add(grant.clientId, grant.scope, grant.resources, grant.grantedAt);
-  for (const row of consents.rows) add(row.client_id, row.scope, row.resource_scopes, row.updated_at);
+  for (const consent of consents) add(consent.clientId, consent.scope, consent.resourceScopes, consent.updatedAt);
 
   return [...apps.entries()]
     .map(([clientId, app]) => ({

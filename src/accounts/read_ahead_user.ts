@@ -1,4 +1,5 @@
-import { keepForRequest, takeFromRequest } from '../core/request_context.js';
+import { readAhead } from '../core/read_ahead.js';
+import { UUID_PATTERN } from '../core/uuid.js';
 import type { User } from './users_repo.js';
 
 // A token's user, read in the same statement as the token (the storage adapter joins it, see
@@ -9,14 +10,12 @@ import type { User } from './users_repo.js';
 /** What findAccount reads of a user: its claims and whether it is disabled (never the password hash). */
 export type AccountUser = Pick<User, 'sub' | 'username' | 'email' | 'email_verified' | 'name' | 'given_name' | 'family_name' | 'disabled' | 'updated_at'>;
 
-const UUID = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-
 /**
  * `LEFT JOIN users <alias>` on the account id a statement has at hand (an SQL text expression).
  * Anything that is not a uuid names no user (a cast would fail the whole statement).
  */
 export function joinUserSql(alias: string, accountId: string): string {
-  return `LEFT JOIN users ${alias} ON ${alias}.sub = CASE WHEN ${accountId} ~* '${UUID}' THEN (${accountId})::uuid END`;
+  return `LEFT JOIN users ${alias} ON ${alias}.sub = CASE WHEN ${accountId} ~* '${UUID_PATTERN}' THEN (${accountId})::uuid END`;
 }
 
 /** The joined user's AccountUser columns as one json value, NULL when no user was joined. */
@@ -28,16 +27,17 @@ export function userJsonSql(alias: string): string {
     'updated_at', extract(epoch FROM ${u}.updated_at)) END`;
 }
 
-type UserJson = Omit<AccountUser, 'updated_at'> & { updated_at: number | string };
+/** The user as userJsonSql reads it. */
+export type UserJson = Omit<AccountUser, 'updated_at'> & { updated_at: number | string };
 
 const key = (sub: string) => `User:${sub.toLowerCase()}`;
 
-/** Keeps a user read by userJsonSql for this request's findAccount. */
-export function keepUserForRequest(json: UserJson): void {
-  keepForRequest(key(json.sub), { ...json, updated_at: new Date(Number(json.updated_at) * 1000) } satisfies AccountUser);
+/** What to keep (readAhead) of a user read by userJsonSql, for this request's findAccount. */
+export function userToKeep(json: UserJson): { key: string; user: AccountUser } {
+  return { key: key(json.sub), user: { ...json, updated_at: new Date(Number(json.updated_at) * 1000) } };
 }
 
 /** The user kept for `sub` in this request, once; undefined when there is none (then read it). */
 export function takeUserForRequest(sub: string): AccountUser | undefined {
-  return takeFromRequest<AccountUser>(key(sub));
+  return readAhead.take(key(sub)) as AccountUser | undefined;
 }

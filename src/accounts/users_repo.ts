@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.js';
 import { hasNul } from '../core/nul_characters.js';
+import { isUuid } from '../core/uuid.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
 
@@ -77,7 +78,7 @@ export function createUsersRepo(db: Db) {
     },
 
     async findBySub(sub: string): Promise<User | undefined> {
-      if (!/^[0-9a-f-]{36}$/i.test(sub)) return undefined;
+      if (!isUuid(sub)) return undefined;
       const { rows } = await db.query<User>({ name: 'users_find_by_sub', text: `SELECT ${COLUMNS} FROM users WHERE sub = $1`, values: [sub] });
       return rows[0];
     },

@@ -1,5 +1,7 @@
 import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
+import { isUuid } from '../core/uuid.js';
+import { deleteInBatches } from '../db/delete_in_batches.js';
 
 // The audit trail: who did what to which account, from where. Each event is a row of
 // `audit_events` (read by the account page and by investigators) and a log line whose `event`
@@ -99,7 +101,6 @@ export function requestOrigin(source: { ip?: string | undefined; get(header: str
   return { ip: source.ip || undefined, userAgent: source.get('user-agent') || undefined };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const clip = (value: string | undefined, max: number) => (value ? value.slice(0, max) : null);
 
 const INSERT = `INSERT INTO audit_events (event, account_id, username, client_id, ip, user_agent, details)
@@ -119,7 +120,7 @@ const LIST = `SELECT id::text AS id, occurred_at, event, account_id, username, c
 export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger }): AuditLog {
   const write = async ({ event, accountId, username, clientId, ip, userAgent, details = {} }: AuditEvent, repeat?: RepeatKey) => {
     // Subjects are uuids; anything else (a client_credentials token's client) is no account.
-    const account = accountId && UUID.test(accountId) ? accountId : undefined;
+    const account = accountId && isUuid(accountId) ? accountId : undefined;
     log[AUDIT_EVENTS[event]]({ ...details, sub: account, username, client_id: clientId, ip, event }, `audit: ${event}`);
     const values = [event, account ?? null, clip(username, 254), clip(clientId, 255), clip(ip, 64), clip(userAgent, 512), details];
     try {
@@ -138,7 +139,7 @@ export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger
     recordRepeated: (event, repeat) => write(event, repeat),
 
     async listForAccount(accountId, limit = 50) {
-      if (!UUID.test(accountId)) return [];
+      if (!isUuid(accountId)) return [];
       const { rows } = await db.query<AuditRow>({ name: 'audit_list_for_account', text: LIST, values: [accountId, Math.max(1, Math.min(limit, 1000))] });
       return rows;
     },
@@ -147,16 +148,14 @@ export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger
 
 /** Deletes audit rows older than `retentionDays`, in small batches; returns how many. */
 export async function pruneAuditEvents(db: Pick<Db, 'query'>, retentionDays: number, batchSize = 5000, maxBatches = 1000): Promise<number> {
-  let total = 0;
-  for (let i = 0; i < maxBatches; i++) {
-    const { rowCount } = await db.query({
-      name: 'audit_prune',
-      text: `DELETE FROM audit_events WHERE id IN (
+  const pruneBatch = async (limit: number) =>
+    (
+      await db.query({
+        name: 'audit_prune',
+        text: `DELETE FROM audit_events WHERE id IN (
                SELECT id FROM audit_events WHERE occurred_at < now() - make_interval(days => $1) LIMIT $2)`,
-      values: [retentionDays, batchSize],
-    });
-    total += rowCount;
-    if (rowCount < batchSize) break;
-  }
-  return total;
+        values: [retentionDays, limit],
+      })
+    ).rowCount;
+  return deleteInBatches(pruneBatch, batchSize, maxBatches);
 }

@@ -5,7 +5,7 @@ import { createPasswordReplacer } from '../logout/replace_password.js';
 import { createAccountSessions } from '../storage/account_sessions.js';
 import { storeLogoutNotices } from '../storage/logout_notices.js';
 import { loadThrottleKeys } from '../throttling/throttle_keys.js';
-import { LIMITS_TABLE } from '../throttling/login_throttle.js';
+import { forgetAccountFailures } from '../throttling/login_throttle.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
@@ -158,10 +158,9 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         const found = await findOrFail(createUsersRepo(db), username);
         // The account's counter is keyed by an HMAC of its sub (throttle_keys.ts): not a key
         // anyone can type into a DELETE by hand.
-        const key = `account:${(await loadThrottleKeys(db)).account({ sub: found.sub })}`;
-        const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
+        const lifted = await forgetAccountFailures(db, await loadThrottleKeys(db), found.sub);
         await auditCliAction(ctx, db, { event: 'user.unlocked', accountId: found.sub, username: found.username });
-        return { user: found, lifted: (rowCount ?? 0) > 0 };
+        return { user: found, lifted };
       });
       ctx.print(lifted ? `${user.username}: failed sign-ins forgotten, any lockout lifted` : `${user.username} had no failed sign-ins to forget`);
     });

@@ -16,15 +16,31 @@ import { isRowDataError } from './row_data_error.js';
 // (row_data_error.ts), each item is run again on its own, in call order: only the bad item's
 // caller gets the error.
 
+/**
+ * One statement's worth of work: receives the items in call order and returns one result per
+ * item, in the same order. After a failure for its data (row_data_error.ts) it is called again
+ * with one item at a time, so it must be safe to run again for the items of a failed call.
+ */
+export type RunBatch<I, O> = (items: readonly I[]) => Promise<readonly O[]>;
+
+/**
+ * A call of a batched function (what perTurnBatch returns). The contract:
+ * - the calls made in one turn of the event loop, before that turn's batch runs (setImmediate),
+ *   go to one `run`, in call order; beyond `maxItems` calls, the next calls start another batch,
+ *   run right after in the same way;
+ * - a call made once its turn's batch has started running goes to the next batch, never into
+ *   one already sent: a read made after a write is never answered by a statement sent before;
+ * - each caller gets the result at its own index, or its own error: a batch refused for its data
+ *   is run again item by item, in call order, and only the refused items' callers fail;
+ * - any other failure (lost connection, timeout, overloaded server) fails every call of that
+ *   batch with the same error, and is not retried.
+ */
 export type Batched<I, O> = (item: I) => Promise<O>;
 
 type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
-/**
- * `run` receives the items in call order and returns one result per item, in the same order.
- * At most `maxItems` go into one call; more start another batch.
- */
-export function perTurnBatch<I, O>(run: (items: readonly I[]) => Promise<readonly O[]>, maxItems = 64): Batched<I, O> {
+/** Batches the calls of `run` per turn of the event loop (the contract is Batched's). */
+export function perTurnBatch<I, O>(run: RunBatch<I, O>, maxItems = 64): Batched<I, O> {
   const runIsolated = async (items: readonly I[]): Promise<Outcome<O>[]> => {
     try {
       return (await run(items)).map((value) => ({ ok: true, value }));

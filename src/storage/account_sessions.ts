@@ -1,12 +1,16 @@
 import type { Db } from '../db/db.js';
 import type { LogoutNotice } from './logout_notices.js';
+import { createOidcModelsStore, type SessionPayload } from './oidc_models_store.js';
+import { createClientsStore } from './clients_store.js';
+import { createConsentsRepo } from './consents_repo.js';
 
 // A user's sign-in sessions and app grants as stored by the adapter, for the places that end
 // them from outside the protocol: `gatehouse sessions`, `users disable|delete` and /account.
 // Ending a session does what the end-session endpoint does (its grants and their tokens go,
 // unless the library marked a grant to outlive logout) and returns the back-channel logout
 // notices owed to the clients that session signed in to. Sessions are named by their storage
-// key (a hash of the cookie value): showing it reveals nothing usable.
+// key (a hash of the cookie value): showing it reveals nothing usable. The statements are the
+// tables' own: oidc_models_store.ts, clients_store.ts and consents_repo.ts.
 
 export interface SessionSummary {
   /** storage key of the session (SHA-256 of its cookie value, base64url) */
@@ -31,50 +35,6 @@ export interface GrantSummary {
   expiresAt: Date | undefined;
 }
 
-interface Authorization {
-  sid?: string;
-  grantId?: string;
-  persistsLogout?: boolean;
-}
-
-interface SessionPayload {
-  accountId?: string;
-  loginTs?: number;
-  authorizations?: Record<string, Authorization>;
-}
-
-interface GrantPayload {
-  clientId?: string;
-  openid?: { scope?: string };
-  resources?: Record<string, string>;
-}
-
-const LIVE = `(expires_at IS NULL OR expires_at > now())`;
-
-const SQL = {
-  sessions: `SELECT id, payload, client_info, updated_at, expires_at FROM oidc_models
-              WHERE account_id = $1 AND model = 'Session' AND ${LIVE} ORDER BY updated_at DESC`,
-  sessionsByPrefix: `SELECT id, account_id FROM oidc_models
-                      WHERE model = 'Session' AND starts_with(id, $1) AND ${LIVE} LIMIT 2`,
-  deleteSessions: `DELETE FROM oidc_models WHERE model = 'Session' AND account_id = $1 AND ($2::text[] IS NULL OR id = ANY($2))
-                   RETURNING payload`,
-  grants: `SELECT id, payload, created_at, expires_at FROM oidc_models
-            WHERE account_id = $1 AND model = 'Grant' AND ${LIVE} ORDER BY created_at DESC`,
-  // A grant and everything issued under it (codes, access and refresh tokens).
-  revokeGrants: `DELETE FROM oidc_models WHERE grant_id = ANY($1) OR (model = 'Grant' AND id = ANY($1))`,
-  accountGrants: `SELECT id FROM oidc_models WHERE account_id = $1 AND model = 'Grant' AND ($2::text IS NULL OR payload ->> 'clientId' = $2)`,
-  // A client whose access is revoked no longer counts as signed in to the account's sessions, so
-  // a later sign-out does not notify it a second time.
-  forgetClientsInSessions: `UPDATE oidc_models SET payload = jsonb_set(payload, '{authorizations}', (payload -> 'authorizations') - $2::text[])
-                             WHERE model = 'Session' AND account_id = $1 AND payload -> 'authorizations' ?| $2::text[]`,
-  // What the user consented to goes with the grant, or the next sign-in would grant it again unasked.
-  forgetConsents: `DELETE FROM consents WHERE sub = $1::uuid AND ($2::text IS NULL OR client_id = $2)`,
-  backchannelClients: `SELECT client_id FROM clients WHERE client_id = ANY($1) AND metadata ->> 'backchannel_logout_uri' IS NOT NULL`,
-} as const;
-
-type SessionRow = { id: string; payload: SessionPayload; client_info: { ip?: string; user_agent?: string } | null; updated_at: Date; expires_at: Date | null };
-type GrantRow = { id: string; payload: GrantPayload; created_at: Date; expires_at: Date | null };
-
 export interface AccountSessions {
   listSessions(accountId: string): Promise<SessionSummary[]>;
   /** The session whose id starts with `prefix` (at least 8 characters); `ambiguous` when several do. */
@@ -95,21 +55,20 @@ export interface AccountSessions {
 export const MIN_SESSION_ID_PREFIX = 8;
 
 export function createAccountSessions(db: Db): AccountSessions {
+  const models = createOidcModelsStore(db);
+  const clients = createClientsStore(db);
+  const consents = createConsentsRepo(db);
+
   /** Notices for the clients (among those named) that take back-channel logouts. */
   async function noticesFor(accountId: string, pairs: { clientId: string; sid: string | undefined }[]): Promise<LogoutNotice[]> {
     if (pairs.length === 0) return [];
-    const { rows } = await db.query<{ client_id: string }>({
-      name: 'account_backchannel_clients',
-      text: SQL.backchannelClients,
-      values: [[...new Set(pairs.map((p) => p.clientId))]],
-    });
-    const takes = new Set(rows.map((r) => r.client_id));
+    const takes = new Set(await clients.withBackchannelLogout([...new Set(pairs.map((p) => p.clientId))]));
     return pairs.filter((p) => takes.has(p.clientId)).map((p) => ({ clientId: p.clientId, sub: accountId, sid: p.sid }));
   }
 
   const accountSessions: AccountSessions = {
     async listSessions(accountId) {
-      const { rows } = await db.query<SessionRow>({ name: 'account_sessions', text: SQL.sessions, values: [accountId] });
+      const rows = await models.sessionsOf(accountId);
       return rows.map((row) => ({
         id: row.id,
         signedInAt: row.payload.loginTs ? new Date(row.payload.loginTs * 1000) : undefined,
@@ -123,31 +82,27 @@ export function createAccountSessions(db: Db): AccountSessions {
 
     async findSession(prefix) {
       if (prefix.length < MIN_SESSION_ID_PREFIX) return undefined;
-      const { rows } = await db.query<{ id: string; account_id: string }>({ name: 'account_session_prefix', text: SQL.sessionsByPrefix, values: [prefix] });
+      const rows = await models.sessionsByIdPrefix(prefix);
       if (rows.length > 1) return 'ambiguous';
       return rows[0] ? { id: rows[0].id, accountId: rows[0].account_id } : undefined;
     },
 
     async endSessions(accountId, ids) {
-      const { rows } = await db.query<{ payload: SessionPayload }>({
-        name: 'account_end_sessions',
-        text: SQL.deleteSessions,
-        values: [accountId, ids ?? null],
-      });
+      const payloads: SessionPayload[] = await models.endSessions(accountId, ids ?? null);
       const grants: string[] = [];
       const signedOut: { clientId: string; sid: string | undefined }[] = [];
-      for (const { payload } of rows) {
+      for (const payload of payloads) {
         for (const [clientId, authorization] of Object.entries(payload.authorizations ?? {})) {
           signedOut.push({ clientId, sid: authorization.sid });
           if (authorization.grantId && !authorization.persistsLogout) grants.push(authorization.grantId);
         }
       }
-      if (grants.length) await db.query({ name: 'account_revoke_grants', text: SQL.revokeGrants, values: [grants] });
-      return { ended: rows.length, notices: await noticesFor(accountId, signedOut) };
+      if (grants.length) await models.revokeGrants(grants);
+      return { ended: payloads.length, notices: await noticesFor(accountId, signedOut) };
     },
 
     async listGrants(accountId) {
-      const { rows } = await db.query<GrantRow>({ name: 'account_grants', text: SQL.grants, values: [accountId] });
+      const rows = await models.grantsOf(accountId);
       return rows.map((row) => ({
         grantId: row.id,
         clientId: row.payload.clientId ?? '',
@@ -159,21 +114,21 @@ export function createAccountSessions(db: Db): AccountSessions {
     },
 
     async revokeGrants(accountId, clientId, options = {}) {
-      const { rows } = await db.query<{ id: string }>({ name: 'account_grant_ids', text: SQL.accountGrants, values: [accountId, clientId ?? null] });
-      const grantIds = rows.map((r) => r.id);
-      if (grantIds.length) await db.query({ name: 'account_revoke_grants', text: SQL.revokeGrants, values: [grantIds] });
-      if (!options.keepConsent) await db.query({ name: 'account_forget_consents', text: SQL.forgetConsents, values: [accountId, clientId ?? null] });
+      const grantIds = await models.grantIdsOf(accountId, clientId ?? null);
+      if (grantIds.length) await models.revokeGrants(grantIds);
+      // What the user consented to goes with the grant, or the next sign-in would grant it again unasked.
+      if (!options.keepConsent) await consents.forgetAccount(accountId, clientId);
       // The client is signed out of every session too: its sid there no longer stands for a grant.
-      const sessions = await db.query<SessionRow>({ name: 'account_sessions', text: SQL.sessions, values: [accountId] });
+      const sessions = await models.sessionsOf(accountId);
       const signedOut: { clientId: string; sid: string | undefined }[] = [];
-      for (const session of sessions.rows) {
+      for (const session of sessions) {
         for (const [id, authorization] of Object.entries(session.payload.authorizations ?? {})) {
           if (clientId === undefined || id === clientId) signedOut.push({ clientId: id, sid: authorization.sid });
         }
       }
       if (signedOut.length) {
         const clientIds = [...new Set(signedOut.map((s) => s.clientId))];
-        await db.query({ name: 'account_forget_clients_in_sessions', text: SQL.forgetClientsInSessions, values: [accountId, clientIds] });
+        await models.forgetClientsInSessions(accountId, clientIds);
       }
       return { revoked: grantIds.length, notices: await noticesFor(accountId, signedOut) };
     },

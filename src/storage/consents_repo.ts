@@ -1,10 +1,22 @@
 import type { Db } from '../db/db.js';
 
-// What a user has agreed to share with a client, kept beyond any one session.
+// The `consents` table's statements, all of them: what a user has agreed to share with a
+// client, kept beyond any one session (the consent prompt, the account page, revocations).
+
 export interface Consent {
   scope: string[];
   claims: string[];
   resourceScopes: Record<string, string[]>;
+}
+
+/** One client's remembered consent, as listed on the account page. */
+export interface ConsentSummary {
+  clientId: string;
+  /** OpenID scopes, space-separated */
+  scope: string;
+  /** API identifier → its scopes, space-separated */
+  resourceScopes: Record<string, string>;
+  updatedAt: Date;
 }
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
@@ -51,6 +63,25 @@ export function createConsentsRepo(db: Db) {
 
     async forget(sub: string, clientId: string): Promise<void> {
       await db.query('DELETE FROM consents WHERE sub = $1 AND client_id = $2', [sub, clientId]);
+    },
+
+    /** Everything the account consented to (or only for `clientId`): its grants are going. */
+    async forgetAccount(sub: string, clientId?: string): Promise<void> {
+      await db.query({
+        name: 'account_forget_consents',
+        text: `DELETE FROM consents WHERE sub = $1::uuid AND ($2::text IS NULL OR client_id = $2)`,
+        values: [sub, clientId ?? null],
+      });
+    },
+
+    /** Every client the account consented to; `sub` must be a uuid (isUuid). */
+    async listForAccount(sub: string): Promise<ConsentSummary[]> {
+      const { rows } = await db.query<{ client_id: string; scope: string; resource_scopes: Record<string, string>; updated_at: Date }>({
+        name: 'account_consents',
+        text: `SELECT client_id, scope, resource_scopes, updated_at FROM consents WHERE sub = $1::uuid`,
+        values: [sub],
+      });
+      return rows.map((row) => ({ clientId: row.client_id, scope: row.scope, resourceScopes: row.resource_scopes, updatedAt: row.updated_at }));
     },
   };
 }

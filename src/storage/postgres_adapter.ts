@@ -2,10 +2,13 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { storageKey, isStoredHashed } from './storage_key.js';
 import { hasNul, hasUnstorableText } from '../core/nul_characters.js';
-import { currentRequest, forgetRequestReads, takeFromRequest } from '../core/request_context.js';
+import { currentRequest } from '../core/request_context.js';
+import { readAhead } from '../core/read_ahead.js';
 import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
 import { createModelWrites } from './model_writes.js';
 import { createReplayInsert } from './replay_detection.js';
+import { createOidcModelsStore, type FoundModel } from './oidc_models_store.js';
+import { createClientsStore } from './clients_store.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -33,30 +36,6 @@ function clientInfo(model: string): { ip?: string; user_agent?: string } | null 
 // Models whose rows belong to a grant and go when the grant is revoked.
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
-// Saving a model and consuming a code or token: model_writes.ts. Bearer tokens and codes are
-// read by token_reads.ts, together with their grant, session and account.
-const SQL = {
-  find: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
-         WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
-  findByUid: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
-              WHERE model = $1 AND uid = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
-  findByUserCode: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
-                   WHERE model = $1 AND user_code = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
-  // A lost consume race is a replay: the whole grant goes, its Grant row included, so even the
-  // winner's tokens stop working (they are checked against their grant on every use).
-  revokeReplayed: `WITH replayed AS (SELECT grant_id FROM oidc_models WHERE model = $1 AND id = $2 AND grant_id IS NOT NULL)
-                   DELETE FROM oidc_models WHERE grant_id IN (SELECT grant_id FROM replayed)
-                      OR (model = 'Grant' AND id IN (SELECT grant_id FROM replayed))`,
-  destroy: `DELETE FROM oidc_models WHERE model = $1 AND id = $2`,
-  // Every grantable artifact of the grant at once, whichever model asked.
-  revokeByGrantId: `DELETE FROM oidc_models WHERE grant_id = $1`,
-  clientFind: `SELECT metadata AS payload, NULL::bigint AS consumed FROM clients WHERE client_id = $1`,
-  clientUpsert: `INSERT INTO clients (client_id, metadata, source) VALUES ($1, $2, 'adapter')
-                 ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()`,
-  clientDestroy: `DELETE FROM clients WHERE client_id = $1`,
-} as const;
-
-type Row = { payload: AdapterPayload; consumed: string | null };
 /**
  * How long a client read from the clients table is reused before it is read again. Every token,
  * introspection and userinfo request looks its client up, and the table changes only when the
@@ -105,8 +84,7 @@ function createClientCache(load: (clientId: string) => Promise<AdapterPayload | 
   };
 }
 
-function toPayload(rows: Row[]): AdapterPayload | undefined {
-  const row = rows[0];
+function toPayload(row: FoundModel | undefined): AdapterPayload | undefined {
   if (!row) return undefined;
   return row.consumed === null ? row.payload : { ...row.payload, consumed: Number(row.consumed) };
 }
@@ -140,9 +118,27 @@ function restoredPayload(model: string, id: string, payload: AdapterPayload | un
   return { ...payload, jti: id };
 }
 
+/**
+ * A write of the request being served. Rows read ahead before it may be out of date, and so may
+ * those of a read that overlapped it (the request's statements can share a turn of the event
+ * loop): the request's read-ahead rows are forgotten when the write starts and when it ends.
+ */
+async function written<T>(write: () => Promise<T>): Promise<T> {
+  readAhead.forgetAll();
+  try {
+    return await write();
+  } finally {
+    readAhead.forgetAll();
+  }
+}
+
 export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
-  const q = (name: keyof typeof SQL, values: unknown[]) => db.query<Row>({ name: `oidc_${name}`, text: SQL[name], values });
-  const clients = createClientCache(async (id) => toPayload((await q('clientFind', [id])).rows), CLIENT_CACHE_TTL_MS);
+  // Every statement is in the tables' stores (oidc_models_store.ts, clients_store.ts); tokens and
+  // codes are read by token_reads.ts, with their grant, session and account, and the frequent
+  // writes go through model_writes.ts.
+  const models = createOidcModelsStore(db);
+  const clientRows = createClientsStore(db);
+  const clients = createClientCache((id) => clientRows.find(id), CLIENT_CACHE_TTL_MS);
   const findToken = createTokenReads(db);
   const writes = createModelWrites(db);
   const insertReplay = createReplayInsert(db);
@@ -158,29 +154,30 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
       // surrogate cannot be stored, and must not reach a statement shared with other requests.
       if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
-      forgetRequestReads();
-      if (this.model === 'Client') {
-        try {
-          await q('clientUpsert', [id, payload]);
-        } finally {
-          // A look-up that started during the write may have cached the old row.
-          clients.forget(id);
+      await written(async () => {
+        if (this.model === 'Client') {
+          try {
+            await clientRows.upsert(id, payload);
+          } finally {
+            // A look-up that started during the write may have cached the old row.
+            clients.forget(id);
+          }
+          return;
         }
-        return;
-      }
-      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
-      // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
-      if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
-      await writes.upsert({
-        model: this.model,
-        id: storageKey(this.model, id),
-        payload: storedPayload(this.model, id, payload),
-        grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-        userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
-        uid: payload.uid ?? null,
-        expiresAt,
-        accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
-        clientInfo: clientInfo(this.model),
+        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+        // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
+        if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
+        await writes.upsert({
+          model: this.model,
+          id: storageKey(this.model, id),
+          payload: storedPayload(this.model, id, payload),
+          grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+          userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
+          uid: payload.uid ?? null,
+          expiresAt,
+          accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+          clientInfo: clientInfo(this.model),
+        });
       });
     }
 
@@ -190,13 +187,13 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       if (this.model === 'Client') return clients.find(id);
       if (READ_AHEAD_MODELS.has(this.model)) {
         const row = await findToken(this.model, storageKey(this.model, id));
-        return restoredPayload(this.model, id, row && toPayload([row]));
+        return restoredPayload(this.model, id, toPayload(row));
       }
       if (this.model === 'Grant') {
-        const kept = takeFromRequest<AdapterPayload>(grantKey(id));
+        const kept = readAhead.take(grantKey(id)) as AdapterPayload | undefined;
         if (kept) return kept;
       }
-      const found = toPayload((await q('find', [this.model, storageKey(this.model, id)])).rows);
+      const found = toPayload(await models.find(this.model, storageKey(this.model, id)));
       return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
     }
 
@@ -205,43 +202,46 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       if (hasNul(uid)) return undefined;
       if (this.model === 'Session') {
-        const kept = takeFromRequest<AdapterPayload>(sessionByUidKey(uid));
+        const kept = readAhead.take(sessionByUidKey(uid)) as AdapterPayload | undefined;
         if (kept) return kept;
       }
-      return toPayload((await q('findByUid', [this.model, uid])).rows);
+      return toPayload(await models.findByUid(this.model, uid));
     }
 
     // Only the device flow looks codes up by user code, and it is not enabled: a device code
     // found this way would come back without its id.
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload((await q('findByUserCode', [this.model, storageKey(this.model, userCode)])).rows);
+      return toPayload(await models.findByUserCode(this.model, storageKey(this.model, userCode)));
     }
 
     async consume(id: string): Promise<void> {
       // The library reads a code or refresh token, checks it is unused, then consumes it. Two
       // concurrent requests can both pass that check; only one of them may win here.
       const key = storageKey(this.model, id);
-      forgetRequestReads();
-      if (!(await writes.consume(this.model, key))) {
-        await q('revokeReplayed', [this.model, key]);
-        throw new errors.InvalidGrant('grant request is invalid');
-      }
+      await written(async () => {
+        if (!(await writes.consume(this.model, key))) {
+          await models.revokeReplayed(this.model, key);
+          throw new errors.InvalidGrant('grant request is invalid');
+        }
+      });
     }
 
     async destroy(id: string): Promise<void> {
-      forgetRequestReads();
-      if (this.model === 'Client') {
-        try {
-          await q('clientDestroy', [id]);
-        } finally {
-          clients.forget(id);
-        }
-      } else await q('destroy', [this.model, storageKey(this.model, id)]);
+      await written(async () => {
+        if (this.model === 'Client') {
+          try {
+            await clientRows.destroy(id);
+          } finally {
+            clients.forget(id);
+          }
+        } else await models.destroy(this.model, storageKey(this.model, id));
+      });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      forgetRequestReads();
-      await q('revokeByGrantId', [grantId]);
+      await written(async () => {
+        await models.revokeByGrantId(grantId);
+      });
     }
   };
 }

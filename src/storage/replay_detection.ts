@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/db.js';
+import { createOidcModelsStore } from './oidc_models_store.js';
 
 // oidc-provider remembers each client assertion and DPoP proof it accepts (the ReplayDetection
 // model) by calling `find` and then `upsert`. Two requests carrying the same proof at once both
@@ -17,17 +18,11 @@ export class ReplayDetected extends Error {
   }
 }
 
-// A row left behind after it expired (not swept yet) no longer counts as a use.
-const INSERT_FIRST = `INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ('ReplayDetection', $1, $2, $3)
-  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at, updated_at = now()
-    WHERE oidc_models.expires_at IS NOT NULL AND oidc_models.expires_at <= now()
-  RETURNING 1`;
-
 /** Stores a proof's row; throws ReplayDetected when a live row with this key exists. */
 export function createReplayInsert(db: Db) {
+  const store = createOidcModelsStore(db);
   return async (key: string, payload: unknown, expiresAt: Date | null): Promise<void> => {
-    const { rowCount } = await db.query({ name: 'oidc_replayInsert', text: INSERT_FIRST, values: [key, payload, expiresAt] });
-    if (!rowCount) throw new ReplayDetected();
+    if (!(await store.insertReplay(key, payload, expiresAt))) throw new ReplayDetected();
   };
 }
 

@@ -1,19 +1,13 @@
 import type { Db } from '../db/db.js';
+import { deleteInBatches } from '../db/delete_in_batches.js';
+import { createOidcModelsStore } from './oidc_models_store.js';
 
 // Expired rows are never returned by the adapter, but they take space: delete them in small
 // batches so the sweep never holds long locks or bloats one transaction.
 
-const BATCH_SQL = `DELETE FROM oidc_models WHERE (model, id) IN (
-  SELECT model, id FROM oidc_models WHERE expires_at < now() LIMIT $1)`;
-
 export async function sweepExpired(db: Db, batchSize = 5000, maxBatches = 1000): Promise<number> {
-  let total = 0;
-  for (let i = 0; i < maxBatches; i++) {
-    const { rowCount } = await db.query({ name: 'sweep_expired', text: BATCH_SQL, values: [batchSize] });
-    total += rowCount;
-    if (rowCount < batchSize) break;
-  }
-  return total;
+  const store = createOidcModelsStore(db);
+  return deleteInBatches((limit) => store.deleteExpired(limit), batchSize, maxBatches);
 }
 
 export interface Sweeper {

@@ -1,16 +1,16 @@
-import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { perTurnBatch } from '../db/per_turn_batch.js';
-import { keepForRequest } from '../core/request_context.js';
-import { joinUserSql, keepUserForRequest, userJsonSql } from '../accounts/read_ahead_user.js';
+import { readAhead } from '../core/read_ahead.js';
+import { userToKeep } from '../accounts/read_ahead_user.js';
+import { createOidcModelsStore, type TokenRow } from './oidc_models_store.js';
 
 // Token and code look-ups for the storage adapter (postgres_adapter.ts). A token is read with
 // what the library looks up right after it in the same request: its grant (every use of a token
 // checks it), the session it expires with (token-session binding) and its account
-// (findAccount). One statement instead of up to four; the extra rows are kept in the request's
-// context (request_context.ts) for those look-ups. And the look-ups of the requests served in
-// one turn of the event loop (introspection's three finds of one token among them) go out as
-// one statement (per_turn_batch.ts).
+// (findAccount). One statement instead of up to four (oidc_models_store.ts findTokens); the
+// extra rows are kept for the request's next look-ups (core/read_ahead.ts). And the look-ups of
+// the requests served in one turn of the event loop (introspection's three finds of one token
+// among them) go out as one statement (per_turn_batch.ts).
 
 /** The models read this way: bearer tokens and codes. */
 export const READ_AHEAD_MODELS: ReadonlySet<string> = new Set([
@@ -25,26 +25,6 @@ export const READ_AHEAD_MODELS: ReadonlySet<string> = new Set([
 export const grantKey = (id: string) => `Grant:${id}`;
 export const sessionByUidKey = (uid: string) => `Session@uid:${uid}`;
 
-const FIND_TOKENS = `SELECT t.model, t.id, t.payload, extract(epoch FROM t.consumed_at)::bigint AS consumed, t.grant_id,
-                            g.payload AS grant, s.payload AS session, ${userJsonSql('u')} AS account
-     FROM oidc_models t
-     LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
-     LEFT JOIN oidc_models s ON t.payload -> 'expiresWithSession' = 'true'::jsonb AND s.model = 'Session'
-       AND s.uid = t.payload ->> 'sessionUid' AND (s.expires_at IS NULL OR s.expires_at > now())
-     ${joinUserSql('u', "t.payload ->> 'accountId'")}
-     WHERE t.model = ANY($1) AND t.id = ANY($2) AND (t.expires_at IS NULL OR t.expires_at > now())`;
-
-export interface TokenRow {
-  model: string;
-  id: string;
-  payload: AdapterPayload;
-  consumed: string | null;
-  grant_id: string | null;
-  grant: AdapterPayload | null;
-  session: AdapterPayload | null;
-  account: Parameters<typeof keepUserForRequest>[0] | null;
-}
-
 interface Wanted {
   model: string;
   key: string;
@@ -52,10 +32,11 @@ interface Wanted {
 
 /** `find(model, key)`: the row of that model under that storage key, or undefined. */
 export function createTokenReads(db: Db): (model: string, key: string) => Promise<TokenRow | undefined> {
+  const store = createOidcModelsStore(db);
   const batched = perTurnBatch<Wanted, TokenRow | undefined>(async (wanted) => {
     const models = [...new Set(wanted.map((w) => w.model))];
     const keys = [...new Set(wanted.map((w) => w.key))];
-    const { rows } = await db.query<TokenRow>({ name: 'oidc_findTokens', text: FIND_TOKENS, values: [models, keys] });
+    const rows = await store.findTokens(models, keys);
     // Other combinations of the batch's models and keys may bring rows nobody asked for: left.
     // Two requests presenting one token in the same turn never share the objects.
     const handed = new Set<TokenRow>();
@@ -71,11 +52,16 @@ export function createTokenReads(db: Db): (model: string, key: string) => Promis
   });
 
   return async (model, key) => {
+    // Begun before the statement goes out: a write of this request meanwhile keeps nothing.
+    const read = readAhead.begin();
     const row = await batched({ model, key });
     // Back in the caller's own request: what was read with its token is kept there.
-    if (row?.grant && row.grant_id) keepForRequest(grantKey(row.grant_id), row.grant);
-    if (row?.session && typeof row.payload.sessionUid === 'string') keepForRequest(sessionByUidKey(row.payload.sessionUid), row.session);
-    if (row?.account) keepUserForRequest(row.account);
+    if (row?.grant && row.grant_id) read.keep(grantKey(row.grant_id), row.grant);
+    if (row?.session && typeof row.payload.sessionUid === 'string') read.keep(sessionByUidKey(row.payload.sessionUid), row.session);
+    if (row?.account) {
+      const { key: userKey, user } = userToKeep(row.account);
+      read.keep(userKey, user);
+    }
     return row;
   };
 }

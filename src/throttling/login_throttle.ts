@@ -57,8 +57,11 @@ export interface LoginThrottle {
   succeeded(attempt: Attempt): Promise<void>;
 }
 
-/** rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts shares it. */
-export const LIMITS_TABLE = 'login_limits';
+/**
+ * rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts
+ * shares it. The library holds its statements; the only one of ours is forgetAccountFailures.
+ */
+const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
 const MAX_DELAY_MS = 2000;
 
@@ -71,6 +74,18 @@ const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Ma
  */
 export function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
+}
+
+/** The account limiter's key prefix: its rows are keyed `account:<HMAC of the sub>`. */
+const ACCOUNT_LIMITER = 'account';
+
+/**
+ * Forgets an account's failed sign-ins, lifting any lockout (`gatehouse users unlock`). Returns
+ * whether there were any.
+ */
+export async function forgetAccountFailures(db: Pick<Db, 'query'>, keys: ThrottleKeys, sub: string): Promise<boolean> {
+  const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [`${ACCOUNT_LIMITER}:${keys.account({ sub })}`]);
+  return rowCount > 0;
 }
 
 export interface LimiterOptions {
@@ -97,7 +112,7 @@ export function createLimiter(db: Pick<Db, 'query'>, keyPrefix: string, points: 
 }
 
 export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginThrottleSettings): LoginThrottle {
-  const accounts = createLimiter(db, 'account', settings.maxFailuresPerAccount, settings.windowSeconds, { clearExpiredByTimeout: true });
+  const accounts = createLimiter(db, ACCOUNT_LIMITER, settings.maxFailuresPerAccount, settings.windowSeconds, { clearExpiredByTimeout: true });
   const ips = createLimiter(db, 'ip', settings.maxFailuresPerIp, settings.windowSeconds);
   // An IP's lockout is a row of its own: the count's reservations are given back by refused
   // and successful attempts, and a give-back must never lift a lockout.
