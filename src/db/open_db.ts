@@ -6,6 +6,7 @@ import pg from 'pg';
 import { dbOnPool, type Db } from './db.js';
 import { acquireLock, publishSocket, readLock, releaseLock, type LockInfo } from './embedded_lock.js';
 import { DataDirNotPrivate, makeDataDirPrivate } from './private_data_dir.js';
+import { GatehouseError } from '../core/errors.js';
 
 export interface OpenDbOptions {
   databaseUrl: string | undefined;
@@ -22,8 +23,10 @@ export interface OpenDbOptions {
   queryTimeoutMs?: number | undefined;
 }
 
-export class DbOpenError extends Error {
-  override name = 'DbOpenError';
+export class DbOpenError extends GatehouseError {
+  constructor(message: string) {
+    super('ERR_DB_OPEN', message);
+  }
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
