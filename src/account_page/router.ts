@@ -6,6 +6,7 @@ import type { LoginThrottle } from '../throttling/login_throttle.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
+import { setRetryAfter } from '../http/retry_after.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RenderPage } from '../pages/render_page.js';
@@ -193,7 +194,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         confirm: body.confirm_password,
       });
       if (result.ok) return res.redirect(303, '/account?done=password-changed');
-      if (result.retryAfterSeconds) res.set('retry-after', String(result.retryAfterSeconds));
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
     }),
   );

@@ -6,6 +6,7 @@ import type { ClientAuthThrottle } from './client_auth_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import { hasNul } from '../core/nul_characters.js';
 import { currentRequest } from '../core/request_context.js';
+import { setRetryAfter } from '../http/retry_after.js';
 
 // Puts client_auth_throttle.ts in front of every endpoint where a client authenticates.
 //
@@ -71,7 +72,7 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
           { event: 'client_auth.throttled', client_id: id, ip, route: ctx.oidc.route, retry_after: retryAfter },
           'client authentication refused: locked after too many failures from this address',
         );
-        ctx.set('retry-after', String(retryAfter));
+        setRetryAfter(ctx, retryAfter);
         throw new ClientAuthLocked();
       }
       if (slowdown > 0) {
