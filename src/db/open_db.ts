@@ -29,8 +29,8 @@ export class DbOpenError extends GatehouseError {
   }
 }
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
-export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 
 // While the database is down or unreachable, every request must fail within seconds (and be
 // answered 503, see database_unavailable.ts) rather than hang: a bounded wait for a connection,

@@ -7,8 +7,8 @@ import { GatehouseError } from '../core/errors.js';
 // start puts DATA_DIR and everything under it back to owner-only before the database opens;
 // private_node_fs.ts keeps the files PGlite creates afterwards private.
 
-export const PRIVATE_DIR_MODE = 0o700;
-export const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
+const PRIVATE_FILE_MODE = 0o600;
 
 export class DataDirNotPrivate extends GatehouseError {
   constructor(message: string) {

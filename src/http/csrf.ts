@@ -15,7 +15,7 @@ import { GatehouseError } from '../core/errors.js';
 // The form field is `csrf_token`: views include `partials/csrf_field` (which writes it) and
 // handlers put `requireCsrfToken` in front of anything that acts on a POST.
 
-export const CSRF_FIELD = 'csrf_token';
+const CSRF_FIELD = 'csrf_token';
 
 /** How long a rendered form stays valid: as long as an interaction lives. */
 export const CSRF_MAX_AGE_SECONDS = 3600;

@@ -9,7 +9,7 @@ import { GatehouseError } from '../core/errors.js';
 // own 400 still applies.
 
 /** oidc-provider's limit on the request bodies it parses. */
-export const PROVIDER_BODY_LIMIT_BYTES = 56 * 1024;
+const PROVIDER_BODY_LIMIT_BYTES = 56 * 1024;
 
 /** A body declared larger than the provider reads: the "Request too large" page. */
 export class RequestTooLarge extends GatehouseError {

@@ -8,7 +8,7 @@ import type { LogoutNotice } from './logout_notices.js';
 // notices owed to the clients that session signed in to. Sessions are named by their storage
 // key (a hash of the cookie value): showing it reveals nothing usable.
 
-export interface SessionSummary {
+interface SessionSummary {
   /** storage key of the session (SHA-256 of its cookie value, base64url) */
   id: string;
   signedInAt: Date | undefined;
@@ -20,7 +20,7 @@ export interface SessionSummary {
   clients: string[];
 }
 
-export interface GrantSummary {
+interface GrantSummary {
   grantId: string;
   clientId: string;
   /** OpenID scopes granted (openid, profile, email, offline_access) */

@@ -24,7 +24,7 @@ import { setRetryAfter } from '../http/retry_after.js';
 const CLIENT_AUTH_ROUTES = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request']);
 const ERROR_EVENTS = ['grant.error', 'introspection.error', 'revocation.error', 'pushed_authorization_request.error'];
 
-export class ClientAuthLocked extends errors.OIDCProviderError {
+class ClientAuthLocked extends errors.OIDCProviderError {
   constructor() {
     super(429, 'invalid_client');
     this.error_description = 'too many failed client authentication attempts; retry later';
