@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { GatehouseError } from '../core/errors.js';
 
 // oidc-provider reads its own request bodies and refuses one over 56 kB
-// (lib/shared/selective_body.js) with a bare 400 "failed to parse the request body", which
+// (its lib/shared/selective_body.js) with a bare 400 "failed to parse the request body", which
 // does not say what was wrong. A body declared (Content-Length) larger than that is refused here
 // instead, before the provider reads any of it: 413 with an OAuth error body that says why, or
 // the "Request too large" page for a browser. Without a Content-Length (chunked), the provider's
