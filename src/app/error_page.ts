@@ -11,8 +11,8 @@ import { DatabaseUnavailable, isDatabaseUnavailable, unavailableReason } from '.
 // The last Express handler: a human page with the OAuth error code, never a stack trace.
 // Our own errors (GatehouseError) and oidc-provider's carry the status and code to answer with;
 // Express's own stack (body-parser's size and syntax errors, the router's undecodable paths)
-// reports an http-errors style `status`, kept when it is a 4xx. Anything else is a 500 that
-// shows nothing of its message.
+// reports an http-errors style `status`, which is kept (a 4xx shows as invalid_request, 413 as
+// request_too_large). Anything else is a 500 that shows nothing of its message.
 
 interface Answer {
   status: number;
@@ -46,11 +46,6 @@ function answerFor(error: unknown): Answer {
   return { status: status ?? 500, code: 'server_error' };
 }
 
-function pageText({ code, description }: Answer): { heading: string; message: string } {
-  if (code === 'request_too_large') return { heading: 'Request too large', message: 'The form you sent is larger than this service accepts.' };
-  return describeError(code, description);
-}
-
 export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler {
   return (thrown: unknown, req, res, _next) => {
     // A pg or PGlite failure that means an outage is answered as our DatabaseUnavailable.
@@ -67,7 +62,7 @@ export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler 
     }
     if (res.headersSent) return;
     if (answer.retryAfterSeconds !== undefined) setRetryAfter(res, answer.retryAfterSeconds);
-    const { heading, message } = pageText(answer);
+    const { heading, message } = describeError(answer.code, answer.description);
     render('error', { heading, message, code: answer.code })
       .then((html) => res.status(answer.status).type('html').send(html))
       .catch(() => {

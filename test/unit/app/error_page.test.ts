@@ -86,7 +86,11 @@ describe('error page', () => {
   it('a body declared too large for the provider: 413 "Request too large"', async () => {
     const { res, locals } = await page(new RequestTooLarge());
     expect(res.status).toBe(413);
-    expect(locals).toMatchObject({ code: 'request_too_large', heading: 'Request too large' });
+    expect(locals).toMatchObject({
+      code: 'request_too_large',
+      heading: 'Request too large',
+      message: 'The form you sent is larger than this service accepts.',
+    });
   });
 
   it("a hosted form over the body parser's limit: the same 413 page", async () => {
