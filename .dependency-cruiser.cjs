@@ -1,4 +1,4 @@
-// The layers of src/, lowest first (README, "Layout"). A folder may import its own files and
+// The layers of src/, lowest first (README, "Project layout"). A folder may import its own files and
 // any folder of a lower layer; never a folder of its own layer or of one above. `npm test`
 // runs this check (npm run lint:layers), so an upward import or a cycle fails the build.
 const LAYERS = [

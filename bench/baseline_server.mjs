@@ -76,7 +76,7 @@ const provider = new Provider(issuer, {
     clientCredentials: { enabled: true },
     introspection: {
       enabled: true,
-      // The same policy as Gatehouse's (src/oidc/create_provider.ts).
+      // The same policy as Gatehouse's (src/provider/create_provider.ts).
       allowedPolicy: async (_ctx, client, token) => {
         if (client.clientAuthMethod === 'none') return false;
         if (token.clientId === client.clientId) return true;

@@ -196,7 +196,7 @@ function sweepParagraph(m) {
   return (
     `Inserted ${int(m.rows)} rows (${int(m.insert.grants)} Grant, ${int(m.insert.refresh)} RefreshToken, ` +
     `${int(m.insert.access)} AccessToken, grant_id set) in ${m.insert.seconds.toFixed(1)} s; they were inserted to expire ` +
-    `just after the re-runs above. \`sweepExpired\` (dist/db/sweep_expired.js, batches of 5,000) then deleted ` +
+    `just after the re-runs above. \`sweepExpired\` (dist/storage/sweep_expired.js, batches of 5,000) then deleted ` +
     `${int(s.deleted)} expired rows in ${s.seconds.toFixed(1)} s (${int(s.deleted / s.seconds)} rows/s) while introspection ` +
     `ran at ${r0(s.connections)} connections: ${int(s.count)} responses completed during the sweep, ` +
     `${int(s.errors)} errors over the whole load, p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms against ${ms(s.normalP99)} ms ` +

@@ -55,5 +55,3 @@ export function createAccountActions({ db, sessions, backchannel, audit }: Accou
     },
   };
 }
-
-export type AccountActions = ReturnType<typeof createAccountActions>;

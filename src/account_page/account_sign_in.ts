@@ -13,7 +13,7 @@ import { findSignedInSession } from './signed_in_session.js';
 // and this verifier, and is destroyed at once so no unused code lingers. What proves who is
 // signed in is the session cookie the provider set on the way, read again on /account.
 
-export const SIGN_IN_COOKIE = 'gatehouse_account_signin';
+const SIGN_IN_COOKIE = 'gatehouse_account_signin';
 const SIGN_IN_COOKIE_PATH = '/account';
 const SIGN_IN_COOKIE_MAX_AGE_MS = 15 * 60_000;
 const PURPOSE = 'account sign-in';
@@ -95,5 +95,3 @@ export function createAccountSignIn({ issuer, secureCookies, csrf }: AccountSign
     },
   };
 }
-
-export type AccountSignIn = ReturnType<typeof createAccountSignIn>;

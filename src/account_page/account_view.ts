@@ -54,7 +54,7 @@ export interface AccountPageState {
 const RECENT_EVENTS = 20;
 
 /** `2025-11-26 15:07 UTC`: the server cannot know the reader's zone, and this is unambiguous. */
-export function formatTime(date: Date | undefined): string {
+function formatTime(date: Date | undefined): string {
   return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'unknown';
 }
 
@@ -142,5 +142,3 @@ export function createAccountView(deps: AccountViewDeps) {
     },
   };
 }
-
-export type AccountView = ReturnType<typeof createAccountView>;

@@ -92,5 +92,3 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
     return { ok: true, ...replaced };
   };
 }
-
-export type ChangePassword = ReturnType<typeof createPasswordChanger>;

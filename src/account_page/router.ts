@@ -6,6 +6,8 @@ import type { LoginThrottle } from '../throttling/login_throttle.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
+import { setRetryAfter } from '../http/retry_after.js';
+import { GatehouseError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RenderPage } from '../pages/render_page.js';
 import { createAccountSessions } from '../storage/account_sessions.js';
@@ -39,13 +41,9 @@ export interface AccountRouterDeps {
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
-class NotSignedIn extends Error {
-  override name = 'NotSignedIn';
-  readonly status = 401;
-  readonly error = 'login_required';
-  readonly expose = true;
+class NotSignedIn extends GatehouseError {
   constructor() {
-    super('the account form was posted without a signed-in session');
+    super('ERR_NOT_SIGNED_IN', 'the account form was posted without a signed-in session', { status: 401, error: 'login_required' });
   }
 }
 
@@ -196,7 +194,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         confirm: body.confirm_password,
       });
       if (result.ok) return res.redirect(303, '/account?done=password-changed');
-      if (result.retryAfterSeconds) res.set('retry-after', String(result.retryAfterSeconds));
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
     }),
   );

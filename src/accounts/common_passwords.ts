@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 // The breached-password list new passwords are checked against (lists/README.md says where it
 // comes from). ~18,000 lines: read once per process, on first use, into a Set.
 
-export const COMMON_PASSWORDS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lists/common-passwords.txt');
+const COMMON_PASSWORDS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lists/common-passwords.txt');
 
 const loaded = new Map<string, Promise<ReadonlySet<string>>>();
 

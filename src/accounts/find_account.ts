@@ -3,7 +3,7 @@ import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
 import { claimsCoveredBy } from './scope_claims.js';
 
-export function userClaims(user: AccountUser): AccountClaims {
+function userClaims(user: AccountUser): AccountClaims {
   const claims: AccountClaims = {
     sub: user.sub,
     preferred_username: user.username,
@@ -17,7 +17,7 @@ export function userClaims(user: AccountUser): AccountClaims {
 }
 
 /** The user's claims that `scope` (space-separated, as oidc-provider passes it) releases, and `sub`. */
-export function claimsForScope(claims: AccountClaims, scope: string | undefined): AccountClaims {
+function claimsForScope(claims: AccountClaims, scope: string | undefined): AccountClaims {
   const covered = claimsCoveredBy((scope ?? '').split(' '));
   const released: AccountClaims = { sub: claims.sub };
   for (const [name, value] of Object.entries(claims)) if (covered.has(name)) released[name] = value;

@@ -14,7 +14,7 @@ import { loadStrengthEstimator } from './zxcvbn_strength.js';
 // Lengths count Unicode code points of the NFKC-normalised password (what is hashed), so an
 // emoji or a CJK character is one character, as a person counts it.
 
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 // NIST asks to allow at least 64. 256 leaves room for any passphrase or password-manager output
 // while bounding what one request can make the server normalise and feed to argon2 (whose first
 // pass reads the whole input), so megabyte "passwords" are refused before they cost anything.

@@ -1,17 +1,17 @@
 import { z } from 'zod';
 import { passwordLengthProblem } from './password_policy.js';
 
-export const usernameSchema = z
+const usernameSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'may contain letters, digits and . _ @ + - only');
 
-export const emailSchema = z.email({ message: 'must be an email address' }).max(254);
+const emailSchema = z.email({ message: 'must be an email address' }).max(254);
 
 // NIST SP 800-63B: length is what matters; long passphrases allowed. The length rule only:
 // password_policy.ts's passwordProblem() adds the checks against common and context passwords.
-export const passwordSchema = z.string().superRefine((password, ctx) => {
+const passwordSchema = z.string().superRefine((password, ctx) => {
   const problem = passwordLengthProblem(password);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });

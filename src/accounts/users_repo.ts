@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.js';
 import { hasNul } from '../core/nul_characters.js';
 import { isUuid } from '../core/uuid.js';
+import { GatehouseError } from '../core/errors.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
 
@@ -20,8 +21,10 @@ export interface User {
   updated_at: Date;
 }
 
-export class UserError extends Error {
-  override name = 'UserError';
+export class UserError extends GatehouseError {
+  constructor(message: string) {
+    super('ERR_USER_EXISTS', message);
+  }
 }
 
 const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, disabled, created_at, updated_at';

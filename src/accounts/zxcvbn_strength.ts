@@ -5,7 +5,7 @@
 // so a server that never sets a password never loads them.
 
 /** zxcvbn's score 2: at least 10^6 guesses ("somewhat guessable" is score 1 and below). */
-export const MIN_SCORE = 2;
+const MIN_SCORE = 2;
 
 /** Null when the password is strong enough; otherwise zxcvbn's reason, as a short phrase ('' when it gives none). */
 export type StrengthEstimator = (password: string, userInputs: string[]) => Promise<string | null>;

@@ -1,54 +1,77 @@
 import type { ErrorRequestHandler } from 'express';
+import { errors } from 'oidc-provider';
 import type { Logger } from '../core/log.js';
 import type { RenderPage } from '../pages/render_page.js';
 import { describeError } from '../provider/hosted_provider_pages.js';
 import { loggedPath } from '../http/logged_path.js';
-import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, unavailableReason } from '../core/database_unavailable.js';
-
-interface HttpishError {
-  status?: number;
-  statusCode?: number;
-  error?: string;
-  error_description?: string;
-  type?: string;
-  expose?: boolean;
-}
+import { setRetryAfter } from '../http/retry_after.js';
+import { GatehouseError } from '../core/errors.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, unavailableReason } from '../core/database_unavailable.js';
 
 // The last Express handler: a human page with the OAuth error code, never a stack trace.
-// Errors that carry an HTTP status below 500 (oidc-provider's errors, body parser limits) keep it.
+// Our own errors (GatehouseError) and oidc-provider's carry the status and code to answer with;
+// Express's own stack (body-parser's size and syntax errors, the router's undecodable paths)
+// reports an http-errors style `status`, which is kept (a 4xx shows as invalid_request, 413 as
+// request_too_large). Anything else is a 500 that shows nothing of its message.
+
+interface Answer {
+  status: number;
+  /** the OAuth-style code the page names, and which page text it shows */
+  code: string;
+  /** text the person may see beside it */
+  description?: string | undefined;
+  retryAfterSeconds?: number | undefined;
+}
+
+/** The status an error from Express's own stack carries (http-errors' `status`), if a 4xx or 5xx. */
+function expressStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return Number.isInteger(status) && (status as number) >= 400 && (status as number) < 600 ? (status as number) : undefined;
+}
+
+function answerFor(error: unknown): Answer {
+  if (error instanceof GatehouseError) {
+    const { status, retryAfterSeconds } = error;
+    return { status, code: error.error, description: status < 500 ? error.description : undefined, retryAfterSeconds };
+  }
+  if (error instanceof errors.OIDCProviderError) {
+    const status = error.statusCode;
+    // SessionNotFound says invalid_request too; a person needs to hear the sign-in expired.
+    const code = error instanceof errors.SessionNotFound ? 'session_not_found' : error.error;
+    return { status, code, description: status < 500 ? error.error_description : undefined };
+  }
+  const status = expressStatus(error);
+  if (status === 413) return { status, code: 'request_too_large' };
+  if (status !== undefined && status < 500) return { status, code: 'invalid_request' };
+  return { status: status ?? 500, code: 'server_error' };
+}
+
 export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler {
-  return (err: HttpishError & Error, req, res, _next) => {
-    if (isDatabaseUnavailable(err)) {
+  return (thrown: unknown, req, res, _next) => {
+    // A pg or PGlite failure that means an outage is answered as our DatabaseUnavailable.
+    const error = thrown instanceof GatehouseError || !isDatabaseUnavailable(thrown) ? thrown : new DatabaseUnavailable(thrown);
+    const answer = answerFor(error);
+    if (error instanceof DatabaseUnavailable) {
       // Not a fault of this request, nor a bug: one warning line, no stack, and a page that
       // says to try again (the hosted pages carry no state a reload would lose).
-      log.warn({ event: 'db.unavailable', path: loggedPath(req.path), reason: unavailableReason(err) }, 'database unavailable');
-      if (res.headersSent) return;
-      const { heading, message } = describeError('temporarily_unavailable');
-      render('error', { heading, message, code: 'temporarily_unavailable' })
-        .then((html) => res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).type('html').send(html))
-        .catch(() => res.status(503).type('text').send('temporarily_unavailable'));
-      return;
+      log.warn({ event: 'db.unavailable', path: loggedPath(req.path), reason: unavailableReason(error) }, 'database unavailable');
+    } else if (answer.status >= 500) {
+      log.error({ err: thrown, path: loggedPath(req.path) }, 'request failed');
+    } else {
+      log.info({ path: loggedPath(req.path), error: answer.code }, 'request refused');
     }
-    const status = err.statusCode ?? err.status ?? 500;
-    // SessionNotFound carries error = 'invalid_request' too; a person needs to hear it expired.
-    const code =
-      err.name === 'SessionNotFound'
-        ? 'session_not_found'
-        : (err.error ?? (status === 413 ? 'request_too_large' : status < 500 ? 'invalid_request' : 'server_error'));
-    if (status >= 500) log.error({ err, path: loggedPath(req.path) }, 'request failed');
-    else log.info({ path: loggedPath(req.path), error: code }, 'request refused');
-    const { heading, message } =
-      code === 'request_too_large'
-        ? { heading: 'Request too large', message: 'The form you sent is larger than this service accepts.' }
-        : describeError(code, status < 500 ? err.error_description : undefined);
     if (res.headersSent) return;
-    render('error', { heading, message, code })
-      .then((html) =>
+    if (answer.retryAfterSeconds !== undefined) setRetryAfter(res, answer.retryAfterSeconds);
+    const { heading, message } = describeError(answer.code, answer.description);
+    render('error', { heading, message, code: answer.code })
+      .then((html) => res.status(answer.status).type('html').send(html))
+      .catch(() => {
+        // Without a page, an outage still says 503 (and what it is); anything else is our fault.
+        const outage = answer.status === 503;
         res
-          .status(status >= 400 && status < 600 ? status : 500)
-          .type('html')
-          .send(html),
-      )
-      .catch(() => res.status(500).type('text').send('server_error'));
+          .status(outage ? 503 : 500)
+          .type('text')
+          .send(outage ? answer.code : 'server_error');
+      });
   };
 }

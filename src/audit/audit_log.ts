@@ -12,7 +12,7 @@ import { deleteInBatches } from '../db/delete_in_batches.js';
 // Writing the row must never break what is being audited: a failed write is logged and dropped.
 
 /** Every audit event, with the level of its log line. The names are stable (README, "Audit trail"). */
-export const AUDIT_EVENTS = {
+const AUDIT_EVENTS = {
   'login.success': 'info',
   /** details.reason: bad_credentials | disabled | locked_out */
   'login.failure': 'info',
@@ -47,7 +47,7 @@ export const AUDIT_EVENTS = {
   'password.changed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
-export type AuditEventName = keyof typeof AUDIT_EVENTS;
+type AuditEventName = keyof typeof AUDIT_EVENTS;
 
 export interface AuditEvent {
   event: AuditEventName;
@@ -78,7 +78,7 @@ export interface AuditRow {
 }
 
 /** What makes repeats of an event one row: the same key, each within `windowSeconds` of the last. */
-export interface RepeatKey {
+interface RepeatKey {
   key: string;
   windowSeconds: number;
 }

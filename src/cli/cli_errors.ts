@@ -1,12 +1,15 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/format_issues.js';
+import { GatehouseError } from '../core/errors.js';
 
 // The CLI's one promise about failure: exit 1 and ONE line `gatehouse: <message>` on stderr,
 // whatever threw (commander, zod, pg, PGlite, our own checks), and never a stack trace.
 
 /** A failure whose message is already meant for the operator. */
-export class CliError extends Error {
-  override name = 'CliError';
+export class CliError extends GatehouseError {
+  constructor(message: string) {
+    super('ERR_CLI_REFUSED', message);
+  }
 }
 
 // `--password=hunter2` typed by mistake must not be echoed back by "unknown option".

@@ -10,7 +10,7 @@ import type { GatehouseConfig } from './gatehouse_config.js';
  * (`openssl rand -base64 32` gives 44) put it beyond online guessing and match the 256-bit key
  * client_secret_jwt's HS256 derives from it.
  */
-export const MIN_CLIENT_SECRET_LENGTH = 32;
+const MIN_CLIENT_SECRET_LENGTH = 32;
 
 export interface ConfigWarning {
   path: string;

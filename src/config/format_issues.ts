@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { GatehouseError } from '../core/errors.js';
 
 // Renders zod issues as `clients[2].redirect_uris[0]: must be an absolute URL`,
 // the form INTERFACE.md promises for `gatehouse config check`.
@@ -15,11 +16,10 @@ export function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends GatehouseError {
   readonly problems: string[];
   constructor(source: string, problems: string[]) {
-    super(`${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('ERR_CONFIG_INVALID', `${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }

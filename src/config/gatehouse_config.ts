@@ -5,7 +5,7 @@ import { ACCOUNT_CLIENT_ID } from './account_client.js';
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
 // than silently dropped by the library later.
 
-export const STANDARD_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+const STANDARD_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
 const absoluteUrl = z.string().refine((value) => {
   try {
@@ -63,7 +63,7 @@ export const clientSchema = z
   })
   .strict();
 
-export const apiSchema = z
+const apiSchema = z
   .object({
     identifier: absoluteUrl,
     name: z.string().min(1).max(200),

@@ -1,3 +1,5 @@
+import { GatehouseError } from './errors.js';
+
 // Which failures mean "the database cannot be reached right now" (retry later, answer 503)
 // rather than "this request or our code is wrong" (500). Callers branch on this, never on
 // messages of their own.
@@ -45,6 +47,7 @@ function unavailableHere(error: ErrorLike): boolean {
 
 /** True when `error` (or what caused it) says the database is unreachable or unavailable. */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (error instanceof DatabaseUnavailable) return true;
   if (!error || typeof error !== 'object' || depth > 4) return false;
   const e = error as ErrorLike;
   if (unavailableHere(e)) return true;
@@ -56,6 +59,7 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 
 /** A short, secret-free reason for logs: the SQLSTATE or socket code, else pg's message. */
 export function unavailableReason(error: unknown): string {
+  if (error instanceof DatabaseUnavailable) return unavailableReason(error.cause);
   const e = (error ?? {}) as ErrorLike;
   if (typeof e.code === 'string') return e.code;
   if (e.cause) return unavailableReason(e.cause);
@@ -64,3 +68,15 @@ export function unavailableReason(error: unknown): string {
 
 /** What 503 answers tell clients: try again after this many seconds. */
 export const RETRY_AFTER_SECONDS = 5;
+
+/** A database failure (the `cause`, from pg or PGlite) classified as an outage: 503, try again shortly. */
+export class DatabaseUnavailable extends GatehouseError {
+  constructor(cause: unknown) {
+    super('ERR_DATABASE_UNAVAILABLE', 'the database is unavailable', {
+      status: 503,
+      error: 'temporarily_unavailable',
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+      cause,
+    });
+  }
+}

@@ -2,7 +2,7 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 
 // Every path that can carry a credential. pino-http serialises req/res, the provider's
 // events carry ctx-derived objects; both are covered here so no call site has to remember.
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   '*.password',
   'secret',

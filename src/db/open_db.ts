@@ -6,6 +6,7 @@ import pg from 'pg';
 import { dbOnPool, type Db } from './db.js';
 import { acquireLock, publishSocket, readLock, releaseLock, type LockInfo } from './embedded_lock.js';
 import { DataDirNotPrivate, makeDataDirPrivate } from './private_data_dir.js';
+import { GatehouseError } from '../core/errors.js';
 
 export interface OpenDbOptions {
   databaseUrl: string | undefined;
@@ -22,12 +23,14 @@ export interface OpenDbOptions {
   queryTimeoutMs?: number | undefined;
 }
 
-export class DbOpenError extends Error {
-  override name = 'DbOpenError';
+export class DbOpenError extends GatehouseError {
+  constructor(message: string) {
+    super('ERR_DB_OPEN', message);
+  }
 }
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
-export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 
 // While the database is down or unreachable, every request must fail within seconds (and be
 // answered 503, see database_unavailable.ts) rather than hang: a bounded wait for a connection,

@@ -1,16 +1,19 @@
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { GatehouseError } from '../core/errors.js';
 
 // DATA_DIR holds the embedded database: its WAL carries argon2 hashes and private JWKs. PGlite
 // creates its files 0666 in 0755 folders whatever the umask (it chmods them itself), so every
 // start puts DATA_DIR and everything under it back to owner-only before the database opens;
 // private_node_fs.ts keeps the files PGlite creates afterwards private.
 
-export const PRIVATE_DIR_MODE = 0o700;
-export const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
+const PRIVATE_FILE_MODE = 0o600;
 
-export class DataDirNotPrivate extends Error {
-  override name = 'DataDirNotPrivate';
+export class DataDirNotPrivate extends GatehouseError {
+  constructor(message: string) {
+    super('ERR_DATA_DIR_NOT_PRIVATE', message);
+  }
 }
 
 function refuse(dataDir: string, target: string, why: string): DataDirNotPrivate {

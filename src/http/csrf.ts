@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import { GatehouseError } from '../core/errors.js';
 
 // CSRF tokens for the forms Gatehouse hosts (login, consent, deny/cancel, account pages).
 //
@@ -14,7 +15,7 @@ import type { Request, RequestHandler, Response } from 'express';
 // The form field is `csrf_token`: views include `partials/csrf_field` (which writes it) and
 // handlers put `requireCsrfToken` in front of anything that acts on a POST.
 
-export const CSRF_FIELD = 'csrf_token';
+const CSRF_FIELD = 'csrf_token';
 
 /** How long a rendered form stays valid: as long as an interaction lives. */
 export const CSRF_MAX_AGE_SECONDS = 3600;
@@ -74,13 +75,9 @@ export function createCsrf({ cookieKeys, maxAgeSeconds = CSRF_MAX_AGE_SECONDS, n
 }
 
 /** A POST without a valid token: shown as a 403 page, and nothing was done. */
-export class FormExpired extends Error {
-  override name = 'FormExpired';
-  readonly status = 403;
-  readonly error = 'form_expired';
-  readonly expose = true;
+export class FormExpired extends GatehouseError {
   constructor() {
-    super('the form was submitted without a valid CSRF token');
+    super('ERR_FORM_EXPIRED', 'the form was submitted without a valid CSRF token', { status: 403, error: 'form_expired' });
   }
 }
 

@@ -1,8 +1,10 @@
-import { errors } from 'oidc-provider';
+import { GatehouseError } from '../core/errors.js';
+
+const DESCRIPTION = 'this step of the sign-in does not apply right now; go back to the application and start again';
 
 /** A request to an interaction step that does not match the prompt the provider is at. */
-export class WrongPrompt extends errors.InvalidRequest {
+export class WrongPrompt extends GatehouseError {
   constructor() {
-    super('this step of the sign-in does not apply right now; go back to the application and start again');
+    super('ERR_WRONG_PROMPT', DESCRIPTION, { status: 400, error: 'invalid_request', description: DESCRIPTION });
   }
 }

@@ -6,6 +6,7 @@ import { checkPassword } from '../accounts/passwords.js';
 import type { LoginThrottle } from '../throttling/login_throttle.js';
 import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
+import { setRetryAfter } from '../http/retry_after.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { Logger } from '../core/log.js';
 import { WrongPrompt } from './interaction_errors.js';
@@ -46,7 +47,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
   }
 
   async function lockedPage(res: Response, locals: PageLocals, retryAfterSeconds: number) {
-    res.set('retry-after', String(retryAfterSeconds));
+    setRetryAfter(res, retryAfterSeconds);
     await page(res, 429, { ...locals, error: lockedMessage(retryAfterSeconds) });
   }
 

@@ -14,7 +14,7 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 const generate = promisify(generateKeyPair);
 const KEYS_LOCK = 0x6b657973; // "keys"
 
-export interface KeyRow extends TimedKey {
+interface KeyRow extends TimedKey {
   created_at: Date;
 }
 
@@ -39,7 +39,7 @@ export interface LoadedKeys {
 }
 
 /** Retired keys stay published this long by default: the longest token or cookie life. */
-export const DEFAULT_RETENTION: Retention = { signingSeconds: 24 * 3600, cookieSeconds: 14 * 24 * 3600 };
+const DEFAULT_RETENTION: Retention = { signingSeconds: 24 * 3600, cookieSeconds: 14 * 24 * 3600 };
 
 const newKid = () => randomBytes(12).toString('base64url');
 

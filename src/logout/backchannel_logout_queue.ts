@@ -9,7 +9,7 @@ import { claimDueNotices, deleteNotice, recordFailedAttempt, storeLogoutNotices,
 // timeout, so a slow or dead RP holds a sign-out for no longer than that), deleted when the RP
 // acknowledged it, and otherwise retried with exponential backoff by any running instance.
 
-export interface BackchannelQueueSettings {
+interface BackchannelQueueSettings {
   /** first retry delay; each later one doubles, up to an hour */
   retryBaseMs: number;
   /** attempts before a notice is dropped (and logged as given up) */

@@ -10,7 +10,7 @@ import type { RenderPage } from '../pages/render_page.js';
 // for at most FRAME_WAIT_MS (views/static/frontchannel_logout.js), then goes on. The page's
 // Content-Security-Policy lets it frame exactly those origins.
 
-export const FRAME_WAIT_MS = 3000;
+const FRAME_WAIT_MS = 3000;
 
 interface LogoutClientMetadata {
   frontchannel_logout_uri?: string;

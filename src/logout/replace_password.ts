@@ -50,5 +50,3 @@ export function createPasswordReplacer({ users, sessions, notify }: ReplacePassw
     return { sessionsEnded: ended.ended, grantsRevoked: revoked.revoked, logoutNotices: notices.length };
   };
 }
-
-export type ReplacePassword = ReturnType<typeof createPasswordReplacer>;

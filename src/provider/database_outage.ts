@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../core/database_unavailable.js';
+import { setRetryAfter } from '../http/retry_after.js';
 import { describeError } from './hosted_provider_pages.js';
 import { onProviderEvent } from './provider_events.js';
 
@@ -31,7 +32,7 @@ export function answerDatabaseOutages(provider: Provider, render: RenderPage): v
     if (!outages.has(ctx)) return;
     const page = ctx.body ? Boolean(ctx.response.is('html')) : ctx.accepts('json', 'html') === 'html';
     ctx.status = 503;
-    ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+    setRetryAfter(ctx, RETRY_AFTER_SECONDS);
     ctx.set('cache-control', 'no-store');
     if (page) {
       const { heading, message } = describeError('temporarily_unavailable');

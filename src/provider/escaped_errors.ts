@@ -2,8 +2,8 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 
 // oidc-provider's routes answer their own errors, but one thing runs after a route has answered:
-// the library saves a changed session once more on the way out (ensureSessionSave in
-// lib/helpers/initialize_app.js). An OAuth error thrown there (the adapter refuses to store a
+// the library saves a changed session once more on the way out (ensureSessionSave in the
+// library's lib/helpers/initialize_app.js). An OAuth error thrown there (the adapter refuses to store a
 // session holding a NUL character from a request parameter, see postgres_adapter.ts) would reach
 // Koa's default handler and leave as a bare text/plain 400. Such an error is answered here the
 // way the routes answer theirs: the error page for a browser, the OAuth JSON error otherwise.

@@ -25,6 +25,8 @@ const HEADINGS: Record<string, [string, string]> = {
   session_not_found: ['Sign-in expired', 'This sign-in page has expired or was already used. Go back to the application and sign in again.'],
   // A hosted form posted without a valid CSRF token (http/csrf.ts).
   form_expired: ['Form expired', 'This form has expired. Go back and try again.'],
+  // A body over a parser's limit (http/hosted_forms.ts, http/provider_body_limit.ts).
+  request_too_large: ['Request too large', 'The form you sent is larger than this service accepts.'],
 };
 
 export function describeError(code: string | undefined, description?: string): { heading: string; message: string } {
@@ -74,7 +76,7 @@ function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
 
 export function createProviderPages(render: RenderPage) {
   return {
-    async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, _error: Error) {
+    async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
       const { heading, message } = describeError(out.error, out.error_description);
       ctx.type = 'html';
       ctx.body = await render('error', { heading, message, code: out.error });

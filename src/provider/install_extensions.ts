@@ -49,7 +49,7 @@ const EXTENSIONS: readonly Extension[] = [
   // An OAuth error thrown after a route answered gets the route's error page or JSON, not bare text.
   (provider, { render }) => {
     const pages = createProviderPages(render);
-    answerEscapedErrors(provider, (ctx, out, error) => pages.renderError(ctx, out, error));
+    answerEscapedErrors(provider, (ctx, out) => pages.renderError(ctx, out));
   },
   // Two requests presenting the same client assertion or DPoP proof at once: only one is served.
   (provider) => {

@@ -12,7 +12,7 @@ import { createConsentsRepo } from './consents_repo.js';
 // key (a hash of the cookie value): showing it reveals nothing usable. The statements are the
 // tables' own: oidc_models_store.ts, clients_store.ts and consents_repo.ts.
 
-export interface SessionSummary {
+interface SessionSummary {
   /** storage key of the session (SHA-256 of its cookie value, base64url) */
   id: string;
   signedInAt: Date | undefined;
@@ -24,7 +24,7 @@ export interface SessionSummary {
   clients: string[];
 }
 
-export interface GrantSummary {
+interface GrantSummary {
   grantId: string;
   clientId: string;
   /** OpenID scopes granted (openid, profile, email, offline_access) */

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/db.js';
 import { createOidcModelsStore } from './oidc_models_store.js';
+import { GatehouseError } from '../core/errors.js';
 
 // oidc-provider remembers each client assertion and DPoP proof it accepts (the ReplayDetection
 // model) by calling `find` and then `upsert`. Two requests carrying the same proof at once both
@@ -11,10 +12,9 @@ import { createOidcModelsStore } from './oidc_models_store.js';
 // `invalid_grant` for a DPoP proof at the token endpoint).
 
 /** Thrown by the adapter when another request stored the same proof first. */
-export class ReplayDetected extends Error {
+export class ReplayDetected extends GatehouseError {
   constructor() {
-    super('this proof was already used');
-    this.name = 'ReplayDetected';
+    super('ERR_REPLAY_DETECTED', 'this proof was already used');
   }
 }
 

@@ -6,6 +6,7 @@ import type { ClientAuthThrottle } from './client_auth_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import { hasNul } from '../core/nul_characters.js';
 import { currentRequest } from '../core/request_context.js';
+import { setRetryAfter } from '../http/retry_after.js';
 
 // Puts client_auth_throttle.ts in front of every endpoint where a client authenticates.
 //
@@ -28,7 +29,7 @@ export const CLIENT_AUTH_ERROR_EVENTS = ['grant.error', 'introspection.error', '
 /** An endpoint's error event, as oidc-provider emits it. */
 type EndpointErrorListener = (ctx: KoaContextWithOIDC, error: unknown) => void;
 
-export class ClientAuthLocked extends errors.OIDCProviderError {
+class ClientAuthLocked extends errors.OIDCProviderError {
   constructor() {
     super(429, 'invalid_client');
     this.error_description = 'too many failed client authentication attempts; retry later';
@@ -77,7 +78,7 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
           { event: 'client_auth.throttled', client_id: id, ip, route: ctx.oidc.route, retry_after: retryAfter },
           'client authentication refused: locked after too many failures from this address',
         );
-        ctx.set('retry-after', String(retryAfter));
+        setRetryAfter(ctx, retryAfter);
         throw new ClientAuthLocked();
       }
       if (slowdown > 0) {

@@ -46,10 +46,10 @@ export interface ClientAuthThrottle {
 const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
 /** How long a "not locked" / "not slowed" read from the database is believed. */
-export const UNLOCKED_FRESH_MS = 1_000;
+const UNLOCKED_FRESH_MS = 1_000;
 /** Failures of one client from all addresses, as a multiple of the per-address limit, that slow it down. */
-export const SLOW_FACTOR = 10;
-export const SLOW_MS = 1_000;
+const SLOW_FACTOR = 10;
+const SLOW_MS = 1_000;
 /** Cached answers kept at most; past it the oldest are forgotten (and read again when needed). */
 const MAX_CACHED = 10_000;
 

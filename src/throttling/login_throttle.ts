@@ -22,15 +22,15 @@ export interface LoginThrottleSettings {
   lockoutSeconds: number;
 }
 
-export type LockScope = 'account' | 'ip';
+type LockScope = 'account' | 'ip';
 
-export interface Lockout {
+interface Lockout {
   scope: LockScope;
   retryAfterSeconds: number;
 }
 
 /** An admitted attempt; hand it back to `failed` or `succeeded`. */
-export interface Attempt {
+interface Attempt {
   readonly accountKey: string;
   readonly ipKey: string;
   /** this attempt's number among the account's attempts in the window, counting from 1 */
@@ -43,7 +43,7 @@ export interface Attempt {
  * A refused attempt. `lockKey` names the lockout (`account:<hash of the login>` or `ip:<address>`)
  * and `lockoutSeconds` its full length: the refusals of one lockout are audited as one row.
  */
-export type Admission = { admitted: true; attempt: Attempt } | ({ admitted: false; lockKey: string; lockoutSeconds: number } & Lockout);
+type Admission = { admitted: true; attempt: Attempt } | ({ admitted: false; lockKey: string; lockoutSeconds: number } & Lockout);
 
 export interface LoginThrottle {
   /**
@@ -72,7 +72,7 @@ const retryAfter = (res: Pick<RateLimiterRes, 'msBeforeNext'>) => Math.max(1, Ma
  * PGlite every pg connection shares one backend where names collide, so its queries go through
  * db.query, which knows when to drop them.
  */
-export function limitsStoreClient(db: Pick<Db, 'query'>) {
+function limitsStoreClient(db: Pick<Db, 'query'>) {
   return { query: (q: { name?: string; text: string; values?: unknown[] }) => db.query(q) };
 }
 

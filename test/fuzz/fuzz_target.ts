@@ -22,7 +22,7 @@ export interface FuzzTarget {
   close(): Promise<void>;
 }
 
-export const KNOWN_CLIENTS: readonly KnownClient[] = [
+const KNOWN_CLIENTS: readonly KnownClient[] = [
   { clientId: 'web', secret: SECRETS.web },
   { clientId: 'spa' },
   { clientId: 'first-party', secret: SECRETS.firstParty },
@@ -49,7 +49,7 @@ function untrustedSigner(): JwtContext['sign'] {
  * with wrong secrets, and enough failures lock a client out for a while (client_auth_throttle.ts):
  * a lockout is no lost data, so the witness uses a client the fuzzing never names.
  */
-export function fuzzConfig(): GatehouseConfig {
+function fuzzConfig(): GatehouseConfig {
   const base = testConfig();
   return testConfig({ clients: [...base.clients, clientSchema.parse(WITNESS_CLIENT)] });
 }

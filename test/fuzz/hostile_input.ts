@@ -5,7 +5,7 @@ import fc from 'fast-check';
 // raw text (or bytes), so invalid percent-encoding and invalid UTF-8 reach the server as sent.
 
 /** How many runs each property gets: FUZZ_RUNS for a longer local run, else the CI budget. */
-export function fuzzRuns(ciDefault: number): number {
+function fuzzRuns(ciDefault: number): number {
   const runs = Number(process.env.FUZZ_RUNS);
   return Number.isInteger(runs) && runs > 0 ? runs : ciDefault;
 }
@@ -174,7 +174,7 @@ export const rawName: fc.Arbitrary<string> = fc.oneof(
 export type RawPair = [name: string, value: string | undefined];
 
 /** A list of raw pairs; a value of `undefined` sends the bare name (`a&b=1`). Names repeat. */
-export function rawPairs(base: fc.Arbitrary<RawPair> = fc.tuple(rawName, fc.option(rawValue, { nil: undefined }))): fc.Arbitrary<RawPair[]> {
+function rawPairs(base: fc.Arbitrary<RawPair> = fc.tuple(rawName, fc.option(rawValue, { nil: undefined }))): fc.Arbitrary<RawPair[]> {
   return fc.array(base, { maxLength: 10 }).chain((pairs) =>
     pairs.length === 0
       ? fc.constant(pairs)
@@ -187,7 +187,7 @@ export function rawPairs(base: fc.Arbitrary<RawPair> = fc.tuple(rawName, fc.opti
 }
 
 /** Joins raw pairs into a query string or form body, sometimes with odd separators. */
-export function joinPairs(pairs: readonly RawPair[], separator = '&'): string {
+function joinPairs(pairs: readonly RawPair[], separator = '&'): string {
   return pairs.map(([n, v]) => (v === undefined ? n : `${n}=${v}`)).join(separator);
 }
 
@@ -368,9 +368,9 @@ export interface RawBody {
 const FORM = 'application/x-www-form-urlencoded';
 
 /** 1.1 MB of form: built once, so generating it costs nothing. */
-export const HUGE_FORM = Buffer.from(`a=${'x'.repeat(1_100_000)}`);
+const HUGE_FORM = Buffer.from(`a=${'x'.repeat(1_100_000)}`);
 /** Over 100 kB in one value: longer than any endpoint accepts. */
-export const LONG_FORM = Buffer.from(`client_id=web&state=${'s'.repeat(120_000)}`);
+const LONG_FORM = Buffer.from(`client_id=web&state=${'s'.repeat(120_000)}`);
 
 export function rawBody(form: fc.Arbitrary<string> = rawQuery): fc.Arbitrary<RawBody> {
   const multipart = fc.tuple(rawName, hostileText).map(([name, value]) => ({

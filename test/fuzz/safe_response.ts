@@ -8,7 +8,7 @@ import type { RawBody } from './hostile_input.js';
 // address a client registered.
 
 /** A hang is any answer slower than this (the slowest honest answer is a throttled sign-in, ~2 s). */
-export const RESPONSE_DEADLINE_MS = 8_000;
+const RESPONSE_DEADLINE_MS = 8_000;
 
 export interface HostileRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
@@ -90,7 +90,7 @@ function decodeHtmlAttribute(value: string): string {
 }
 
 /** Everything wrong with `answer`, as sentences (empty when it is safe). */
-export function problemsWith(answer: Answer, policy: Policy): string[] {
+function problemsWith(answer: Answer, policy: Policy): string[] {
   const problems: string[] = [];
   if (answer.status >= 500 || answer.status < 200) problems.push(`status ${answer.status}`);
   if (STACK_TRACE.test(answer.body)) problems.push(`a stack trace or source path in the body: ${answer.body.match(STACK_TRACE)![0]}`);

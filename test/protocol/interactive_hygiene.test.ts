@@ -9,7 +9,7 @@ import { expectRedirect } from '../support/hosted_pages.js';
 // A whole session (sign-in with consent, code exchange, userinfo, refresh, introspection,
 // revocation, logout) leaves no trace it should not:
 // - oidc-provider prints "you MUST/SHOULD change" for every hook left at its default, once per
-//   process, on first use (lib/helpers/defaults.js through lib/helpers/attention.js, which
+//   process, on first use (its lib/helpers/defaults.js through lib/helpers/attention.js, which
 //   writes with console.warn and console.info);
 // - the logs hold no password, client secret, code, token or cookie value.
 // This file runs alone in its process (vitest forks), so the library's once-only warnings have
