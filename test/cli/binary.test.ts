@@ -1,11 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDb, defaultBackend, type TestDb } from '../support/test_db.js';
 import { testConfig, SECRETS } from '../support/fixtures.js';
 import { discover, signIn } from '../support/relying_party.js';
@@ -48,14 +47,6 @@ const readyz = (issuer: string) =>
   );
 
 const testDbs: TestDb[] = [];
-beforeAll(async () => {
-  // Compile src/ to dist/ as `npm install` does (incremental: quick when nothing changed).
-  await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT,
-  }).catch((error: { stdout?: string }) => {
-    throw new Error(`the build failed:\n${error.stdout}`);
-  });
-}, 180_000);
 
 afterAll(async () => {
   for (const testDb of testDbs) await testDb.drop();
