@@ -10,5 +10,11 @@ export default defineConfig({
     include: ['test/unit/**/*.test.ts', 'test/protocol/**/*.test.ts'],
     // Nothing here runs dist/: only the embedded database's template is needed.
     globalSetup: ['test/support/global_setup.ts'],
+    // One module graph per worker instead of one per file: oidc-provider, jose and the app are
+    // loaded twice in all rather than 46 times, which halves the layer's CPU time (93 to 52 CPU
+    // seconds here). Every file still starts its own server on its own database. `npm test`
+    // keeps isolating files (interactive_hygiene.test.ts needs a fresh process to see the
+    // library's once-per-process warnings).
+    isolate: false,
   },
 });
