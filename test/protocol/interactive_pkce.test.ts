@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { RunningGatehouse } from '../support/start_gatehouse.js';
-import { startGatehouseWithUsers, rpFor, credentialsOf } from '../support/factories.js';
-import { ALICE, RP, testConfig } from '../support/fixtures.js';
-import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
+import { configWithClients, credentialsOf, rpFor, startGatehouseWithUsers } from '../support/factories.js';
+import { ALICE, RP } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
 import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
 import { tokenRequest as clientTokenRequest } from '../support/oauth_requests.js';
@@ -23,9 +22,8 @@ const SPA_CALLBACK = `${RP}/spa/callback`;
 const alice = credentialsOf(ALICE);
 
 beforeAll(async () => {
-  const base = testConfig();
   const legacyClient = { client_id: 'legacy', client_secret: LEGACY_SECRET, redirect_uris: [LEGACY_CALLBACK], scope: 'openid profile', require_pkce: false };
-  ({ gh } = await startGatehouseWithUsers([ALICE], { config: gatehouseConfigSchema.parse({ ...base, clients: [...base.clients, legacyClient] }) }));
+  ({ gh } = await startGatehouseWithUsers([ALICE], { config: configWithClients(legacyClient) }));
   spa = await rpFor(gh, 'spa');
   web = await rpFor(gh, 'web');
   legacy = await discover(gh.issuer, 'legacy', LEGACY_SECRET);
