@@ -1,15 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDb, defaultBackend, type TestDb } from '../support/test_db.js';
 import { testConfig, SECRETS } from '../support/fixtures.js';
 import { discover, signIn } from '../support/relying_party.js';
 import { REPO_ROOT, type CliResult } from './cli_harness.js';
+import { eventually, GiveUp } from '../support/eventually.js';
 
 // The `gatehouse` binary as an operator runs it: `node bin/gatehouse.js …` in its own process,
 // on the compiled dist/, alone on the database and beside a running embedded-database server.
@@ -48,14 +47,6 @@ const readyz = (issuer: string) =>
   );
 
 const testDbs: TestDb[] = [];
-beforeAll(async () => {
-  // Compile src/ to dist/ as `npm install` does (incremental: quick when nothing changed).
-  await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT,
-  }).catch((error: { stdout?: string }) => {
-    throw new Error(`the build failed:\n${error.stdout}`);
-  });
-}, 180_000);
 
 afterAll(async () => {
   for (const testDb of testDbs) await testDb.drop();
@@ -107,10 +98,14 @@ describe('node bin/gatehouse.js', () => {
       });
       server.stdout!.on('data', (chunk) => (serverOutput += String(chunk)));
       server.stderr!.on('data', (chunk) => (serverOutput += String(chunk)));
-      for (let waited = 0; (await readyz(issuer)) !== 200; waited += 200) {
-        if (server.exitCode !== null || waited > 120_000) throw new Error(`the server did not become ready:\n${serverOutput}`);
-        await sleep(200);
-      }
+      const started = server;
+      await eventually(
+        async () => {
+          if (started.exitCode !== null) throw new GiveUp(`the server exited:\n${serverOutput}`);
+          return (await readyz(issuer)) === 200;
+        },
+        { what: `the server to become ready (output so far:\n${serverOutput})`, timeoutMs: 120_000, intervalMs: 100 },
+      );
 
       const added = await gatehouse(['users', 'add', 'erin', '--email', 'erin@example.com', '--name', 'Erin', '--password-stdin'], env, `${PASSWORD}\n`);
       expect(added).toMatchObject({ code: 0, stderr: '' });

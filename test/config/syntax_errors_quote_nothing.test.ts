@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, runCli } from '../cli/cli_harness.js';
-import { buildDist, spawnGatehouse } from '../support/spawn_gatehouse.js';
+import { spawnGatehouse } from '../support/spawn_gatehouse.js';
 
 // Issue #10, point 10: a config file holds client secrets, so a syntax error is reported by line
 // and column only. V8's JSON.parse quotes the text around an unexpected token ("Unexpected token
@@ -42,8 +42,7 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-syntax-'));
   for (const { name, text } of broken) await writeFile(path.join(dir, name), text);
-  await buildDist();
-}, 180_000);
+});
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });

@@ -14,7 +14,7 @@ import { LOGIN_FORM, expectNoStackTrace, expectPage, expectRedirect, pageKind, s
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { eventually } from '../support/eventually.js';
 import { startDbFaultProxy, type DbFaultProxy } from '../support/db_fault_proxy.js';
-import { buildDist, freePort, spawnGatehouse, type LogLine, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
+import { freePort, spawnGatehouse, type LogLine, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
 
 // Issue 4, point 6: when Postgres goes away, every request that needs it fails within seconds
 // with 503 (temporarily_unavailable JSON for clients, a page for people, Retry-After for both),
@@ -104,7 +104,6 @@ describe.each(serverBackends())('Gatehouse while %s is unavailable', () => {
   let tokens: { access: string; refresh: string };
 
   beforeAll(async () => {
-    await buildDist();
     testDb = await createTestDb('postgres', { open: false });
     cleanups.push(() => testDb.drop());
     const target = new URL(testDb.databaseUrl);

@@ -1,7 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import { openDb } from '../../src/db/open_db.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -12,7 +12,7 @@ import { availableBackends, serverBackends } from '../support/storage_backends.j
 import { testConfig } from '../support/fixtures.js';
 import { tokenRequest } from '../support/oauth_requests.js';
 import { eventually } from '../support/eventually.js';
-import { buildDist, spawnGatehouse, type LogLine } from '../support/spawn_gatehouse.js';
+import { spawnGatehouse, type LogLine } from '../support/spawn_gatehouse.js';
 
 // Issue #10, point 9: reloads are serial. Two SIGHUPs a few ms apart used to run two reloads at
 // once; the older file, slower to apply (a new API needs a validation provider of its own),
@@ -45,9 +45,6 @@ function config(clients: Record<string, unknown>[], extraApis = 0): GatehouseCon
 }
 
 const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  await buildDist();
-}, 180_000);
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open_db.js';
 import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
 import { createUsersRepo } from '../../src/accounts/users_repo.js';
@@ -11,7 +11,7 @@ import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
 import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import { CONSENT_FORM, LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization } from '../support/hosted_pages.js';
-import { buildDist, freePort, spawnGatehouse, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
+import { freePort, spawnGatehouse, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
 
 // Issue 4, point 6: a server killed with SIGKILL (an OOM kill, a lost node) in the middle of
 // sign-ins loses nothing it had committed. Restarted on the same database and port, the
@@ -24,9 +24,6 @@ const web = { clientId: 'web', secret: SECRETS.web };
 const alice = { login: ALICE.username, password: ALICE.password };
 
 const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  await buildDist();
-}, 180_000);
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { decodeProtectedHeader } from 'jose';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import { openDb } from '../../src/db/open_db.js';
@@ -13,7 +13,7 @@ import { ALICE, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, signIn } from '../support/relying_party.js';
 import { basicAuth, tokenRequest } from '../support/oauth_requests.js';
 import { parsePrometheus, valueOf } from '../support/prometheus_text.js';
-import { buildDist, processExists, spawnGatehouse, tryConnect, type LogLine, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
+import { processExists, spawnGatehouse, tryConnect, type LogLine, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
 
 // The server process and its signals (issue 5, points 3, 6 and 7), on `node dist/main.js`:
 // SIGTERM/SIGINT stop accepting, let in-flight requests finish, close the database and exit 0;
@@ -25,9 +25,6 @@ const BATCH_SECRET = 'batch-secret-0123456789abcdef0123456789';
 const REPORTS_API = 'https://reports.example.test';
 
 const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  await buildDist();
-}, 180_000);
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { rpFor } from '../support/factories.js';
 import { availableBackends } from '../support/storage_backends.js';
 import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
-import { authorize, discover, oidc } from '../support/relying_party.js';
+import { authorize, oidc } from '../support/relying_party.js';
 import { UserAgent } from '../support/user_agent.js';
 import { LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization } from '../support/hosted_pages.js';
 import { revoke, tokenRequest } from '../support/oauth_requests.js';
@@ -54,8 +55,8 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
     gh = await startGatehouse({ backend, env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '2', LOGIN_LOCKOUT_SECONDS: '60' } });
     for (const user of [ALICE, BOB, DAVE]) subs[user.username] = (await gh.createUser(user)).sub;
     await gh.testDb.db.query('UPDATE users SET disabled = true WHERE username = $1', [BOB.username]);
-    web = await discover(gh.issuer, 'web', SECRETS.web);
-    firstParty = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+    web = await rpFor(gh, 'web');
+    firstParty = await rpFor(gh, 'first-party');
   });
   afterAll(() => gh?.close());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor, credentialsOf } from '../support/factories.js';
 import { ALICE, RP, SECRETS } from '../support/fixtures.js';
-import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
+import { authorize, oidc, signIn } from '../support/relying_party.js';
 import { startAuthorization, expectRedirect } from '../support/hosted_pages.js';
 import { basicAuth, tokenRequest } from '../support/oauth_requests.js';
 import request from 'supertest';
@@ -13,7 +14,7 @@ import type { UserAgent } from '../support/user_agent.js';
 
 const FP_CALLBACK = `${RP}/fp/callback`;
 const firstParty = { clientId: 'first-party', secret: SECRETS.firstParty };
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 const BAD_CLAIMS = ['{"id_token":{"\\ud800":null}}', '{"userinfo":{"email":{"value":"a\\udfffb"}}}', '{"id_token":{"x\\u0000":null}}'];
 
 let gh: RunningGatehouse;
@@ -21,9 +22,8 @@ let fp: oidc.Configuration;
 let ua: UserAgent;
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  fp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
+  fp = await rpFor(gh, 'first-party');
   ({ ua } = await signIn(fp, { redirectUri: FP_CALLBACK, scope: 'openid', credentials: alice }));
 });
 afterAll(() => gh?.close());

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
-import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
+import { ALICE, RP, SECRETS } from '../support/fixtures.js';
+import type { ClientConfig } from '../../src/config/gatehouse_config.js';
+import { buildClient, configWithClients } from '../support/factories.js';
 import { discover, oidc } from '../support/relying_party.js';
 import { endpoints, postForm, userinfo } from '../support/oauth_requests.js';
 import { CONSENT_FORM, LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
@@ -25,23 +26,12 @@ let gh: RunningGatehouse;
 let aliceSub: string;
 let jwks: ReturnType<typeof createRemoteJWKSet>;
 
-function client(clientId: string, scope: string, extra: Record<string, unknown> = {}) {
-  return {
-    client_id: clientId,
-    client_secret: SECRET,
-    client_name: `App ${clientId}`,
-    redirect_uris: [`${RP}/${clientId}/callback`],
-    scope,
-    ...extra,
-  };
-}
+// Secret shared by this file's clients; a client named `x` redirects to RP/x/callback.
+const client = (clientId: string, scope: string, extra: Partial<ClientConfig> = {}) =>
+  buildClient(clientId, { client_secret: SECRET, client_name: `App ${clientId}`, scope, ...extra });
 
 beforeAll(async () => {
-  const base = testConfig();
-  const config = gatehouseConfigSchema.parse({
-    ...base,
-    clients: [...base.clients, client('narrow', 'openid'), client('narrow-first-party', 'openid', { skip_consent: true }), client('mail', 'openid email')],
-  });
+  const config = configWithClients(client('narrow', 'openid'), client('narrow-first-party', 'openid', { skip_consent: true }), client('mail', 'openid email'));
   gh = await startGatehouse({ config });
   aliceSub = (await gh.createUser({ ...ALICE, email_verified: true })).sub;
   jwks = createRemoteJWKSet(new URL((await endpoints(gh.issuer)).jwks));

@@ -1,20 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, SECRETS } from '../support/fixtures.js';
-import { discover, signIn, oidc } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import { ALICE } from '../support/fixtures.js';
+import { signIn, oidc } from '../support/relying_party.js';
 
 let gh: RunningGatehouse;
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
 });
 afterAll(() => gh?.close());
 
 describe('authorization code flow with PKCE', () => {
   it('signs Alice in, issues an ID token verified against the JWKS, and answers userinfo', async () => {
-    const rp = await discover(gh.issuer, 'web', SECRETS.web);
+    const rp = await rpFor(gh, 'web');
     const { tokens, seen, nonce } = await signIn(rp, {
       scope: 'openid profile email',
       credentials: { login: ALICE.username, password: ALICE.password },

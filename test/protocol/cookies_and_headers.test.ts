@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cookie } from 'tough-cookie';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers } from '../support/factories.js';
 import { ALICE, RP, webAuthorizationUrl } from '../support/fixtures.js';
 import { UserAgent, isPage, type Page, type Route } from '../support/user_agent.js';
 import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind } from '../support/hosted_pages.js';
@@ -110,8 +111,7 @@ function expectHeaders(ua: RecordingAgent, pages: Page[], https: boolean): void 
 describe('over a plain http issuer', () => {
   let gh: RunningGatehouse;
   beforeAll(async () => {
-    gh = await startGatehouse();
-    await gh.createUser(ALICE);
+    ({ gh } = await startGatehouseWithUsers([ALICE]));
   });
   afterAll(() => gh?.close());
 
@@ -125,8 +125,7 @@ describe('over a plain http issuer', () => {
 describe('over an https issuer behind a TLS-terminating proxy', () => {
   let gh: RunningGatehouse;
   beforeAll(async () => {
-    gh = await startGatehouse({ env: { ISSUER: PUBLIC_HTTPS, TRUST_PROXY: '1' } });
-    await gh.createUser(ALICE);
+    ({ gh } = await startGatehouseWithUsers([ALICE], { env: { ISSUER: PUBLIC_HTTPS, TRUST_PROXY: '1' } }));
   });
   afterAll(() => gh?.close());
 

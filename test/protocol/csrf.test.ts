@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS } from '../support/fixtures.js';
-import { discover, oidc, signIn } from '../support/relying_party.js';
+import { startGatehouseWithUsers, rpFor, credentialsOf } from '../support/factories.js';
+import { ALICE, RP } from '../support/fixtures.js';
+import { oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import {
   CONSENT_FORM,
@@ -24,12 +25,11 @@ import { createCsrf } from '../../src/http/csrf.js';
 
 let gh: RunningGatehouse;
 let web: oidc.Configuration;
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  web = await discover(gh.issuer, 'web', SECRETS.web);
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
+  web = await rpFor(gh, 'web');
 });
 afterAll(() => gh?.close());
 

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor, signedInBrowser } from '../support/factories.js';
 import { ALICE, FIXED_PKCE, RP, SECRETS } from '../support/fixtures.js';
-import { discover, oidc, signIn } from '../support/relying_party.js';
+import type { oidc } from '../support/relying_party.js';
 import { basicAuth } from '../support/oauth_requests.js';
 import { LOGIN_FORM, expectPage, pageKind, startAuthorization } from '../support/hosted_pages.js';
 
@@ -13,15 +14,13 @@ let gh: RunningGatehouse;
 let web: oidc.Configuration;
 let sessionCookie: string;
 
-const alice = { login: ALICE.username, password: ALICE.password };
 const FORM = 'application/x-www-form-urlencoded';
 const webAuth = basicAuth({ clientId: 'web', secret: SECRETS.web });
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  web = await discover(gh.issuer, 'web', SECRETS.web);
-  const { ua } = await signIn(web, { credentials: alice, consent: 'allow' });
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
+  web = await rpFor(gh, 'web');
+  const { ua } = await signedInBrowser(web, ALICE);
   sessionCookie = await ua.jar.getCookieString(gh.issuer);
 });
 afterAll(() => gh?.close());

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, API, RP, SECRETS } from '../support/fixtures.js';
-import { authorize, discover, oidc } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import { ALICE, API, RP } from '../support/fixtures.js';
+import { authorize, oidc } from '../support/relying_party.js';
 import type { Page } from '../support/user_agent.js';
 import {
   CONSENT_FORM,
@@ -29,11 +30,10 @@ const user = (username: string) => ({ username, email: `${username}@example.test
 const credentials = (username: string) => ({ login: username, password: user(username).password });
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
   for (const name of ['dora', 'erin', 'finn', 'gwen']) await gh.createUser(user(name));
-  web = await discover(gh.issuer, 'web', SECRETS.web);
-  firstParty = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  web = await rpFor(gh, 'web');
+  firstParty = await rpFor(gh, 'first-party');
 });
 afterAll(() => gh?.close());
 

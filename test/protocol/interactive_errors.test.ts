@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS } from '../support/fixtures.js';
-import { discover, oidc, signIn } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor, credentialsOf } from '../support/factories.js';
+import { ALICE, RP } from '../support/fixtures.js';
+import { oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { LOGIN_FORM, expectNoStackTrace, expectPage, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
 
@@ -12,12 +13,11 @@ import { LOGIN_FORM, expectNoStackTrace, expectPage, pageKind, startAuthorizatio
 let gh: RunningGatehouse;
 let web: oidc.Configuration;
 
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  web = await discover(gh.issuer, 'web', SECRETS.web);
+  ({ gh } = await startGatehouseWithUsers([ALICE]));
+  web = await rpFor(gh, 'web');
 });
 afterAll(() => gh?.close());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
-import { discover, oidc } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import { ALICE, BOB, RP } from '../support/fixtures.js';
+import { oidc } from '../support/relying_party.js';
 import type { Page } from '../support/user_agent.js';
 import { LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Started } from '../support/hosted_pages.js';
 
@@ -14,12 +15,10 @@ let rp: oidc.Configuration;
 const FP_CALLBACK = `${RP}/fp/callback`;
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  await gh.createUser(BOB);
+  ({ gh } = await startGatehouseWithUsers([ALICE, BOB]));
   await gh.createUser({ username: 'carol', email: 'carol@example.test', name: 'Carol', password: 'carol has a long password' });
   await gh.testDb.db.query(`UPDATE users SET disabled = true WHERE username = 'carol'`);
-  rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  rp = await rpFor(gh, 'first-party');
 });
 afterAll(() => gh?.close());
 

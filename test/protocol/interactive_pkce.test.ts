@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
-import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { configWithClients, credentialsOf, rpFor, startGatehouseWithUsers } from '../support/factories.js';
+import { ALICE, RP } from '../support/fixtures.js';
 import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
 import { CONSENT_FORM, LOGIN_FORM, callbackParams, expectPage, expectRedirect, startAuthorization } from '../support/hosted_pages.js';
 import { tokenRequest as clientTokenRequest } from '../support/oauth_requests.js';
@@ -19,15 +19,13 @@ const LEGACY_SECRET = 'legacy-secret-0123456789abcdef0123456789';
 const LEGACY_CALLBACK = `${RP}/legacy/callback`;
 
 const SPA_CALLBACK = `${RP}/spa/callback`;
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 
 beforeAll(async () => {
-  const base = testConfig();
   const legacyClient = { client_id: 'legacy', client_secret: LEGACY_SECRET, redirect_uris: [LEGACY_CALLBACK], scope: 'openid profile', require_pkce: false };
-  gh = await startGatehouse({ config: gatehouseConfigSchema.parse({ ...base, clients: [...base.clients, legacyClient] }) });
-  await gh.createUser(ALICE);
-  spa = await discover(gh.issuer, 'spa');
-  web = await discover(gh.issuer, 'web', SECRETS.web);
+  ({ gh } = await startGatehouseWithUsers([ALICE], { config: configWithClients(legacyClient) }));
+  spa = await rpFor(gh, 'spa');
+  web = await rpFor(gh, 'web');
   legacy = await discover(gh.issuer, 'legacy', LEGACY_SECRET);
 });
 afterAll(() => gh?.close());

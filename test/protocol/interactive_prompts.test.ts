@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
-import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
-import { UserAgent } from '../support/user_agent.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor, credentialsOf, signedInBrowser } from '../support/factories.js';
+import { ALICE, BOB, RP } from '../support/fixtures.js';
+import { authorize, oidc, signIn } from '../support/relying_party.js';
+import { UserAgent, isPage } from '../support/user_agent.js';
+import { eventually } from '../support/eventually.js';
 import { LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind, startAuthorization } from '../support/hosted_pages.js';
 
 // prompt, max_age, id_token_hint, login_hint, the claims parameter, and what the ID token
@@ -15,14 +16,12 @@ let gh: RunningGatehouse;
 let web: oidc.Configuration;
 let jwks: ReturnType<typeof createRemoteJWKSet>;
 
-const alice = { login: ALICE.username, password: ALICE.password };
-const bob = { login: BOB.username, password: BOB.password };
+const alice = credentialsOf(ALICE);
+const bob = credentialsOf(BOB);
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  await gh.createUser(BOB);
-  web = await discover(gh.issuer, 'web', SECRETS.web);
+  ({ gh } = await startGatehouseWithUsers([ALICE, BOB]));
+  web = await rpFor(gh, 'web');
   jwks = createRemoteJWKSet(new URL(`${gh.issuer}/jwks`));
 });
 afterAll(() => gh?.close());
@@ -33,10 +32,7 @@ async function verifyIdToken(idToken: string): Promise<JWTPayload> {
 }
 
 /** A browser with a Gatehouse session for Alice (and her consent for openid profile email). */
-async function signedInBrowser() {
-  const result = await signIn(web, { credentials: alice, consent: 'allow' });
-  return result;
-}
+const aliceSignedIn = () => signedInBrowser(web, ALICE);
 
 async function exchange(result: { callback: URL; codeVerifier: string; state: string; nonce: string }) {
   return oidc.authorizationCodeGrant(web, result.callback, {
@@ -50,7 +46,7 @@ async function exchange(result: { callback: URL; codeVerifier: string; state: st
 describe('the ID token from a sign-in', () => {
   it('echoes the nonce and carries auth_time, sid and an at_hash of the access token', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const { tokens, nonce } = await signedInBrowser();
+    const { tokens, nonce } = await aliceSignedIn();
     const claims = await verifyIdToken(tokens.id_token!);
     expect(claims.nonce).toBe(nonce);
     expect(claims.auth_time).toBeTypeOf('number');
@@ -65,7 +61,7 @@ describe('the ID token from a sign-in', () => {
 
 describe('prompt', () => {
   it('prompt=login shows the login page despite a session, and signs in again', async () => {
-    const { ua } = await signedInBrowser();
+    const { ua } = await aliceSignedIn();
     const { landing } = await startAuthorization(web, { ua, params: { prompt: 'login' } });
     const page = expectPage(landing);
     expect(pageKind(page)).toBe('login');
@@ -85,7 +81,7 @@ describe('prompt', () => {
   });
 
   it('prompt=none with a session returns a code without showing a page', async () => {
-    const { ua, tokens: first } = await signedInBrowser();
+    const { ua, tokens: first } = await aliceSignedIn();
     const result = await authorize(web, { ua, params: { prompt: 'none' } });
     expect(result.seen).toEqual({ login: 0, consent: 0 });
     const tokens = await exchange(result);
@@ -97,7 +93,7 @@ describe('prompt', () => {
   });
 
   it('prompt=none for scopes not yet consented returns consent_required', async () => {
-    const { ua } = await signedInBrowser();
+    const { ua } = await aliceSignedIn();
     const { landing } = await startAuthorization(web, { ua, scope: 'openid profile email things:write', params: { prompt: 'none' } });
     expect(callbackParams(expectRedirect(landing)).get('error')).toBe('consent_required');
   });
@@ -105,12 +101,17 @@ describe('prompt', () => {
 
 describe('max_age', () => {
   it('forces a new login once the sign-in is older, and the new auth_time is recent', async () => {
-    const { ua, tokens: first } = await signedInBrowser();
+    const { ua, tokens: first } = await aliceSignedIn();
     const firstAuthTime = (await verifyIdToken(first.id_token!)).auth_time as number;
-    // auth_time has whole seconds: max_age=1 is exceeded only when two seconds have ticked.
-    await sleep(2100);
-    const { landing } = await startAuthorization(web, { ua, params: { max_age: '1' } });
-    expect(pageKind(expectPage(landing))).toBe('login');
+    // auth_time has whole seconds: max_age=1 is exceeded only once two seconds have ticked.
+    // Until then the request goes straight back to the client; ask until the login page shows.
+    await eventually(
+      async () => {
+        const { landing } = await startAuthorization(web, { ua, params: { max_age: '1' } });
+        return isPage(landing) && pageKind(landing) === 'login';
+      },
+      { what: 'max_age=1 to ask for a login again', intervalMs: 250 },
+    );
 
     const beforeLogin = Math.floor(Date.now() / 1000);
     const result = await authorize(web, { ua, credentials: alice, params: { max_age: '1' } });
@@ -121,7 +122,7 @@ describe('max_age', () => {
   });
 
   it('does not force a login while the sign-in is younger than max_age', async () => {
-    const { ua } = await signedInBrowser();
+    const { ua } = await aliceSignedIn();
     const result = await authorize(web, { ua, params: { max_age: '3600' } });
     expect(result.seen).toEqual({ login: 0, consent: 0 });
   });
@@ -129,7 +130,7 @@ describe('max_age', () => {
 
 describe('id_token_hint', () => {
   it('with prompt=none and the session it names, returns a code for the same user', async () => {
-    const { ua, tokens: first } = await signedInBrowser();
+    const { ua, tokens: first } = await aliceSignedIn();
     const result = await authorize(web, { ua, params: { prompt: 'none', id_token_hint: first.id_token! } });
     expect(result.seen).toEqual({ login: 0, consent: 0 });
     const claims = await verifyIdToken((await exchange(result)).id_token!);
@@ -138,7 +139,7 @@ describe('id_token_hint', () => {
 
   it('naming another user than the session is signed in as, gives login_required with prompt=none', async () => {
     const bobs = await signIn(web, { credentials: bob, consent: 'allow' });
-    const { ua } = await signedInBrowser();
+    const { ua } = await aliceSignedIn();
     const { landing } = await startAuthorization(web, { ua, params: { prompt: 'none', id_token_hint: bobs.tokens.id_token! } });
     expect(callbackParams(expectRedirect(landing)).get('error')).toBe('login_required');
   });

@@ -6,6 +6,7 @@ import { lockPath, type LockInfo } from '../../src/db/embedded_lock.js';
 import type { Db } from '../../src/db/db.js';
 import { loadThrottleKeys, type ThrottleSubject } from '../../src/throttling/throttle_keys.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
 import { runCli } from '../cli/cli_harness.js';
 import { availableBackends } from '../support/storage_backends.js';
 import type { TestDb } from '../support/test_db.js';
@@ -92,11 +93,10 @@ describe('per-account lockout', () => {
   let rp: oidc.Configuration;
 
   beforeAll(async () => {
-    gh = await startGatehouse({ env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_LOCKOUT_SECONDS: '60', LOGIN_FAILURE_WINDOW_SECONDS: '600' } });
-    await gh.createUser(ALICE);
-    await gh.createUser(BOB);
-    await gh.createUser(CAROL);
-    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+    ({ gh } = await startGatehouseWithUsers([ALICE, BOB, CAROL], {
+      env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_LOCKOUT_SECONDS: '60', LOGIN_FAILURE_WINDOW_SECONDS: '600' },
+    }));
+    rp = await rpFor(gh, 'first-party');
   });
   afterAll(() => gh?.close());
 
@@ -206,12 +206,10 @@ describe('per-IP lockout', () => {
   let rp: oidc.Configuration;
 
   beforeAll(async () => {
-    gh = await startGatehouse({
+    ({ gh } = await startGatehouseWithUsers([ALICE, BOB], {
       env: { LOGIN_MAX_FAILURES_PER_IP: '4', LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_LOCKOUT_SECONDS: '60', TRUST_PROXY: 'true' },
-    });
-    await gh.createUser(ALICE);
-    await gh.createUser(BOB);
-    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+    }));
+    rp = await rpFor(gh, 'first-party');
   });
   afterAll(() => gh?.close());
 
@@ -254,7 +252,7 @@ describe('parallel guesses from one address (issue #10)', () => {
 
   beforeAll(async () => {
     gh = await startGatehouse({ env: { LOGIN_MAX_FAILURES_PER_IP: String(LIMIT), LOGIN_MAX_FAILURES_PER_ACCOUNT: '100', LOGIN_LOCKOUT_SECONDS: '60' } });
-    rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+    rp = await rpFor(gh, 'first-party');
   });
   afterAll(() => gh?.close());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, BOB, RP, SECRETS } from '../support/fixtures.js';
-import { authorize, discover, oidc, signIn } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor, credentialsOf } from '../support/factories.js';
+import { ALICE, BOB, RP } from '../support/fixtures.js';
+import { authorize, oidc, signIn } from '../support/relying_party.js';
 import { UserAgent, isPage, type Page } from '../support/user_agent.js';
 import {
   callbackParams,
@@ -21,15 +22,13 @@ let gh: RunningGatehouse;
 let web: oidc.Configuration;
 let firstParty: oidc.Configuration;
 
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 const SIGNED_OUT = `${RP}/signed-out`;
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(ALICE);
-  await gh.createUser(BOB);
-  web = await discover(gh.issuer, 'web', SECRETS.web);
-  firstParty = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  ({ gh } = await startGatehouseWithUsers([ALICE, BOB]));
+  web = await rpFor(gh, 'web');
+  firstParty = await rpFor(gh, 'first-party');
 });
 afterAll(() => gh?.close());
 

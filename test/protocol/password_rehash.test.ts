@@ -1,8 +1,9 @@
 import argon2 from 'argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { RP, SECRETS } from '../support/fixtures.js';
-import { discover, oidc } from '../support/relying_party.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import { RP } from '../support/fixtures.js';
+import { oidc } from '../support/relying_party.js';
 import { LOGIN_FORM, callbackParams, expectPage, expectRedirect, pageKind, startAuthorization } from '../support/hosted_pages.js';
 
 // A user whose stored hash was made with older, weaker argon2 parameters signs in through the
@@ -17,9 +18,8 @@ let gh: RunningGatehouse;
 let rp: oidc.Configuration;
 
 beforeAll(async () => {
-  gh = await startGatehouse();
-  await gh.createUser(DINAH);
-  rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  ({ gh } = await startGatehouseWithUsers([DINAH]));
+  rp = await rpFor(gh, 'first-party');
 });
 afterAll(() => gh?.close());
 

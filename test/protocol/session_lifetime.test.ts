@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as oidcClient from 'openid-client';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
-import { ALICE, SECRETS } from '../support/fixtures.js';
-import { authorize, discover } from '../support/relying_party.js';
+import { rpFor, credentialsOf } from '../support/factories.js';
+import { ALICE } from '../support/fixtures.js';
+import { authorize } from '../support/relying_party.js';
 import { callbackParams, expectPage, expectRedirect, LOGIN_FORM, startAuthorization } from '../support/hosted_pages.js';
 import { UserAgent } from '../support/user_agent.js';
 import { sessionTtlSeconds } from '../../src/provider/session_lifetime.js';
@@ -13,7 +14,7 @@ import { sessionTtlSeconds } from '../../src/provider/session_lifetime.js';
 
 const IDLE = 600;
 const MAX = 900;
-const alice = { login: ALICE.username, password: ALICE.password };
+const alice = credentialsOf(ALICE);
 
 let gh: RunningGatehouse;
 let rp: oidcClient.Configuration;
@@ -22,7 +23,7 @@ let sub: string;
 beforeAll(async () => {
   gh = await startGatehouse({ env: { SESSION_IDLE_SECONDS: String(IDLE), SESSION_MAX_SECONDS: String(MAX) } });
   sub = (await gh.createUser(ALICE)).sub;
-  rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
+  rp = await rpFor(gh, 'first-party');
 });
 afterAll(() => gh?.close());
 

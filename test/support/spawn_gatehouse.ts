@@ -12,7 +12,10 @@ import { eventually, GiveUp } from './eventually.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Compiles src/ to dist/ as `npm install` does (incremental: quick when nothing changed). */
+/**
+ * Compiles src/ to dist/ as `npm install` does (incremental: quick when nothing changed). Run once
+ * per test run by build_dist_setup.ts (vitest globalSetup); test files do not call it.
+ */
 export async function buildDist(): Promise<void> {
   await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: REPO_ROOT,
