@@ -18,6 +18,9 @@ export default tseslint.config(
       ],
       // `() => server.close()` callbacks are the Node idiom; a void in a statement position is still caught.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // tsc's own convention: a leading underscore marks a parameter kept for its position, or a
+      // property destructured only to leave it out of the rest.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   {
