@@ -134,7 +134,9 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         const replacePassword = createPasswordReplacer({
           users: repo,
           sessions: createAccountSessions(db),
-          notify: async (notices) => void (await storeLogoutNotices(db, notices)),
+          notify: async (notices) => {
+            await storeLogoutNotices(db, notices);
+          },
         });
         const replaced = await replacePassword(found.sub, password);
         await auditCliAction(ctx, db, {
@@ -161,7 +163,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         const key = `account:${(await loadThrottleKeys(db)).account({ sub: found.sub })}`;
         const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [key]);
         await auditCliAction(ctx, db, { event: 'user.unlocked', accountId: found.sub, username: found.username });
-        return { user: found, lifted: (rowCount ?? 0) > 0 };
+        return { user: found, lifted: rowCount > 0 };
       });
       ctx.print(lifted ? `${user.username}: failed sign-ins forgotten, any lockout lifted` : `${user.username} had no failed sign-ins to forget`);
     });
@@ -181,6 +183,6 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         return { user: deleted, ended };
       });
       if (!user) throw noSuchUser(username);
-      ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended!)}`);
+      ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended)}`);
     });
 }
