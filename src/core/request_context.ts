@@ -34,7 +34,7 @@ export function keepForRequest(key: string, value: unknown): void {
 export function takeFromRequest<T>(key: string): T | undefined {
   const readAhead = storage.getStore()?.readAhead;
   const value = readAhead?.get(key);
-  if (value !== undefined) readAhead!.delete(key);
+  if (value !== undefined) readAhead?.delete(key);
   return value as T | undefined;
 }
 
