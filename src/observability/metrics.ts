@@ -106,8 +106,8 @@ export function createMetrics(db: Db): Metrics {
     lockout: (scope) => lockouts.inc({ scope }),
     observeProvider(provider) {
       const on = provider.on.bind(provider) as (event: string, listener: (...args: never[]) => void) => void;
-      on('grant.success', (ctx: { oidc?: { params?: { grant_type?: unknown }; client?: { clientId: string } } }) => {
-        tokens.inc({ grant_type: String(ctx.oidc?.params?.grant_type ?? 'unknown'), client_id: ctx.oidc?.client?.clientId ?? 'unknown' });
+      on('grant.success', (ctx: { oidc?: { params?: { grant_type?: string }; client?: { clientId: string } } }) => {
+        tokens.inc({ grant_type: ctx.oidc?.params?.grant_type ?? 'unknown', client_id: ctx.oidc?.client?.clientId ?? 'unknown' });
       });
       on('backchannel.success', () => backchannel.inc({ outcome: 'success' }));
       on('backchannel.error', () => backchannel.inc({ outcome: 'failure' }));
