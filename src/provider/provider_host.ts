@@ -1,4 +1,3 @@
-import type { RequestListener } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Env } from '../config/env.js';
 import type { GatehouseConfig } from '../config/gatehouse_config.js';
@@ -19,7 +18,7 @@ import { createResourceServers, type ResourceServers } from './resource_servers.
 export interface Runtime {
   provider: Provider;
   /** provider.callback(), made once per provider */
-  callback: RequestListener;
+  callback: ReturnType<Provider['callback']>;
   resources: ResourceServers;
   /** origins the hosted forms may lead to (see security_headers.ts) */
   formActionOrigins: readonly string[];
@@ -89,7 +88,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     // Swap exactly when a pending key activates, not up to KEY_REFRESH_SECONDS later.
     const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now() + 50, 0), 2 ** 31 - 1);
     // If the database is unreachable right then, the periodic refresh takes the change later.
-    activationTimer = setTimeout(() => void host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys')), delay);
+    activationTimer = setTimeout(() => void host.refreshKeys().catch((error: unknown) => deps.log.warn({ err: error }, 'could not reload keys')), delay);
     activationTimer.unref();
   }
 
@@ -116,7 +115,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     startRefreshing() {
       scheduleActivation();
       timer = setInterval(() => {
-        host.refreshKeys().catch((error: Error) => deps.log.warn({ err: error }, 'could not reload keys'));
+        host.refreshKeys().catch((error: unknown) => deps.log.warn({ err: error }, 'could not reload keys'));
       }, deps.env.keyRefreshMs);
       timer.unref();
     },
