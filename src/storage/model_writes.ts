@@ -39,7 +39,7 @@ export interface ModelWrites {
 }
 
 export function createModelWrites(db: Db): ModelWrites {
-  const upsert = perTurnBatch<ModelRow, void>(async (rows) => {
+  const upsert = perTurnBatch<ModelRow, undefined>(async (rows) => {
     // One row may be saved twice in a turn (a session, by two requests of one browser); a
     // statement may change a row only once, and the later save is the one that stands.
     const last = new Map<string, ModelRow>();
