@@ -88,7 +88,10 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
   provider.use(async (ctx, next) => {
     await next();
     if (!failed.has(ctx)) return;
-    const clientId = (ctx as KoaContextWithOIDC).oidc.client!.clientId;
+    // Only a request with a client is ever counted as failed (above).
+    const client = (ctx as KoaContextWithOIDC).oidc.client;
+    if (!client) return;
+    const clientId = client.clientId;
     const ip = sourceOf(ctx);
     const origin = { clientId, ip, userAgent: ctx.get('user-agent') || undefined };
     await audit.record({ event: 'client_auth.failure', ...origin, details: { route: (ctx as KoaContextWithOIDC).oidc.route } });
