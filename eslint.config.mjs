@@ -36,7 +36,10 @@ export default tseslint.config(
   {
     // A test that indexes what it just asserted would fail loudly anyway.
     files: ['test/**/*.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+    // A test's `let gh: Gatehouse` set in beforeAll is still undefined in afterAll when beforeAll
+    // failed; `gh?.close()` keeps that failure the one reported. The rule trusts the declared type,
+    // and (like JSON.stringify's `string`, which is undefined for undefined) flags such guards.
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-unnecessary-condition': 'off' },
   },
   prettier,
 );
