@@ -52,8 +52,8 @@ beforeAll(async () => {
   // Compile src/ to dist/ as `npm install` does (incremental: quick when nothing changed).
   await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: REPO_ROOT,
-  }).catch((error: { stdout?: string }) => {
-    throw new Error(`the build failed:\n${error.stdout}`);
+  }).catch((error: unknown) => {
+    throw new Error(`the build failed:\n${String((error as { stdout?: string }).stdout)}`);
   });
 }, 180_000);
 
@@ -127,7 +127,7 @@ describe('node bin/gatehouse.js', () => {
       // A clean stop, then the CLI opens the database itself: the user is there.
       const exited = once(server, 'exit');
       server.kill('SIGTERM');
-      const [exitCode] = await exited;
+      const [exitCode] = (await exited) as [number | null];
       expect(exitCode).toBe(0);
       const after = await gatehouse(['users', 'list'], env);
       expect(after).toMatchObject({ code: 0, stderr: '' });

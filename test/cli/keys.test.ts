@@ -214,7 +214,7 @@ describe('gatehouse keys', () => {
       const { alg } = (await keyRows()).find((r) => r.kid === victim.kid)!;
       const result = await keys(['revoke', victim.kid!, '--yes']);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toContain(`revoked ${victim.kind} key ${victim.kid}`);
+      expect(result.stdout).toContain(`revoked ${victim.kind!} key ${victim.kid!}`);
       expect(result.stdout).not.toContain('in its place');
       const after = await live();
       expect(after.map((row) => row.kid).sort()).toEqual(
@@ -235,7 +235,7 @@ describe('gatehouse keys', () => {
       expect(cookieNext).toHaveLength(1);
       const result = await keys(['revoke', cookieActive.kid!, '--yes']);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toContain(`cookie key ${cookieNext[0]!.kid} signs in its place`);
+      expect(result.stdout).toContain(`cookie key ${cookieNext[0]!.kid!} signs in its place`);
       const after = await live();
       expect(stateOf(after, cookieNext[0]!.kid!)).toBe('active');
       expect(after.map((row) => row.kid)).not.toContain(cookieActive.kid);
