@@ -18,8 +18,6 @@ export default tseslint.config(
       ],
       // `() => server.close()` callbacks are the Node idiom; a void in a statement position is still caught.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
-      // tsc's own convention: a leading underscore marks a parameter kept for its position, or a
-      // property destructured only to leave it out of the rest.
       // Objects with behaviour are closures made by factories (createX(deps)), not classes: their
       // methods never read `this`, so handing over `pages.renderError` is safe, and the rule cannot
       // tell such a method from a prototype one.
@@ -30,20 +28,22 @@ export default tseslint.config(
       // db.query<Row>() follows pg's own signature: the caller names the row type its SQL returns
       // (as for what takeFromRequest<T> hands back); the alternative is a cast at every call.
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',
+      // tsc's own convention: a leading underscore marks a parameter kept for its position, or a
+      // property destructured only to leave it out of the rest.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   {
-    // A test that indexes what it just asserted would fail loudly anyway.
     files: ['test/**/*.ts'],
-    // A test's `let gh: Gatehouse` set in beforeAll is still undefined in afterAll when beforeAll
-    // failed; `gh?.close()` keeps that failure the one reported. The rule trusts the declared type,
-    // and (like JSON.stringify's `string`, which is undefined for undefined) flags such guards.
-    // vitest's asymmetric matchers (expect.any, expect.stringMatching, expect.objectContaining) are
-    // typed `any`, so each one inside an expected object counts as an unsafe assignment.
     rules: {
+      // A test that indexes what it just asserted would fail loudly anyway.
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // A test's `let gh: Gatehouse` set in beforeAll is still undefined in afterAll when beforeAll
+      // failed; `gh?.close()` keeps that failure the one reported. The rule trusts the declared type,
+      // and (like JSON.stringify's `string`, which is undefined for undefined) flags such guards.
       '@typescript-eslint/no-unnecessary-condition': 'off',
+      // vitest's asymmetric matchers (expect.any, expect.stringMatching, expect.objectContaining) are
+      // typed `any`, so each one inside an expected object counts as an unsafe assignment.
       '@typescript-eslint/no-unsafe-assignment': 'off',
     },
   },
