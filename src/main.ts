@@ -24,7 +24,7 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof DbOpenError) {
     process.stderr.write(`gatehouse: ${error.message}\n`);
   } else {
-    process.stderr.write(`gatehouse: failed to start: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`gatehouse: failed to start: ${(error as { message?: string } | null | undefined)?.message ?? String(error)}\n`);
   }
   process.exit(1);
 });

@@ -70,7 +70,7 @@ export function createAccountSignIn({ issuer, secureCookies, csrf }: AccountSign
         code_challenge: challengeOf(verifier),
         code_challenge_method: 'S256',
       });
-      res.redirect(303, `${provider.pathFor('authorization')}?${query}`);
+      res.redirect(303, `${provider.pathFor('authorization')}?${query.toString()}`);
     },
 
     async callback(provider: Provider, req: Request, res: Response): Promise<CallbackOutcome> {

@@ -88,9 +88,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         return session?.uid;
       },
       // Signed out meanwhile (elsewhere, or the session expired): say that rather than "form expired".
-      beforeRefusing: async (_req, res) => {
-        if (!res.locals.accountSession) throw new NotSignedIn();
-      },
+      beforeRefusing: (_req, res) => (res.locals.accountSession ? Promise.resolve() : Promise.reject(new NotSignedIn())),
     });
 
   async function unavailable(res: Response) {
@@ -103,7 +101,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     noStore,
     wrap(async (req, res) => {
       const session = await findSignedInSession(provider(), req, res, deps.env.secureCookies);
-      if (!session) return signIn.start(provider(), res);
+      if (!session) {
+        signIn.start(provider(), res);
+        return;
+      }
       const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? NOTICES[req.query.done as Notice] : undefined;
       if (!(await view.render(res, session, 200, { notice: done }))) await unavailable(res);
     }),
@@ -114,7 +115,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     noStore,
     wrap(async (req, res) => {
       const outcome = await signIn.callback(provider(), req, res);
-      if (outcome.ok) return res.redirect(303, '/account');
+      if (outcome.ok) {
+        res.redirect(303, '/account');
+        return;
+      }
       const page = CALLBACK_PAGES[outcome.failure];
       await message(res, page.status, page.heading, page.message, { href: '/account', text: 'Sign in to your account' });
     }),
@@ -143,7 +147,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       if (!(await actions.endSession(actor(req, res), id, current))) {
         return message(res, 404, 'Session not found', 'That session has already ended.', backToAccount);
       }
-      if (!current) return res.redirect(303, '/account?done=session-ended');
+      if (!current) {
+        res.redirect(303, '/account?done=session-ended');
+        return;
+      }
       clearSessionCookie(provider(), res, deps.env.secureCookies);
       res.redirect(303, '/account/signed-out');
     }),
@@ -193,7 +200,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         next: body.new_password,
         confirm: body.confirm_password,
       });
-      if (result.ok) return res.redirect(303, '/account?done=password-changed');
+      if (result.ok) {
+        res.redirect(303, '/account?done=password-changed');
+        return;
+      }
       if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
     }),

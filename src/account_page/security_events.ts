@@ -12,7 +12,7 @@ export interface SecurityEvent {
 
 type Describe = (row: AuditRow, app: string | undefined) => string;
 
-const detail = (row: AuditRow, key: string): unknown => row.details?.[key];
+const detail = (row: AuditRow, key: string): unknown => row.details[key];
 const count = (n: unknown, one: string, many: string) => (typeof n === 'number' ? `${n} ${n === 1 ? one : many}` : many);
 
 const FAILURE_REASONS: Record<string, string> = {
@@ -50,6 +50,6 @@ export function describeSecurityEvent(row: AuditRow, appName: (clientId: string)
   const describe = DESCRIPTIONS[row.event];
   const text = describe ? describe(row, app) : row.event;
   // Repeats of one refusal are one row (audit_log.ts, recordRepeated).
-  const repeats = Number(row.repeat_count ?? 1);
+  const repeats = row.repeat_count;
   return { at: row.occurred_at, text: repeats > 1 ? `${text}, ${repeats} times` : text, ip: row.ip ?? undefined };
 }

@@ -39,6 +39,7 @@ const IGNORABLE = /[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\u2800]/gu;
 
 /** The length rule alone (sync, for the zod schemas); a message, or null when the length is fine. */
 export function passwordLengthProblem(password: string): string | null {
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points on purpose: NIST counts each as a character
   const length = [...normalizePassword(password)].length;
   if (length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
   if (length > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;

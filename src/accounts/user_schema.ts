@@ -7,7 +7,7 @@ const usernameSchema = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'may contain letters, digits and . _ @ + - only');
 
-const emailSchema = z.email({ message: 'must be an email address' }).max(254);
+const emailSchema = z.email({ error: 'must be an email address' }).max(254);
 
 // NIST SP 800-63B: length is what matters; long passphrases allowed. The length rule only:
 // password_policy.ts's passwordProblem() adds the checks against common and context passwords.

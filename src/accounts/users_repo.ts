@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.js';
+import { expectRow } from '../db/expect_row.js';
 import { hasNul } from '../core/nul_characters.js';
 import { isUuid } from '../core/uuid.js';
 import { GatehouseError } from '../core/errors.js';
@@ -51,8 +52,8 @@ export function createUsersRepo(db: Db) {
                                   ORDER BY (lower(username) = lower($1)) DESC LIMIT 1) AS u ON true`,
       values: [login],
     });
-    const { canonical, found, ...user } = rows[0]!;
-    return { user: found ? (user as User) : undefined, canonical };
+    const { canonical, found, ...user } = expectRow(rows, 'users_resolve_login');
+    return { user: found ? user : undefined, canonical };
   }
 
   return {
@@ -65,7 +66,7 @@ export function createUsersRepo(db: Db) {
            VALUES ($1, $2, $3, $4, $5, $6, $7, true, now()) RETURNING ${COLUMNS}`,
           [user.username, user.email ?? null, user.email_verified, user.name ?? null, user.given_name ?? null, user.family_name ?? null, hash],
         );
-        return rows[0]!;
+        return expectRow(rows, 'INSERT INTO users');
       } catch (error) {
         const field = uniqueViolation(error);
         if (field) throw new UserError(`a user with that ${field} already exists`);

@@ -38,7 +38,7 @@ async function build(): Promise<StrengthEstimator> {
     maxLength: MEASURED_LENGTH,
   });
   return async (password, userInputs) => {
-    const result = await zxcvbn.check(password, userInputs);
+    const result = await zxcvbn.checkAsync(password, userInputs);
     if (result.score >= MIN_SCORE) return null;
     // "Repeated characters like "aaa" are easy to guess." → after "is too easy to guess: ".
     const reason = result.feedback.warning ?? result.feedback.suggestions[0] ?? '';

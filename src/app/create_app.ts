@@ -81,7 +81,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
   const toProvider: express.RequestHandler = (req, res) => deps.host.current().callback(req, res);
   app.use((req, res, next) => {
-    if (!PROTOCOL_PATHS.has(req.path)) return next();
+    if (!PROTOCOL_PATHS.has(req.path)) {
+      next();
+      return;
+    }
     trackRequestContext(req, res, () => bodyLimit(req, res, (error?: unknown) => (error ? next(error) : toProvider(req, res, next))));
   });
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));

@@ -20,7 +20,7 @@ function hideOptionValues(message: string): string {
 function rawMessage(error: unknown): string {
   if (error instanceof CommanderError) return hideOptionValues(error.message.replace(/^error:\s*/, ''));
   if (error instanceof ConfigError) {
-    const [head] = error.message.split('\n');
+    const [head = ''] = error.message.split('\n');
     return `${head} ${error.problems.join('; ')}`;
   }
   if (error instanceof AggregateError && !error.message) {

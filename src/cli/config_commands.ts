@@ -16,7 +16,7 @@ const UNREADABLE = /^\((file|syntax)\): /;
 
 function unreadable(file: string, problems: string[]): CliError {
   const [first, ...rest] = problems.map((p) => p.replace(UNREADABLE, ''));
-  return new CliError(`${file}: ${first}${rest.length ? ` (and ${rest.length} more)` : ''}`);
+  return new CliError(`${file}: ${first ?? ''}${rest.length ? ` (and ${rest.length} more)` : ''}`);
 }
 
 export function registerConfigCommands(program: Command, ctx: CliContext): void {

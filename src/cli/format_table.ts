@@ -12,12 +12,12 @@ function text(cell: Cell): string {
 
 export function formatTable(headers: readonly string[], rows: readonly Cell[][]): string {
   const cells = [headers.slice(), ...rows.map((row) => row.map(text))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]?.length ?? 0)));
   return (
     cells
       .map((row) =>
         row
-          .map((cell, i) => cell.padEnd(widths[i]!))
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
           .join('  ')
           .trimEnd(),
       )

@@ -134,7 +134,9 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         const replacePassword = createPasswordReplacer({
           users: repo,
           sessions: createAccountSessions(db),
-          notify: async (notices) => void (await storeLogoutNotices(db, notices)),
+          notify: async (notices) => {
+            await storeLogoutNotices(db, notices);
+          },
         });
         const replaced = await replacePassword(found.sub, password);
         await auditCliAction(ctx, db, {
@@ -180,6 +182,6 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         return { user: deleted, ended };
       });
       if (!user) throw noSuchUser(username);
-      ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended!)}`);
+      ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended)}`);
     });
 }

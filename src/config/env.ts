@@ -19,7 +19,7 @@ const trustProxy = z
 const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    ISSUER: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')

@@ -89,10 +89,11 @@ export const gatehouseConfigSchema = z
       }
       identifiers.add(api.identifier);
       api.scopes.forEach((scope, j) => {
+        const owner = apiScopes.get(scope);
         if ((STANDARD_SCOPES as readonly string[]).includes(scope)) {
           ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `"${scope}" is a standard OpenID scope, not an API scope` });
-        } else if (apiScopes.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${apiScopes.get(scope)}]` });
+        } else if (owner !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${owner}]` });
         } else {
           apiScopes.set(scope, i);
         }

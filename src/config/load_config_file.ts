@@ -53,7 +53,7 @@ export async function loadConfigFile(file: string, { optional = false, env = pro
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && optional) return { config: gatehouseConfigSchema.parse({}), found: false };
-    throw new ConfigError(file, [code === 'ENOENT' ? '(file): not found' : `(file): cannot be read (${code})`]);
+    throw new ConfigError(file, [code === 'ENOENT' ? '(file): not found' : `(file): cannot be read (${code ?? 'unknown error'})`]);
   }
   return { config: parseConfig(file, text, env), found: true };
 }

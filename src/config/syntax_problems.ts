@@ -7,7 +7,7 @@ import type { YAMLError } from 'yaml';
 
 function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset).split('\n');
-  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+  return `line ${before.length}, column ${(before.at(-1) ?? '').length + 1}`;
 }
 
 // 'PropertyNameExpected' → 'property name expected'; 'BAD_INDENT' → 'bad indent'

@@ -45,7 +45,7 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
           // Dropping the connection ends the transaction on the server all the same.
           broken = error as Error;
         } else {
-          await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+          await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
         }
         throw error;
       } finally {

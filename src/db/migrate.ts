@@ -40,7 +40,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     await client.query(unbounded('SELECT pg_advisory_lock($1)', [LOCK_KEY]));
     try {
       await client.query(ensureTable);
-      const done = await applied(client as unknown as Pick<Db, 'query'>);
+      const done = await applied(client);
       const ran: string[] = [];
       for (const migration of migrations) {
         if (done.has(migration.version)) continue;

@@ -55,10 +55,10 @@ function makePool(config: pg.PoolConfig, options: OpenDbOptions): pg.Pool {
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
     const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }, options);
-    return dbOnPool('postgres', pool, async () => undefined);
+    return dbOnPool('postgres', pool, () => Promise.resolve());
   }
   if (options.embeddedSocketDir) {
-    return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options), async () => undefined);
+    return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options), () => Promise.resolve());
   }
   return openEmbedded(options);
 }
@@ -91,7 +91,7 @@ async function openEmbedded(options: OpenDbOptions): Promise<Db> {
     const holder = await waitForHolder(options, lock.holder);
     if (holder?.socketDir && role === 'cli' && holder.role === 'server') {
       // Work through the running server's database rather than opening the files twice.
-      return dbOnPool('embedded', socketPool(holder.socketDir, 2, options), async () => undefined);
+      return dbOnPool('embedded', socketPool(holder.socketDir, 2, options), () => Promise.resolve());
     }
     if (holder) {
       throw new DbOpenError(

@@ -49,7 +49,9 @@ export function perTurnBatch<I, O>(run: RunBatch<I, O>, maxItems = 64): Batched<
       const outcomes: Outcome<O>[] = [];
       for (const item of items) {
         try {
-          outcomes.push({ ok: true, value: (await run([item]))[0]! });
+          // One item in, one result out (which may itself be undefined, for an O of undefined).
+          const [value] = await run([item]);
+          outcomes.push({ ok: true, value: value as O });
         } catch (alone) {
           outcomes.push({ ok: false, error: alone });
         }
@@ -73,7 +75,8 @@ export function perTurnBatch<I, O>(run: RunBatch<I, O>, maxItems = 64): Batched<
     if (!open || open.items.length >= maxItems) open = start();
     const batch = open;
     const index = batch.items.push(item) - 1;
-    const outcome = (await batch.results)[index]!;
+    const outcome = (await batch.results)[index];
+    if (!outcome) throw new Error('perTurnBatch: run returned fewer results than items');
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   };

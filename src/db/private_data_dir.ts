@@ -33,8 +33,8 @@ async function repair(dataDir: string, target: string, uid: number | undefined):
   if (uid !== undefined && stats.uid !== uid) throw refuse(dataDir, target, `belongs to user ${stats.uid}, not to this process's user ${uid}`);
   const wanted = stats.isDirectory() ? PRIVATE_DIR_MODE : PRIVATE_FILE_MODE;
   if ((stats.mode & 0o777) !== wanted) {
-    await chmod(target, wanted).catch((error: NodeJS.ErrnoException) => {
-      throw refuse(dataDir, target, `cannot be changed to mode ${wanted.toString(8)} (${error.code})`);
+    await chmod(target, wanted).catch((error: unknown) => {
+      throw refuse(dataDir, target, `cannot be changed to mode ${wanted.toString(8)} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
     });
   }
   if (stats.isDirectory()) {
@@ -44,8 +44,8 @@ async function repair(dataDir: string, target: string, uid: number | undefined):
 
 /** Creates DATA_DIR owner-only, or puts it and everything under it back to 0700/0600. */
 export async function makeDataDirPrivate(dataDir: string): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((error: NodeJS.ErrnoException) => {
-    throw refuse(dataDir, dataDir, `cannot be created (${error.code})`);
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((error: unknown) => {
+    throw refuse(dataDir, dataDir, `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   });
   await repair(dataDir, dataDir, process.getuid?.());
 }

@@ -8,9 +8,10 @@ import type { PGlite } from '@electric-sql/pglite';
 
 const OWNER_ONLY = ~0o077;
 
+// Any of these may be missing from another PGlite version (keepPrivate checks).
 interface EmscriptenNodeFs {
-  node_ops: { mknod(parent: unknown, name: string, mode: number, dev: number): unknown; setattr(node: unknown, attr: { mode?: number }): void };
-  stream_ops: { setattr(stream: unknown, attr: { mode?: number }): void };
+  node_ops?: { mknod?: (parent: unknown, name: string, mode: number, dev: number) => unknown; setattr?: (node: unknown, attr: Attr) => void };
+  stream_ops?: { setattr?: (stream: unknown, attr: Attr) => void };
 }
 
 type Attr = { mode?: number };
@@ -19,14 +20,17 @@ const privateAttr = (attr: Attr): Attr => (attr.mode == null ? attr : { ...attr,
 function keepPrivate(nodefs: EmscriptenNodeFs | undefined): void {
   // Emscripten internals: should a PGlite upgrade move them, refuse to open rather than go on
   // writing world-readable files (test/storage/data_dir_modes.test.ts checks the modes).
-  if (typeof nodefs?.node_ops?.mknod !== 'function' || typeof nodefs.node_ops.setattr !== 'function' || typeof nodefs.stream_ops?.setattr !== 'function') {
+  const nodeOps = nodefs?.node_ops;
+  const streamOps = nodefs?.stream_ops;
+  const mknod = nodeOps?.mknod;
+  const setattr = nodeOps?.setattr;
+  const streamSetattr = streamOps?.setattr;
+  if (!nodeOps || !streamOps || typeof mknod !== 'function' || typeof setattr !== 'function' || typeof streamSetattr !== 'function') {
     throw new Error('this PGlite version hides its file system: cannot keep DATA_DIR private');
   }
-  const { mknod, setattr } = nodefs.node_ops;
-  const streamSetattr = nodefs.stream_ops.setattr;
-  nodefs.node_ops.mknod = (parent, name, mode, dev) => mknod(parent, name, mode & OWNER_ONLY, dev);
-  nodefs.node_ops.setattr = (node, attr) => setattr(node, privateAttr(attr));
-  nodefs.stream_ops.setattr = (stream, attr) => streamSetattr(stream, privateAttr(attr));
+  nodeOps.mknod = (parent, name, mode, dev) => mknod(parent, name, mode & OWNER_ONLY, dev);
+  nodeOps.setattr = (node, attr) => setattr(node, privateAttr(attr));
+  streamOps.setattr = (stream, attr) => streamSetattr(stream, privateAttr(attr));
 }
 
 export class PrivateNodeFS extends NodeFS {
@@ -34,6 +38,6 @@ export class PrivateNodeFS extends NodeFS {
     const { emscriptenOpts } = await super.init(pg, opts);
     const preRun = (module: { FS?: { filesystems?: { NODEFS?: EmscriptenNodeFs } } }) => keepPrivate(module.FS?.filesystems?.NODEFS);
     // Before NodeFS's own preRun mounts the data directory.
-    return { emscriptenOpts: { ...emscriptenOpts, preRun: [preRun, ...((emscriptenOpts.preRun as unknown[]) ?? [])] } as typeof emscriptenOpts };
+    return { emscriptenOpts: { ...emscriptenOpts, preRun: [preRun, ...((emscriptenOpts.preRun as unknown[] | undefined) ?? [])] } as typeof emscriptenOpts };
   }
 }

@@ -16,28 +16,37 @@ const AUTHORIZATION_PATHS = new Set(['/auth', '/request']);
 
 export function limitAuthorizationRequestSize(): RequestHandler {
   return (req, res, next) => {
-    if (!AUTHORIZATION_PATHS.has(req.path)) return next();
+    if (!AUTHORIZATION_PATHS.has(req.path)) {
+      next();
+      return;
+    }
     const query = req.originalUrl.indexOf('?');
     const queryBytes = query < 0 ? 0 : req.originalUrl.length - query - 1;
     if (queryBytes > MAX_AUTHORIZATION_QUERY_BYTES) {
-      return refuseRequest(req, res, next, {
+      refuseRequest(req, res, next, {
         status: 400,
         error: 'invalid_request',
         description: `the request parameters are longer than ${MAX_AUTHORIZATION_QUERY_BYTES / 1024} kB`,
       });
+      return;
     }
-    if (req.method !== 'POST') return next();
+    if (req.method !== 'POST') {
+      next();
+      return;
+    }
     const declared = req.headers['content-length'];
     // A chunked body would be read up to the provider's own limit before anything could count it.
     if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
-      return refuseRequest(req, res, next, { status: 411, error: 'invalid_request', description: 'the request body must have a Content-Length' });
+      refuseRequest(req, res, next, { status: 411, error: 'invalid_request', description: 'the request body must have a Content-Length' });
+      return;
     }
     if (Number(declared) > MAX_AUTHORIZATION_BODY_BYTES) {
-      return refuseRequest(req, res, next, {
+      refuseRequest(req, res, next, {
         status: 413,
         error: 'invalid_request',
         description: `the request parameters are longer than ${MAX_AUTHORIZATION_BODY_BYTES / 1024} kB`,
       });
+      return;
     }
     next();
   };

@@ -101,7 +101,10 @@ export function requireCsrfToken(csrf: Csrf, { purpose, bindingOf, beforeRefusin
     void (async () => {
       const binding = await bindingOf(req, res);
       const token = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
-      if (binding !== undefined && csrf.verify(purpose, binding, token)) return next();
+      if (binding !== undefined && csrf.verify(purpose, binding, token)) {
+        next();
+        return;
+      }
       if (beforeRefusing) await beforeRefusing(req, res);
       next(new FormExpired());
     })().catch(next);

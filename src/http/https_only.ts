@@ -12,7 +12,10 @@ const PLAIN_HTTP_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export function httpsOnly(issuer: string): RequestHandler {
   const origin = new URL(issuer).origin;
   return (req, res, next) => {
-    if (req.protocol === 'https' || PLAIN_HTTP_PATHS.has(req.path)) return next();
+    if (req.protocol === 'https' || PLAIN_HTTP_PATHS.has(req.path)) {
+      next();
+      return;
+    }
     res.set('cache-control', 'no-store');
     res.redirect(308, `${origin}${req.originalUrl.startsWith('/') ? req.originalUrl : '/'}`);
   };

@@ -80,7 +80,10 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
       const scopes = wanted.scope.map((s) => SCOPE_DESCRIPTIONS[s]).filter((s): s is string => !!s);
       // Claims a listed scope does not already describe (ones an earlier consent's scopes cover).
       const described = claimsCoveredBy(wanted.scope);
-      const claims = wanted.claims.filter((c) => !described.has(c) && CLAIM_DESCRIPTIONS[c]).map((c) => CLAIM_DESCRIPTIONS[c]!);
+      const claims = wanted.claims
+        .filter((c) => !described.has(c))
+        .map((c) => CLAIM_DESCRIPTIONS[c])
+        .filter((s): s is string => !!s);
       if (claims.length) scopes.push(`See ${claims.join(', ')}`);
       const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => ({
         name: resources.byIdentifier(identifier)?.name ?? identifier,

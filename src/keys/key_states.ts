@@ -47,7 +47,9 @@ export function deriveKeyStates<K extends TimedKey>(keys: readonly K[], now: Dat
         seenActive = true;
         out.push({ key, state: 'active', retiredAt: null });
       } else {
-        const retiredAt = successorActivation!;
+        // Keys come newest first, so an active one has been seen, and its activation recorded.
+        const retiredAt = successorActivation;
+        if (!retiredAt) throw new Error('a retired key without a successor');
         const keep = (key.kind === 'signing' ? retention.signingSeconds : retention.cookieSeconds) * 1000;
         out.push({ key, state: now.getTime() - retiredAt.getTime() > keep ? 'expired' : 'retired', retiredAt });
       }

@@ -1,6 +1,7 @@
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { JWK } from 'oidc-provider';
+import type { QueryConfig, QueryResultRow } from 'pg';
 import type { Db } from '../db/db.js';
 import { deriveKeyStates, nextActivation, type KeyState, type Retention, type TimedKey } from './key_states.js';
 
@@ -86,8 +87,8 @@ async function withKeysLock<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promi
   return db.transaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
     const tx: Queryable = {
-      query: async (text, values) => {
-        const r = await client.query(text as string, values);
+      query: async <R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) => {
+        const r = await client.query<R>(text as string, values);
         return { rows: r.rows, rowCount: r.rowCount ?? 0 };
       },
     };

@@ -111,7 +111,8 @@ export function createBackchannelQueue(deps: BackchannelQueueDeps): BackchannelQ
       proto.backchannelLogout = async function queuedBackchannelLogout(this: unknown, sub, sid) {
         const { clientId } = this as { clientId: string };
         const [notice] = await enqueue([{ clientId, sub, sid }]);
-        await attempt(notice!);
+        if (!notice) throw new Error('the back-channel logout notice was not stored');
+        await attempt(notice);
       };
     },
 
@@ -134,7 +135,7 @@ export function createBackchannelQueue(deps: BackchannelQueueDeps): BackchannelQ
         running = true;
         queue
           .deliverDue()
-          .catch((error: Error) => log.warn({ err: error }, 'back-channel logout retry pass failed'))
+          .catch((error: unknown) => log.warn({ err: error }, 'back-channel logout retry pass failed'))
           .finally(() => {
             running = false;
           });

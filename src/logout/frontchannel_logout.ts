@@ -51,7 +51,8 @@ async function framesFor(ctx: KoaContextWithOIDC, provider: Provider): Promise<s
 export function addFrontchannelLogout(provider: Provider, render: RenderPage): void {
   provider.use(async (ctx, next) => {
     await next();
-    const oidc = (ctx as KoaContextWithOIDC).oidc;
+    // Every request passes here; only the library's own routes have `oidc`.
+    const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
     // Only a confirmed sign-out of the whole session (logout=yes, which our pages always send).
     if (ctx.method !== 'POST' || oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
     const frames = await framesFor(ctx as KoaContextWithOIDC, provider);

@@ -19,11 +19,11 @@ interface Message {
 /** In the primary: answer workers' requests with the whole cluster's metrics. */
 export function serveClusterMetrics(): void {
   const aggregator = new client.AggregatorRegistry();
-  cluster.on('message', (worker, message: Message) => {
+  cluster.on('message', (worker, message: Message | null | undefined) => {
     if (message?.type !== ASK) return;
     aggregator.clusterMetrics().then(
       (text) => worker.send({ type: ANSWER, id: message.id, text }),
-      (error: Error) => worker.send({ type: ANSWER, id: message.id, error: error.message }),
+      (error: unknown) => worker.send({ type: ANSWER, id: message.id, error: (error as Error).message }),
     );
   });
 }
@@ -41,7 +41,7 @@ export function clusterMetricsFetcher(registry: client.Registry): (() => Promise
         process.off('message', onMessage);
         reject(new Error('the primary did not answer with metrics in time'));
       }, 5000);
-      const onMessage = (message: Message) => {
+      const onMessage = (message: Message | null | undefined) => {
         if (message?.type !== ANSWER || message.id !== id) return;
         clearTimeout(timeout);
         process.off('message', onMessage);
@@ -49,6 +49,7 @@ export function clusterMetricsFetcher(registry: client.Registry): (() => Promise
         else resolve(message.text ?? '');
       };
       process.on('message', onMessage);
-      process.send!({ type: ASK, id });
+      if (!process.send) throw new Error('no IPC channel to the primary');
+      process.send({ type: ASK, id });
     });
 }

@@ -34,7 +34,7 @@ export function createRequestDurations(
       for (const s of series.values()) {
         let cumulative = 0;
         buckets.forEach((le, i) => {
-          cumulative += s.counts[i]!;
+          cumulative += s.counts[i] ?? 0;
           values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
         });
         values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` });
@@ -58,8 +58,11 @@ export function createRequestDurations(
         series.set(key, s);
       }
       let i = 0;
-      while (i < buckets.length && seconds > buckets[i]!) i++;
-      s.counts[i]! += 1;
+      for (const le of buckets) {
+        if (!(seconds > le)) break;
+        i++;
+      }
+      s.counts[i] = (s.counts[i] ?? 0) + 1;
       s.sum += seconds;
       s.count += 1;
     },

@@ -18,7 +18,8 @@ export function serialReloads(reload: (requests: number) => Promise<void>): Seri
     running = true;
     while (waiting > 0) {
       const requests = waiting;
-      const answered = next!;
+      const answered = next;
+      if (!answered) throw new Error('reload requests waiting without a promise to answer them');
       waiting = 0;
       next = undefined;
       await reload(requests).catch(() => undefined);

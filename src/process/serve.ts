@@ -68,13 +68,14 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
     force.unref();
     for (const timer of timers) timer.stop();
     gatehouse?.host.stop();
-    if (server?.listening) {
-      const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-      server.closeIdleConnections();
+    const listening = server;
+    if (listening?.listening) {
+      const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+      listening.closeIdleConnections();
       await closed;
     }
     clearTimeout(force);
-    await db.close().catch((error: Error) => log.warn({ err: error }, 'closing the database failed'));
+    await db.close().catch((error: unknown) => log.warn({ err: error }, 'closing the database failed'));
     log.info({ event: 'shutdown.done' }, 'stopped');
     process.exit(0);
   };
@@ -100,19 +101,19 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
           else if (deleted) log.info({ event: 'sweep', deleted }, 'expired rows deleted');
           pruneExpiredKeys(db)
             .then((kids) => kids.length && log.info({ event: 'keys.pruned', kids }, 'expired keys deleted'))
-            .catch((err: Error) => log.warn({ err }, 'key pruning failed'));
+            .catch((err: unknown) => log.warn({ err }, 'key pruning failed'));
           pruneAuditEvents(db, env.auditRetentionDays)
             .then((pruned) => pruned && log.info({ event: 'audit.pruned', deleted: pruned }, 'audit events past AUDIT_RETENTION_DAYS deleted'))
-            .catch((err: Error) => log.warn({ err }, 'audit pruning failed'));
+            .catch((err: unknown) => log.warn({ err }, 'audit pruning failed'));
         }),
       );
       if (env.keyAutoRotateMs > 0) {
         const check = () =>
           rotateIfDue(db, env.keyAutoRotateMs, env.keyPropagationSeconds)
             .then((kids) => kids.length && log.info({ event: 'keys.rotated', kids, automatic: true }, 'keys rotated on schedule'))
-            .catch((err: Error) => log.warn({ err }, 'automatic key rotation failed'));
+            .catch((err: unknown) => log.warn({ err }, 'automatic key rotation failed'));
         void check();
-        const timer = setInterval(check, Math.min(env.keyAutoRotateMs / 10, 3600_000));
+        const timer = setInterval(() => void check(), Math.min(env.keyAutoRotateMs / 10, 3600_000));
         timer.unref();
         timers.push({ stop: () => clearInterval(timer) });
       }

@@ -26,7 +26,7 @@ function dropUncovered(claims: Members, scopes: string[]): boolean {
   // Members other than these two are not OIDC's: nothing reads them, so nothing stores them.
   for (const member of Object.keys(claims)) {
     if ((PARTS as readonly string[]).includes(member)) continue;
-    delete claims[member];
+    Reflect.deleteProperty(claims, member);
     dropped = true;
   }
   for (const part of PARTS) {
@@ -35,7 +35,7 @@ function dropUncovered(claims: Members, scopes: string[]): boolean {
     const kept = new Set(claimsWithinScopes(Object.keys(members), scopes));
     for (const name of Object.keys(members)) {
       if (kept.has(name)) continue;
-      delete members[name];
+      Reflect.deleteProperty(members, name);
       dropped = true;
     }
   }

@@ -40,7 +40,7 @@ function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string
     if (typeof value !== 'string' || !/^https?:\/\//.test(value)) throw new TypeError('frontchannel_logout_uri must be an http(s) URL');
   } else if (typeof value !== 'boolean') {
     throw new TypeError(`${key} must be a boolean`);
-  } else if (key === 'require_pkce' && value === false && metadata?.token_endpoint_auth_method === 'none') {
+  } else if (key === 'require_pkce' && !value && metadata?.token_endpoint_auth_method === 'none') {
     throw new TypeError('require_pkce cannot be false for a public client (token_endpoint_auth_method "none")');
   }
 }
@@ -85,9 +85,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: sessionCookieOptions(env.secureCookies),
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] } as unknown as Configuration['claims'],
+    claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] },
     scopes: ['openid', 'offline_access', 'profile', 'email', ...resources.scopes],
-    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata as never },
+    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
     clientBasedCORS,
     // ID tokens always say when the user signed in.
     clientDefaults: {

@@ -7,7 +7,7 @@ import { claimsWithinScopes } from '../accounts/scope_claims.js';
 // shows scopes, so a claim no shown scope covers was never agreed to (scope_claims.ts).
 
 export function grantedOIDCScope(grant: Grant): string[] {
-  return (grant.getOIDCScope() ?? '').split(' ').filter(Boolean);
+  return grant.getOIDCScope().split(' ').filter(Boolean);
 }
 
 /** What adding `wanted` to a grant that holds `heldScope` really grants. */

@@ -21,7 +21,7 @@ function requested(ctx: KoaContextWithOIDC, resources: ResourceServers): Consent
     if (owner) (resourceScopes[owner] ??= []).push(s);
     else oidcScope.push(s);
   }
-  const claims = ctx.oidc.claims ? claimNames(ctx.oidc.claims as Record<string, unknown>) : [];
+  const claims = claimNames(ctx.oidc.claims as Record<string, unknown>);
   return { scope: oidcScope, claims, resourceScopes };
 }
 

@@ -43,11 +43,13 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
     onProviderEvent(provider, `${tokenType}.destroyed`, (token) => {
       const ctx = currentCtx();
       // Tokens are also destroyed on a refresh-token replay: that is token.replayed below.
-      if (ctx?.oidc?.route !== 'revocation') return;
+      // A token may be destroyed outside the library's routes, where the context has no `oidc`.
+      const oidc = ctx?.oidc;
+      if (!ctx || oidc?.route !== 'revocation') return;
       void audit.record({
         event: 'token.revoked',
         accountId: token.accountId,
-        clientId: ctx.oidc.client?.clientId ?? token.clientId,
+        clientId: oidc.client?.clientId ?? token.clientId,
         ...requestOrigin(ctx),
         details: { token_type: tokenType, ...(token.grantId ? { grant_id: token.grantId } : {}) },
       });

@@ -12,7 +12,7 @@ export function clientMetadata(client: ClientConfig): Record<string, unknown> {
     // A machine-to-machine client has no front channel: no response types, no redirect URIs.
     response_types: client.response_types ?? (client.grant_types.includes('authorization_code') ? ['code'] : []),
   };
-  for (const [key, value] of Object.entries(metadata)) if (value === undefined) delete metadata[key];
+  for (const [key, value] of Object.entries(metadata)) if (value === undefined) Reflect.deleteProperty(metadata, key);
   return metadata;
 }
 

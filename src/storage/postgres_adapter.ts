@@ -98,13 +98,14 @@ const ID_PLACEHOLDER = '{id}';
  * session's cookie value, which the library never reads back: it is dropped.
  */
 function storedPayload(model: string, id: string, payload: AdapterPayload): AdapterPayload {
-  const { consumed: _consumed, ...rest } = payload;
+  const rest = { ...payload };
+  delete rest.consumed;
   if (!isStoredHashed(model)) return rest;
   const { jti: _jti, ...stored } = rest;
   if (model === 'Interaction') {
     if (stored.session) {
       const { cookie: _cookie, ...session } = stored.session as Record<string, unknown>;
-      stored.session = session as AdapterPayload['session'];
+      stored.session = session;
     }
     if (typeof stored.returnTo === 'string') stored.returnTo = stored.returnTo.replaceAll(id, ID_PLACEHOLDER);
   }

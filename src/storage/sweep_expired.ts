@@ -21,7 +21,7 @@ export function startSweeper(db: Db, intervalMs: number, onResult: (deleted: num
     running = true;
     sweepExpired(db)
       .then((deleted) => onResult(deleted))
-      .catch((error: Error) => onResult(0, error))
+      .catch((error: unknown) => onResult(0, error as Error))
       .finally(() => {
         running = false;
       });

@@ -68,7 +68,8 @@ export function createClientAuthThrottle(db: Db, keys: ThrottleKeys, settings: C
   const remember = <V>(map: Map<string, V>, key: string, value: V) => {
     map.delete(key);
     map.set(key, value);
-    if (map.size > MAX_CACHED) map.delete(map.keys().next().value!);
+    const oldest = map.keys().next();
+    if (map.size > MAX_CACHED && !oldest.done) map.delete(oldest.value);
   };
 
   return {

@@ -31,11 +31,17 @@ export function createRequestRateLimit(db: Db, settings: RequestRateLimitSetting
   const limiter = createLimiter(db, 'requests', settings.points, settings.windowSeconds, { inMemoryBlockOnConsumed: settings.points + 1 });
 
   return (req, res, next) => {
-    if (!isLimited(req.method, req.path)) return next();
+    if (!isLimited(req.method, req.path)) {
+      next();
+      return;
+    }
     limiter.consume(ipKey(req.ip)).then(
       () => next(),
       (outcome: unknown) => {
-        if (!(outcome instanceof RateLimiterRes)) return next(outcome);
+        if (!(outcome instanceof RateLimiterRes)) {
+          next(outcome);
+          return;
+        }
         const retryAfterSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
         refuseRequest(req, res, next, {
           status: 429,

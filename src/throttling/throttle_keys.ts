@@ -43,9 +43,9 @@ export async function loadThrottleKeys(db: Pick<Db, 'query'>): Promise<ThrottleK
  */
 export function ipKey(ip: string | undefined): string {
   if (!ip) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  const bare = ip.split('%')[0]!;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (mapped !== undefined) return mapped;
+  const [bare = ''] = ip.split('%');
   if (!isIPv6(bare)) return ip.slice(0, 64);
   const [head = '', tail] = bare.split('::');
   const headGroups = head ? head.split(':') : [];

@@ -24,7 +24,7 @@ async function startRelyingParty() {
   const hits: Hit[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://rp.invalid');
-    hits.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), dest: req.headers['sec-fetch-dest'] as string | undefined });
+    hits.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), dest: req.headers['sec-fetch-dest'] });
     const title = url.pathname === '/frontchannel-logout' ? 'RP session cleared' : `Relying party ${url.pathname}`;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(`<!DOCTYPE html><title>${title}</title><h1>${title}</h1>`);

@@ -85,7 +85,7 @@ function authorizationUrl(state: string, nonce: string): string {
     state,
     nonce,
     ...FIXED_PKCE,
-  })}`;
+  }).toString()}`;
 }
 
 async function arriveAtRp(pathname: string): Promise<URL> {
@@ -98,7 +98,7 @@ async function arriveAtRp(pathname: string): Promise<URL> {
       .textContent()
       .catch(() => '');
     throw new Error(
-      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). Problems: ${JSON.stringify([...browser.problems, ...consoleProblems])}\n${await nginx?.log()}`,
+      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${String(heading)}"). Problems: ${JSON.stringify([...browser.problems, ...consoleProblems])}\n${await nginx?.log()}`,
       { cause: error },
     );
   }
@@ -212,7 +212,7 @@ describe('Chromium over https through nginx (deploy/nginx.conf)', () => {
 
   it('signs out at the end-session endpoint and back at the relying party', async () => {
     await page.goto(
-      `${issuer}/session/end?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${rp.origin}/signed-out`, state: 'bye' })}`,
+      `${issuer}/session/end?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${rp.origin}/signed-out`, state: 'bye' }).toString()}`,
     );
     const signedOut = await arriveAtRp('/signed-out');
     expect(signedOut.searchParams.get('state')).toBe('bye');

@@ -110,7 +110,7 @@ async function arriveAt(url: string): Promise<void> {
       .textContent()
       .catch(() => '');
     throw new Error(
-      `the browser did not reach ${url}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
+      `the browser did not reach ${url}; it stayed on ${page.url()} ("${String(heading)}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
       { cause: error },
     );
   }

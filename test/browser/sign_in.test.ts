@@ -124,7 +124,7 @@ async function arriveAtRp(pathname: string): Promise<URL> {
       .textContent()
       .catch(() => '');
     throw new Error(
-      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${heading}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
+      `the browser did not reach ${rp.origin}${pathname}; it stayed on ${page.url()} ("${String(heading)}"). CSP violations and script errors: ${JSON.stringify(problems)}`,
       { cause: error },
     );
   }

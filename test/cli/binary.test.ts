@@ -122,7 +122,7 @@ describe('node bin/gatehouse.js', () => {
       // A clean stop, then the CLI opens the database itself: the user is there.
       const exited = once(server, 'exit');
       server.kill('SIGTERM');
-      const [exitCode] = await exited;
+      const [exitCode] = (await exited) as [number | null];
       expect(exitCode).toBe(0);
       const after = await gatehouse(['users', 'list'], env);
       expect(after).toMatchObject({ code: 0, stderr: '' });

@@ -45,7 +45,7 @@ export async function runCli(args: string[], { env = {}, stdin = '', tty = false
 export function expectOneLineError(result: CliResult, message: RegExp): void {
   const lines = result.stderr.split('\n').filter(Boolean);
   if (result.code !== 1 || lines.length !== 1 || !/^gatehouse: /.test(lines[0]!) || !message.test(lines[0]!)) {
-    throw new Error(`expected exit 1 and one line matching ${message}; got exit ${result.code}, stderr:\n${result.stderr}`);
+    throw new Error(`expected exit 1 and one line matching ${String(message)}; got exit ${result.code}, stderr:\n${result.stderr}`);
   }
   if (/\n\s+at /.test(result.stderr + result.stdout)) throw new Error(`stack trace printed:\n${result.stderr}`);
 }
@@ -64,12 +64,12 @@ async function holdEmbedded(dataDir: string): Promise<ChildProcess> {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
-  holder.stderr!.on('data', (chunk) => (output += String(chunk)));
+  holder.stderr.on('data', (chunk) => (output += String(chunk)));
   await new Promise<void>((resolve, reject) => {
-    holder.stdout!.on('data', (chunk) => {
+    holder.stdout.on('data', (chunk) => {
       if (String(chunk).includes('ready')) resolve();
     });
-    holder.once('exit', (code) => reject(new Error(`database holder exited (${code}): ${output}`)));
+    holder.once('exit', (code) => reject(new Error(`database holder exited (${String(code)}): ${output}`)));
   });
   return holder;
 }

@@ -32,7 +32,7 @@ const keys = (args: string[], env: Record<string, string> = {}) => runCli(['keys
 const HEADER = ['kid', 'kind', 'alg', 'state', 'activates', 'retired', 'created'];
 const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
-function parseTable(stdout: string): Record<string, string>[] {
+function parseTable(stdout: string): Record<string, string | undefined>[] {
   const [header, ...lines] = stdout
     .trimEnd()
     .split('\n')
@@ -40,14 +40,14 @@ function parseTable(stdout: string): Record<string, string>[] {
   return lines.map((cells) => Object.fromEntries(header!.map((name, i) => [name, cells[i]])));
 }
 
-async function listed(): Promise<Record<string, string>[]> {
+async function listed(): Promise<Record<string, string | undefined>[]> {
   const result = await keys(['list']);
   expect(result).toMatchObject({ code: 0, stderr: '' });
   expect(result.stdout.split('\n')[0]!.split(/\s+/)).toEqual(HEADER);
   return parseTable(result.stdout);
 }
 
-const stateOf = (table: Record<string, string>[], kid: string) => table.find((row) => row.kid === kid)?.state;
+const stateOf = (table: Record<string, string | undefined>[], kid: string) => table.find((row) => row.kid === kid)?.state;
 const second = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** Every secret part of every key: none may ever be printed. */
@@ -214,7 +214,7 @@ describe('gatehouse keys', () => {
       const { alg } = (await keyRows()).find((r) => r.kid === victim.kid)!;
       const result = await keys(['revoke', victim.kid!, '--yes']);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toContain(`revoked ${victim.kind} key ${victim.kid}`);
+      expect(result.stdout).toContain(`revoked ${victim.kind!} key ${victim.kid!}`);
       expect(result.stdout).not.toContain('in its place');
       const after = await live();
       expect(after.map((row) => row.kid).sort()).toEqual(
@@ -235,7 +235,7 @@ describe('gatehouse keys', () => {
       expect(cookieNext).toHaveLength(1);
       const result = await keys(['revoke', cookieActive.kid!, '--yes']);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toContain(`cookie key ${cookieNext[0]!.kid} signs in its place`);
+      expect(result.stdout).toContain(`cookie key ${cookieNext[0]!.kid!} signs in its place`);
       const after = await live();
       expect(stateOf(after, cookieNext[0]!.kid!)).toBe('active');
       expect(after.map((row) => row.kid)).not.toContain(cookieActive.kid);

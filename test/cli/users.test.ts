@@ -57,7 +57,7 @@ function argon2Params(hash: string | null): { type: string; m: string; t: string
 }
 
 /** `users list` rows as objects keyed by the header (columns are separated by 2+ spaces). */
-function parseTable(stdout: string): Record<string, string>[] {
+function parseTable(stdout: string): Record<string, string | undefined>[] {
   const [header, ...lines] = stdout
     .trimEnd()
     .split('\n')

@@ -115,7 +115,7 @@ describe('authorization endpoint under hostile input', () => {
     const long = `/auth?client_id=web&state=${'a'.repeat(100_000)}`;
     const outcome = await send(t.gh.server, { method: 'GET', path: long }).then(
       (answer) => answer.status,
-      (error: Error) => error.message,
+      (error: unknown) => (error as Error).message,
     );
     expect(String(outcome)).toMatch(/^431$|ECONNRESET|EPIPE|socket hang up/);
     // Just under that limit, the application answers: over its own cap on what it stores.

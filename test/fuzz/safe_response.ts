@@ -59,7 +59,7 @@ export async function send(server: http.Server, req: HostileRequest): Promise<An
   }
   try {
     const res = await test;
-    return { status: res.status, headers: res.headers as Answer['headers'], body: (res.body as Buffer).toString('utf8') };
+    return { status: res.status, headers: res.headers, body: (res.body as Buffer).toString('utf8') };
   } catch (error) {
     const e = error as { timeout?: number; code?: string; message: string };
     if (e.timeout) throw new Error(`no answer within ${RESPONSE_DEADLINE_MS} ms (a hang) to ${describe(req)}`);

@@ -162,7 +162,7 @@ async function mint(): Promise<Minted> {
 
 /** Verifies all three as an RP and an API would, with only the JWKS `set` cached. */
 async function verifyWith(set: { keys: Jwk[] }, minted: Minted): Promise<void> {
-  const keys = createLocalJWKSet(set as unknown as JSONWebKeySet);
+  const keys = createLocalJWKSet(set);
   await jwtVerify(minted.idToken, keys, { issuer: gh.issuer, audience: 'web' });
   await jwtVerify(minted.userAccessToken, keys, { issuer: gh.issuer, audience: API, typ: 'at+jwt' });
   await jwtVerify(minted.serviceAccessToken, keys, { issuer: gh.issuer, audience: API, typ: 'at+jwt' });

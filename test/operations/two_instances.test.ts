@@ -175,11 +175,11 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
         const set = await jwksAt(B);
         return set.keys.some((k) => k.kid === k2) && set;
       },
-      { what: `B to publish ${k2}` },
+      { what: `B to publish ${k2!}` },
     );
     const during = await serviceTokenAt(B);
     expect(decodeProtectedHeader(during).kid).toBe(k1);
-    const cached = createLocalJWKSet(window as unknown as JSONWebKeySet);
+    const cached = createLocalJWKSet(window);
     await jwtVerify(during, cached, { issuer, audience: API });
 
     // The propagation delay passes.
@@ -189,7 +189,7 @@ describe.each(availableBackends())('two instances on one %s database', (backend)
         const token = await serviceTokenAt(B);
         return decodeProtectedHeader(token).kid === k2 && token;
       },
-      { what: `B to sign with ${k2}` },
+      { what: `B to sign with ${k2!}` },
     );
     // An RP that cached the JWKS during the window verifies the new tokens; K1 is still published.
     await jwtVerify(after, cached, { issuer, audience: API });

@@ -84,7 +84,7 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
 
   async function rememberSecrets(values: (string | undefined | null)[], ua?: UserAgent) {
     for (const value of values) if (value) secrets.add(value);
-    for (const cookie of ua ? (await ua.jar.serialize()).cookies : []) if (cookie.value) secrets.add(String(cookie.value));
+    for (const cookie of ua ? (await ua.jar.serialize()).cookies : []) if (cookie.value) secrets.add(cookie.value);
   }
 
   it('records sign-in success and failure with its reason, who, from where and for which client', async () => {

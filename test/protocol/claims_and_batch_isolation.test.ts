@@ -68,7 +68,7 @@ describe('a claims parameter holding what the database cannot store', () => {
         .type('form')
         .send(new URLSearchParams({ client_id: 'first-party', response_type: 'code', scope: 'openid', redirect_uri: FP_CALLBACK, claims }).toString());
       expect(res.status, claims).toBe(400);
-      expect(res.body.error, claims).toBe('invalid_request');
+      expect((res.body as { error?: string }).error, claims).toBe('invalid_request');
     }
     expect(await stored()).toBe(before);
   });

@@ -64,7 +64,7 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
     for (const path of ['/token', '/token/revocation', '/token/introspection']) {
       const res = await request(gh.server).post(path).type('form').send('client_id=a%00b&client_secret=x&grant_type=client_credentials&token=x');
       expect(res.status, path).toBe(401);
-      expect(res.body.error, path).toBe('invalid_client');
+      expect((res.body as { error?: string }).error, path).toBe('invalid_client');
     }
   });
 
@@ -76,7 +76,7 @@ describe('a NUL character in a parameter (Postgres text cannot hold one)', () =>
       .send(`client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${RP}/callback`)}&${PKCE}&state=s&nonce=a%00b`);
     expect(pushed.status).toBe(201);
     const used = await request(gh.server)
-      .get(`/auth?client_id=web&request_uri=${encodeURIComponent(pushed.body.request_uri)}`)
+      .get(`/auth?client_id=web&request_uri=${encodeURIComponent((pushed.body as { request_uri: string }).request_uri)}`)
       .set('cookie', sessionCookie);
     expect(used.status).toBe(303);
     const location = new URL(used.headers.location!);
@@ -138,7 +138,7 @@ describe('a request body over the provider limit (56 kB)', () => {
       .type('form')
       .send(`grant_type=client_credentials&scope=things:read&pad=${'x'.repeat(50_000)}`);
     expect(res.status).toBe(200);
-    expect(res.body.access_token).toBeTruthy();
+    expect((res.body as { access_token?: string }).access_token).toBeTruthy();
   });
 
   it('is refused at the interaction routes too (their own 16 kB limit)', async () => {

@@ -115,7 +115,7 @@ describe('error pages', () => {
     expectNoStackTrace(page);
     // The interaction survives: a normal sign-in on the same page still works.
     const retry = await ua.submit(login, LOGIN_FORM, alice, RP);
-    expect('redirectedTo' in retry || pageKind(retry as Page) === 'consent').toBe(true);
+    expect('redirectedTo' in retry || pageKind(retry) === 'consent').toBe(true);
   });
 });
 

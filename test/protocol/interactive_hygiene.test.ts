@@ -28,10 +28,10 @@ beforeAll(async () => {
   for (const method of ['warn', 'info', 'log', 'error', 'debug'] as const) vi.spyOn(console, method).mockImplementation(record);
   for (const stream of [process.stderr, process.stdout]) {
     const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: unknown, ...rest: unknown[]) => {
       printed.push(String(chunk));
       return write(chunk, ...rest);
-    }) as typeof stream.write);
+    });
   }
   gh = await startGatehouse();
   await gh.createUser(ALICE);
@@ -64,7 +64,7 @@ describe('a full session', () => {
     });
     const rememberCookies = async () => {
       for (const cookie of (await ua.jar.serialize()).cookies) {
-        if (cookie.value) secrets[`cookie ${String(cookie.key)} ${String(cookie.value).slice(0, 6)}`] = String(cookie.value);
+        if (cookie.value) secrets[`cookie ${String(cookie.key)} ${cookie.value.slice(0, 6)}`] = cookie.value;
       }
     };
     await rememberCookies();
@@ -95,7 +95,7 @@ describe('a full session', () => {
 
   it('the check above would have caught a warning: a bare Provider prints one', () => {
     const before = printed.length;
-    void new Provider('http://localhost:1', {});
+    new Provider('http://localhost:1', {});
     expect(printed.slice(before).some((line) => ATTENTION.test(line))).toBe(true);
   });
 

@@ -145,7 +145,7 @@ describe('which application the sign-out pages name', () => {
     const { ua } = await signIn(web, { credentials: alice, consent: 'allow' });
     for (const params of [{ client_id: 'web' }, { client_id: 'web', post_logout_redirect_uri: SIGNED_OUT, state: 's' }]) {
       const url = new URL(`${gh.issuer}/session/end`);
-      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      for (const [k, v] of Object.entries(params as Record<string, string>)) url.searchParams.set(k, v);
       const page = expectPage(await ua.follow(url.href, {}, RP));
       expect(page.status).toBe(200);
       expect(page.$('h1').text()).toMatch(/sign out\?/i);

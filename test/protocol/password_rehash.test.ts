@@ -37,7 +37,7 @@ async function stored(): Promise<HashRow> {
 /** The variant and the costs, read off the PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). */
 function params(hash: string): Record<string, string> {
   const [, variant, , costs] = hash.split('$');
-  return { variant: variant!, ...Object.fromEntries((costs ?? '').split(',').map((kv) => kv.split('='))) };
+  return { variant: variant!, ...Object.fromEntries((costs ?? '').split(',').map((kv) => kv.split('=') as [string, string])) };
 }
 
 async function signIn(password: string) {

@@ -16,7 +16,7 @@ const introspector = { clientId: 'introspector', secret: SECRETS.introspector };
 function configWithEs256Api() {
   const base = testConfig();
   return gatehouseConfigSchema.parse({
-    clients: base.clients.map((c) => (c.client_id === 'service' ? { ...c, scope: `${c.scope} gauges:read` } : c)),
+    clients: base.clients.map((c) => (c.client_id === 'service' ? { ...c, scope: `${c.scope!} gauges:read` } : c)),
     apis: [
       ...base.apis,
       { identifier: ES_API, name: 'Gauges API', scopes: ['gauges:read'], access_token_format: 'jwt', access_token_ttl: 120, signing_alg: 'ES256' },

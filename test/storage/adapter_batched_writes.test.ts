@@ -129,7 +129,7 @@ describe.each(availableBackends())('batched writes on %s', (backend) => {
     });
     expect(sent).toEqual(['INSERT', 'INSERT', 'INSERT']);
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-    for (const lost of outcomes.filter((o) => o.status === 'rejected')) expect((lost as PromiseRejectedResult).reason).toBeInstanceOf(ReplayDetected);
+    for (const lost of outcomes.filter((o) => o.status === 'rejected')) expect(lost.reason).toBeInstanceOf(ReplayDetected);
     await expect(adapter('ReplayDetection').upsert(id, proof, 60)).rejects.toBeInstanceOf(ReplayDetected);
   });
 

@@ -22,7 +22,7 @@ const now = () => Math.floor(Date.now() / 1000);
 /** Runs `fn` as the body of one HTTP request would run (its own request context). */
 function inRequest<T>(fn: () => Promise<T>): Promise<T> {
   const req = { ip: '127.0.0.1', get: () => undefined } as unknown as Request;
-  return new Promise<T>((resolve, reject) => trackRequestContext(req, {} as Response, () => void fn().then(resolve, reject)));
+  return new Promise<T>((resolve, reject) => trackRequestContext(req, {} as unknown as Response, () => void fn().then(resolve, reject)));
 }
 
 describe.each(availableBackends())('reading ahead on %s', (backend) => {
@@ -108,7 +108,7 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
 
   it('looks one id up under several token models in one statement, each model getting its own answer', async () => {
     const { tokenId } = await signedIn();
-    let found: (AdapterPayload | undefined | void)[] = [];
+    let found: Awaited<ReturnType<Adapter['find']>>[] = [];
     const count = await statements(() =>
       inRequest(async () => {
         found = await Promise.all(['AccessToken', 'ClientCredentials', 'RefreshToken'].map((m) => adapter(m).find(tokenId)));
@@ -121,7 +121,7 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
   it('gathers the look-ups of requests served together into one statement, each request taking its own rows', async () => {
     const a = await signedIn();
     const b = await signedIn();
-    const grants: (AdapterPayload | undefined | void)[] = [];
+    const grants: Awaited<ReturnType<Adapter['find']>>[] = [];
     const count = await statements(() =>
       Promise.all(
         [a, b, a].map((t) =>
@@ -145,7 +145,7 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
     const { grantId, tokenId } = await signedIn();
     await inRequest(async () => {
       await adapter('AccessToken').find(tokenId);
-      await adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant', accountId: sub, clientId: 'web', scope: 'changed' } as AdapterPayload, 3600);
+      await adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant', accountId: sub, clientId: 'web', scope: 'changed' }, 3600);
       const count = await statements(async () => expect((await adapter('Grant').find(grantId))?.scope).toBe('changed'));
       expect(count).toBe(1);
     });

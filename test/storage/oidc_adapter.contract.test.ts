@@ -51,7 +51,7 @@ function samplePayload(model: string, extra: Partial<AdapterPayload> = {}): Adap
     ...(model === 'DeviceCode' ? { userCode: `${newId().slice(0, 4).toUpperCase()}-EFGH` } : {}),
     extra: { name: 'Zoë ✓', nested: [1, 'two', { three: true }], nothing: null },
     ...extra,
-  } as AdapterPayload;
+  };
 }
 
 describe.each(availableBackends())('oidc adapter on %s', (backend) => {
@@ -63,7 +63,7 @@ describe.each(availableBackends())('oidc adapter on %s', (backend) => {
     return Object.assign(real, {
       upsert: (id: string, payload: AdapterPayload, expiresIn?: number) => {
         if (model !== 'Client') payload.jti = id;
-        return Adapter.prototype.upsert.call(real, id, payload, expiresIn);
+        return (Adapter.prototype as Adapter).upsert.call(real, id, payload, expiresIn);
       },
     });
   };

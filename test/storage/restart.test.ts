@@ -77,7 +77,7 @@ describe.each(availableBackends())('restart on %s', (backend) => {
       for (const key of keys) {
         expect(['RSA', 'EC']).toContain(key.kty);
         expect(key.kid).toBeTypeOf('string');
-        for (const member of PRIVATE_JWK_MEMBERS) expect(key, `${key.kid} has "${member}"`).not.toHaveProperty(member);
+        for (const member of PRIVATE_JWK_MEMBERS) expect(key, `${String(key.kid)} has "${member}"`).not.toHaveProperty(member);
       }
       const { rows } = await testDb.db.query<{ kid: string }>(`SELECT kid FROM keys WHERE kind = 'signing'`);
       expect(keys.map((k) => k.kid).sort()).toEqual(rows.map((r) => r.kid).sort());

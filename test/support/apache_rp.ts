@@ -253,7 +253,7 @@ export async function startApache({ reserved, issuer }: { reserved: ReservedSite
   let exit: string | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
-      exit = `exited (${signal ?? `code ${code}`})`;
+      exit = `exited (${signal ?? `code ${String(code)}`})`;
       resolve();
     });
     child.once('error', (error) => {

@@ -59,7 +59,7 @@ export async function launchChromium(shotsPrefix: string, shotsDir?: string, ext
     page,
     problems,
     async screenshot(name) {
-      const file = path.join(shotsDir!, `${name}.png`);
+      const file = path.join(shotsDir, `${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
       return file;
     },

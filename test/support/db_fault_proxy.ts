@@ -31,7 +31,7 @@ function fatalMessage(sqlstate: string, message: string): Buffer {
       ['V', 'FATAL'],
       ['C', sqlstate],
       ['M', message],
-    ].map(([type, value]) => Buffer.from(`${type}${value}\0`, 'utf8')),
+    ].map(([type, value]) => Buffer.from(`${type!}${value!}\0`, 'utf8')),
     Buffer.from([0]),
   ]);
   const header = Buffer.alloc(5);

@@ -23,7 +23,7 @@ export function webAuthorizationUrl(issuer: string): string {
     nonce: 'nonce-1',
     ...FIXED_PKCE,
   });
-  return `${issuer}/auth?${params}`;
+  return `${issuer}/auth?${params.toString()}`;
 }
 
 export const SECRETS = {

@@ -42,8 +42,8 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
     keyFile,
     '-out',
     certFile,
-  ]).catch((error: Error) => {
-    throw new Error(`openssl could not make a test certificate (install the Debian package openssl): ${error.message}`);
+  ]).catch((error: unknown) => {
+    throw new Error(`openssl could not make a test certificate (install the Debian package openssl): ${(error as Error).message}`);
   });
   const certPem = await readFile(certFile, 'utf8');
   const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
@@ -111,7 +111,12 @@ export async function startNginx(options: {
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const log = async () => `${output}${await readFile(path.join(options.dir, 'error.log'), 'utf8').catch(() => '')}`;
   const stop = async () => {
     if (!exited) {

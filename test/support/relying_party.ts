@@ -10,6 +10,7 @@ export async function discover(issuer: string, clientId: string, secret?: string
     clientId,
     secret ? { client_secret: secret } : { token_endpoint_auth_method: 'none' },
     secret ? oidc.ClientSecretBasic(secret) : oidc.None(),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out; the test issuers are plain HTTP
     { execute: [oidc.allowInsecureRequests] },
   );
 }

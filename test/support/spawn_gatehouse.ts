@@ -19,8 +19,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export async function buildDist(): Promise<void> {
   await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: REPO_ROOT,
-  }).catch((error: { stdout?: string }) => {
-    throw new Error(`the build failed:\n${error.stdout}`);
+  }).catch((error: unknown) => {
+    throw new Error(`the build failed:\n${String((error as { stdout?: string }).stdout)}`);
   });
 }
 
@@ -72,7 +72,7 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
   let output = '';
   let partial = '';
   const lines: LogLine[] = [];
-  child.stdout!.on('data', (chunk) => {
+  child.stdout.on('data', (chunk) => {
     output += String(chunk);
     partial += String(chunk);
     const complete = partial.split('\n');
@@ -85,7 +85,7 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
       }
     }
   });
-  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  child.stderr.on('data', (chunk) => (output += String(chunk)));
   // 'close' comes after the last output has been read, unlike 'exit'.
   let closed = false;
   child.once('close', () => (closed = true));
@@ -101,7 +101,7 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
     async waitForLogs(match, n = 1, what = 'a log line') {
       return eventually(
         () => {
-          if (closed && lines.filter(match).length < n) throw new GiveUp(`the server exited (${child.exitCode}):\n${output}`);
+          if (closed && lines.filter(match).length < n) throw new GiveUp(`the server exited (${String(child.exitCode)}):\n${output}`);
           const found = lines.filter(match);
           return found.length >= n && found;
         },
@@ -119,7 +119,7 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
   if (waitReady) {
     await eventually(
       async () => {
-        if (closed) throw new GiveUp(`the server exited (${child.exitCode}):\n${output}`);
+        if (closed) throw new GiveUp(`the server exited (${String(child.exitCode)}):\n${output}`);
         return (
           (await fetch(`${issuer}/readyz`).then(
             (r) => r.status,
@@ -128,7 +128,7 @@ export async function spawnGatehouse({ env, waitReady = true, port: fixedPort }:
         );
       },
       { what: `${issuer} to be ready`, timeoutMs: 120_000, intervalMs: 100 },
-    ).catch(async (error: Error) => {
+    ).catch(async (error: unknown) => {
       await spawned.kill();
       throw error;
     });
