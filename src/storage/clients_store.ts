@@ -12,7 +12,7 @@ import type { Db } from '../db/db.js';
 // them, and a client the newer file dropped stays registered.
 
 /** pg_advisory_xact_lock key of client syncs: any constant no other lock of ours uses. */
-export const CLIENT_SYNC_LOCK = 0x636c6e74; // "clnt"
+const CLIENT_SYNC_LOCK = 0x636c6e74; // "clnt"
 
 export interface SyncResult {
   added: string[];

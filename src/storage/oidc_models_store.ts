@@ -50,7 +50,7 @@ export interface SessionPayload {
 }
 
 /** What account_sessions.ts reads of a grant payload. */
-export interface GrantPayload {
+interface GrantPayload {
   clientId?: string;
   openid?: { scope?: string };
   resources?: Record<string, string>;
@@ -219,5 +219,3 @@ export function createOidcModelsStore(db: Pick<Db, 'query'>) {
     },
   };
 }
-
-export type OidcModelsStore = ReturnType<typeof createOidcModelsStore>;
