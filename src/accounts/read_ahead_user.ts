@@ -8,7 +8,10 @@ import type { User } from './users_repo.js';
 // it was when the token was read, a moment earlier in the same request.
 
 /** What findAccount reads of a user: its claims and whether it is disabled (never the password hash). */
-export type AccountUser = Pick<User, 'sub' | 'username' | 'email' | 'email_verified' | 'name' | 'given_name' | 'family_name' | 'disabled' | 'updated_at'>;
+export type AccountUser = Pick<
+  User,
+  'sub' | 'username' | 'email' | 'email_verified' | 'name' | 'given_name' | 'family_name' | 'claims' | 'disabled' | 'updated_at'
+>;
 
 /**
  * `LEFT JOIN users <alias>` on the account id a statement has at hand (an SQL text expression).
@@ -23,7 +26,7 @@ export function userJsonSql(alias: string): string {
   const u = alias;
   return `CASE WHEN ${u}.sub IS NULL THEN NULL ELSE json_build_object(
     'sub', ${u}.sub, 'username', ${u}.username, 'email', ${u}.email, 'email_verified', ${u}.email_verified,
-    'name', ${u}.name, 'given_name', ${u}.given_name, 'family_name', ${u}.family_name, 'disabled', ${u}.disabled,
+    'name', ${u}.name, 'given_name', ${u}.given_name, 'family_name', ${u}.family_name, 'claims', ${u}.claims, 'disabled', ${u}.disabled,
     'updated_at', extract(epoch FROM ${u}.updated_at)) END`;
 }
 

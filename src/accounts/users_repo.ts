@@ -14,6 +14,8 @@ export interface User {
   name: string | null;
   given_name: string | null;
   family_name: string | null;
+  /** claims beyond the standard columns (migration 0010): any JSON values, `roles` an array of strings */
+  claims: Record<string, unknown>;
   password_hash: string | null;
   /** whether password_hash is of the normalised password (false: it may predate normalisation) */
   password_normalized: boolean;
@@ -28,7 +30,8 @@ export class UserError extends GatehouseError {
   }
 }
 
-const COLUMNS = 'sub, username, email, email_verified, name, given_name, family_name, password_hash, password_normalized, disabled, created_at, updated_at';
+const COLUMNS =
+  'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, created_at, updated_at';
 
 function uniqueViolation(error: unknown): string | undefined {
   const e = error as { code?: string; constraint?: string };
