@@ -53,6 +53,7 @@ const DAVE = user('dave');
 const ERIN = user('erin');
 const FRANK = user('frank');
 const GRACE = user('grace');
+const HEIDI = user('heidi');
 const login = (u: { username: string; password: string }) => ({ login: u.username, password: u.password });
 
 beforeAll(async () => {
@@ -84,7 +85,7 @@ beforeAll(async () => {
     ],
   });
   gh = await startGatehouse({ config });
-  for (const u of [ALICE, BOB, CAROL, DAVE, ERIN, FRANK, GRACE]) await gh.createUser(u);
+  for (const u of [ALICE, BOB, CAROL, DAVE, ERIN, FRANK, GRACE, HEIDI]) await gh.createUser(u);
   web = await discover(gh.issuer, 'web', SECRETS.web);
   bcl = await discover(gh.issuer, 'bcl', BCL_SECRET);
   accountUrl = `${gh.issuer}/account`;
@@ -405,6 +406,41 @@ describe('changing the password', () => {
     expect(events.some((e) => /Failed sign-in \(wrong password\)/.test(e))).toBe(true);
     const body = (await openAccount(ua)).body;
     for (const secret of [CAROL.password, fresh, 'not my password at all']) expect(body).not.toContain(secret);
+  });
+});
+
+// Issue #10, point 7: anyone can keep trying a locked login, and every refusal used to be an
+// audit row of its own, flooding the user's own list of security events.
+describe('security events', () => {
+  it('show the attempts refused during a lockout as one entry with their count, not one each', async () => {
+    const tryPassword = async (password: string) => {
+      const ua = new UserAgent();
+      const loginPage = expectPage(await ua.follow(accountUrl));
+      return expectPage(await ua.submit(loginPage, LOGIN_FORM, { login: HEIDI.username, password })).status;
+    };
+    // Five wrong passwords lock the login (LOGIN_MAX_FAILURES_PER_ACCOUNT); then someone keeps trying.
+    for (let i = 0; i < 5; i++) await tryPassword(`wrong guess ${i}`);
+    const refused = 30;
+    for (let i = 0; i < refused; i++) expect(await tryPassword(`locked guess ${i}`)).toBe(429);
+    // An operator lifts the lockout (README: users unlock); Heidi signs in and looks.
+    const sub = await subOf(HEIDI.username);
+    await gh.testDb.db.query(`DELETE FROM login_limits WHERE key LIKE 'account:%'`);
+    const page = await openAccount(new UserAgent(), login(HEIDI));
+    const events = page
+      .$('#events li')
+      .toArray()
+      .map((el) => page.$(el).text().replace(/\s+/g, ' '));
+    const lockedOut = events.filter((e) => /too many failed attempts, sign-in was locked/.test(e));
+    expect(lockedOut).toHaveLength(1);
+    expect(lockedOut[0]).toMatch(new RegExp(`${refused} times`));
+    expect(events.filter((e) => /Failed sign-in \(wrong password\)/.test(e))).toHaveLength(5);
+    expect(events[0]).toMatch(/Signed in/);
+    // One row holds them all.
+    const { rows } = await gh.testDb.db.query<{ repeat_count: number }>(
+      `SELECT repeat_count FROM audit_events WHERE event = 'login.failure' AND account_id = $1 AND details->>'reason' = 'locked_out'`,
+      [sub],
+    );
+    expect(rows).toEqual([{ repeat_count: refused }]);
   });
 });
 
