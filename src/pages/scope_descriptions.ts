@@ -19,7 +19,9 @@ export const CLAIM_DESCRIPTIONS: Record<string, string> = {
 
 /** A claim in the consent screen's words: "your roles", "your employee number". */
 function describeClaim(claim: string): string {
-  return CLAIM_DESCRIPTIONS[claim] ?? (claim === 'roles' ? 'your roles' : `your ${claim.replace(/[_.-]+/g, ' ')}`);
+  // Own keys only: a claim named `constructor` is not Object.prototype's.
+  if (Object.hasOwn(CLAIM_DESCRIPTIONS, claim)) return CLAIM_DESCRIPTIONS[claim] as string;
+  return claim === 'roles' ? 'your roles' : `your ${claim.replace(/[_.-]+/g, ' ')}`;
 }
 
 /**
