@@ -128,6 +128,26 @@ describe('user claims in an API access token', () => {
   });
 });
 
+describe('a reloaded config', () => {
+  it('changes which claims the next token carries, without a restart', async () => {
+    const served = config();
+    const fewer = gatehouseConfigSchema.parse({
+      ...served,
+      apis: served.apis.map((api) => (api.identifier === API ? { ...api, user_claims: ['department'] } : api)),
+    });
+    await gh.gatehouse.applyConfig(fewer);
+    try {
+      const { tokens } = await signIn(rp, { scope: 'openid things:read', credentials: credentialsOf(admin), consent: 'allow' });
+      const payload = await verifyApiToken(tokens.access_token);
+      expect(payload.department).toBe('Research');
+      expect(payload).not.toHaveProperty('roles');
+      expect(payload).not.toHaveProperty('email');
+    } finally {
+      await gh.gatehouse.applyConfig(served);
+    }
+  });
+});
+
 describe('consent for an API with user claims', () => {
   it('says in words what each API will learn about the user, as text', async () => {
     const user = buildUser();
