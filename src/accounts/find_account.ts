@@ -1,4 +1,4 @@
-import type { AccountClaims, FindAccount } from 'oidc-provider';
+import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
 import { claimsCoveredBy } from './scope_claims.js';
@@ -24,6 +24,15 @@ function claimsForScope(claims: AccountClaims, scope: string | undefined): Accou
   return released;
 }
 
+// The user each account was made from, for what the same request issues next (an access token's
+// user claims, api_token_claims.ts) without reading the user a second time.
+const usersOfAccounts = new WeakMap<Account, AccountUser>();
+
+/** The user findAccount made `account` from (as read in this request), if it did. */
+export function userOfAccount(account: Account | undefined): AccountUser | undefined {
+  return account ? usersOfAccounts.get(account) : undefined;
+}
+
 /** A disabled or deleted user is no account: their tokens stop answering at userinfo. */
 export function createFindAccount(users: UsersRepo): FindAccount {
   return async (_ctx, sub) => {
@@ -32,6 +41,8 @@ export function createFindAccount(users: UsersRepo): FindAccount {
     if (!user || user.disabled) return undefined;
     // Only what the token's granted scopes cover ever leaves here, whatever the request's
     // `claims` parameter or a grant stored by an earlier release says (scope_claims.ts).
-    return { accountId: user.sub, claims: (_use, scope) => claimsForScope(userClaims(user), scope) };
+    const account: Account = { accountId: user.sub, claims: (_use, scope) => claimsForScope(userClaims(user), scope) };
+    usersOfAccounts.set(account, user);
+    return account;
   };
 }

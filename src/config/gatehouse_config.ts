@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACCOUNT_CLIENT_ID } from './account_client.js';
+import { claimNameSchema } from './claim_names.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
@@ -71,6 +72,11 @@ const apiSchema = z
     access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
     access_token_ttl: z.number().int().min(30).max(86400).default(3600),
     signing_alg: signingAlg.default('RS256'),
+    /** the user's claims copied into this API's access tokens (none in a client_credentials token) */
+    user_claims: z
+      .array(claimNameSchema)
+      .default([])
+      .refine((names) => new Set(names).size === names.length, 'must not list a claim twice'),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import { skipsConsent } from '../provider/skips_consent.js';
-import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from '../pages/scope_descriptions.js';
+import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS, describeApiUserClaims } from '../pages/scope_descriptions.js';
 import { claimsCoveredBy } from '../accounts/scope_claims.js';
 import { addToGrant, grantable, grantedOIDCScope } from '../provider/grant_consent.js';
 
@@ -85,10 +85,12 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
         .map((c) => CLAIM_DESCRIPTIONS[c])
         .filter((s): s is string => !!s);
       if (claims.length) scopes.push(`See ${claims.join(', ')}`);
-      const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => ({
-        name: resources.byIdentifier(identifier)?.name ?? identifier,
-        scopes: s,
-      }));
+      const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => {
+        const api = resources.byIdentifier(identifier);
+        const name = api?.name ?? identifier;
+        // What the API's tokens will tell it about the user (its `user_claims`), in words.
+        return { name, scopes: s, receives: describeApiUserClaims(name, api?.user_claims ?? []) };
+      });
       res
         .status(200)
         .type('html')

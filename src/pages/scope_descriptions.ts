@@ -16,3 +16,26 @@ export const CLAIM_DESCRIPTIONS: Record<string, string> = {
   email_verified: 'whether your email address is verified',
   updated_at: 'when your profile last changed',
 };
+
+/** A claim in the consent screen's words: "your roles", "your employee number". */
+function describeClaim(claim: string): string {
+  // Own keys only: a claim named `constructor` is not Object.prototype's.
+  if (Object.hasOwn(CLAIM_DESCRIPTIONS, claim)) return CLAIM_DESCRIPTIONS[claim] as string;
+  return claim === 'roles' ? 'your roles' : `your ${claim.replace(/[_.-]+/g, ' ')}`;
+}
+
+/**
+ * What an API will learn about the user from its access tokens (its `user_claims`), in a
+ * sentence: "ToDo API will receive your roles and department". Undefined when it learns nothing.
+ */
+export function describeApiUserClaims(apiName: string, claims: readonly string[]): string | undefined {
+  if (claims.length === 0) return undefined;
+  let words = claims.map(describeClaim);
+  let lead = '';
+  if (words.every((w) => w.startsWith('your '))) {
+    lead = 'your ';
+    words = words.map((w) => w.slice('your '.length));
+  }
+  const list = words.length === 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.slice(-1).join('')}`;
+  return `${apiName} will receive ${lead}${list}`;
+}

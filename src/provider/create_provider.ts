@@ -15,6 +15,7 @@ import { createTrustedFetch } from './trusted_fetch.js';
 import { sessionTtlSeconds } from './session_lifetime.js';
 import { sessionCookieOptions } from './session_cookie_options.js';
 import { limitClaimsParameter } from './claims_parameter.js';
+import { createApiTokenClaims } from './api_token_claims.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -79,6 +80,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),
     findAccount: createFindAccount(deps.users),
+    // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
+    extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,
     cookies: {
       keys: deps.keys.cookieKeys,
