@@ -1,10 +1,13 @@
 import type { AccountClaims, FindAccount } from 'oidc-provider';
 import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
-import { claimsCoveredBy } from './scope_claims.js';
+import type { ScopeClaims } from './scope_claims.js';
 
 function userClaims(user: AccountUser): AccountClaims {
+  // The user's own claims first (user_claims.ts keeps their names off the standard ones):
+  // whichever of them an identity resource releases, claimsForScope picks.
   const claims: AccountClaims = {
+    ...user.claims,
     sub: user.sub,
     preferred_username: user.username,
     updated_at: Math.floor(user.updated_at.getTime() / 1000),
@@ -17,21 +20,21 @@ function userClaims(user: AccountUser): AccountClaims {
 }
 
 /** The user's claims that `scope` (space-separated, as oidc-provider passes it) releases, and `sub`. */
-function claimsForScope(claims: AccountClaims, scope: string | undefined): AccountClaims {
-  const covered = claimsCoveredBy((scope ?? '').split(' '));
+function claimsForScope(scopeClaims: ScopeClaims, claims: AccountClaims, scope: string | undefined): AccountClaims {
+  const covered = scopeClaims.claimsCoveredBy((scope ?? '').split(' '));
   const released: AccountClaims = { sub: claims.sub };
   for (const [name, value] of Object.entries(claims)) if (covered.has(name)) released[name] = value;
   return released;
 }
 
 /** A disabled or deleted user is no account: their tokens stop answering at userinfo. */
-export function createFindAccount(users: UsersRepo): FindAccount {
+export function createFindAccount(users: UsersRepo, scopeClaims: ScopeClaims): FindAccount {
   return async (_ctx, sub) => {
     // Read with the token this request presented, if it did (read_ahead_user.ts).
     const user = takeUserForRequest(sub) ?? (await users.findBySub(sub));
     if (!user || user.disabled) return undefined;
     // Only what the token's granted scopes cover ever leaves here, whatever the request's
     // `claims` parameter or a grant stored by an earlier release says (scope_claims.ts).
-    return { accountId: user.sub, claims: (_use, scope) => claimsForScope(userClaims(user), scope) };
+    return { accountId: user.sub, claims: (_use, scope) => claimsForScope(scopeClaims, userClaims(user), scope) };
   };
 }

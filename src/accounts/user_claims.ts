@@ -8,66 +8,10 @@ import { hasUnstorableText } from '../core/nul_characters.js';
 // shadow the verified column. `roles` is the one claim with a fixed shape: an array of strings,
 // as APIs test it (`claimIncludes('roles', 'admin')`).
 
-/** Claims the protocol sets on tokens and responses: never a user's. */
-export const PROTOCOL_CLAIM_NAMES: ReadonlySet<string> = new Set([
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'azp',
-  'nonce',
-  'auth_time',
-  'acr',
-  'amr',
-  'sid',
-  'at_hash',
-  'c_hash',
-  's_hash',
-  'cnf',
-  'client_id',
-  'scope',
-  'typ',
-  'events',
-  'act',
-  'may_act',
-  'token_type',
-  'active',
-  'username',
-]);
-
-/** Standard claims that come from the users table's own columns (find_account.ts). */
-export const COLUMN_CLAIM_NAMES: ReadonlySet<string> = new Set([
-  'name',
-  'given_name',
-  'family_name',
-  'preferred_username',
-  'email',
-  'email_verified',
-  'updated_at',
-]);
-
 export const ROLES_CLAIM = 'roles';
 export const MAX_CLAIM_BYTES = 4096;
 /** The whole claims object, as Postgres writes the jsonb out (users_repo.ts checks it in SQL). */
 export const MAX_CLAIMS_BYTES = 16384;
-
-const CLAIM_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
-
-/** Why `name` cannot be a claim name (ours or in the config), or undefined when it can. */
-export function claimNameProblem(name: string): string | undefined {
-  if (PROTOCOL_CLAIM_NAMES.has(name)) return `"${name}" is a protocol claim, set by the provider itself`;
-  if (COLUMN_CLAIM_NAMES.has(name)) return `"${name}" is a standard claim with its own column (set it with users add)`;
-  if (!CLAIM_NAME.test(name)) return 'a claim name starts with a letter and has at most 64 letters, digits and _ . : -';
-  return undefined;
-}
-
-export const claimNameSchema = z.string().superRefine((name, ctx) => {
-  const problem = claimNameProblem(name);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
 
 export const roleSchema = z
   .string()

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createUsersRepo, type ClaimsChange, type User } from '../accounts/users_repo.js';
-import { claimNameProblem, claimValueProblem, MAX_CLAIMS_BYTES, parseClaimValue, roleSchema, ROLES_CLAIM } from '../accounts/user_claims.js';
+import { claimNameProblem } from '../config/claim_names.js';
+import { claimValueProblem, MAX_CLAIMS_BYTES, parseClaimValue, roleSchema, ROLES_CLAIM } from '../accounts/user_claims.js';
 import type { Db } from '../db/db.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';

@@ -1,5 +1,8 @@
+import type { IdentityResourceConfig } from '../config/gatehouse_config.js';
+
 // The consent screen's plain words for each standard scope and claim. A scope's words cover
-// every claim it releases (CLAIMS_BY_SCOPE in accounts/scope_claims.ts).
+// every claim it releases (CLAIMS_BY_SCOPE in config/claim_names.ts). An identity resource from
+// the config file is described by its display name and, in words, the claims it releases.
 export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Know who you are when you sign in',
   profile: 'See your name and username (and when they last changed)',
@@ -16,3 +19,16 @@ export const CLAIM_DESCRIPTIONS: Record<string, string> = {
   email_verified: 'whether your email address is verified',
   updated_at: 'when your profile last changed',
 };
+
+/** A claim in words: a standard one's description, else its name read as words (`employee_number`: "your employee number"). */
+export function describeClaim(claim: string): string {
+  return CLAIM_DESCRIPTIONS[claim] ?? `your ${claim.replace(/[_.:-]+/g, ' ')}`;
+}
+
+/** The words for `scope`: a built-in's, an identity resource's, or undefined (API scopes are listed by API). */
+export function describeScope(scope: string, identityResources: readonly IdentityResourceConfig[]): string | undefined {
+  const builtIn = SCOPE_DESCRIPTIONS[scope];
+  if (builtIn) return builtIn;
+  const resource = identityResources.find((r) => r.name === scope);
+  return resource ? `${resource.display_name}: see ${resource.claims.map(describeClaim).join(', ')}` : undefined;
+}

@@ -46,7 +46,7 @@ describe('gatehouse users set-claim / unset-claim', () => {
     for (const name of ['sub', 'aud', 'iss', 'exp', 'nonce', 'client_id', 'scope', 'cnf']) {
       expectOneLineError(await users('set-claim', 'carol', name, 'x'), /invalid claim name: ".*" is a protocol claim/);
     }
-    expectOneLineError(await users('set-claim', 'carol', 'email', 'x@example.com'), /standard claim with its own column/);
+    expectOneLineError(await users('set-claim', 'carol', 'email', 'x@example.com'), /standard claim, released by the built-in scope "email"/);
     expectOneLineError(await users('set-claim', 'carol', '1st', 'x'), /starts with a letter/);
     expectOneLineError(await users('set-claim', 'carol', 'a b', 'x'), /starts with a letter/);
   });
