@@ -9,7 +9,7 @@ import { hasUnstorableText } from '../core/nul_characters.js';
 // as APIs test it (`claimIncludes('roles', 'admin')`).
 
 export const ROLES_CLAIM = 'roles';
-export const MAX_CLAIM_BYTES = 4096;
+const MAX_CLAIM_BYTES = 4096;
 /** The whole claims object, as Postgres writes the jsonb out (users_repo.ts checks it in SQL). */
 export const MAX_CLAIMS_BYTES = 16384;
 

@@ -13,7 +13,7 @@ export const CLAIMS_BY_SCOPE = {
 export const BUILT_IN_SCOPES: readonly string[] = ['openid', 'offline_access', 'profile', 'email'];
 
 /** Claims the protocol sets on tokens and responses: never a user's. */
-export const PROTOCOL_CLAIM_NAMES: ReadonlySet<string> = new Set([
+const PROTOCOL_CLAIM_NAMES: ReadonlySet<string> = new Set([
   'sub',
   'iss',
   'aud',
@@ -43,7 +43,7 @@ export const PROTOCOL_CLAIM_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** Standard claims that come from the users table's own columns: those the built-in scopes release. */
-export const COLUMN_CLAIM_NAMES: ReadonlySet<string> = new Set([...CLAIMS_BY_SCOPE.profile, ...CLAIMS_BY_SCOPE.email]);
+const COLUMN_CLAIM_NAMES: ReadonlySet<string> = new Set([...CLAIMS_BY_SCOPE.profile, ...CLAIMS_BY_SCOPE.email]);
 
 const CLAIM_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 

@@ -10,7 +10,7 @@ export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Keep access while you are not using it (until you revoke it)',
 };
 
-export const CLAIM_DESCRIPTIONS: Record<string, string> = {
+const CLAIM_DESCRIPTIONS: Record<string, string> = {
   name: 'your full name',
   given_name: 'your first name',
   family_name: 'your last name',
