@@ -35,7 +35,7 @@ beforeAll(async () => {
       buildClient('staff', {
         client_secret: SECRET,
         client_name: 'Staff app',
-        scope: 'openid profile employee offline_access',
+        scope: 'openid profile employee offline_access things:read',
         grant_types: ['authorization_code', 'refresh_token'],
       }),
     ],
@@ -95,6 +95,21 @@ describe('a granted identity resource', () => {
     expect(flow.consentText).toContain('your department, your employee number, your roles');
     // Code flow: the claims go to userinfo, the ID token carries none unless asked (conformIdTokenClaims).
     expect(customClaims(flow.idToken)).toEqual({});
+  });
+
+  it('puts its claims in the ID token when the access token is for an API (no userinfo)', async () => {
+    const config = await discover(gh.issuer, 'staff', SECRET);
+    const started = await startAuthorization(config, { scope: 'openid employee things:read', redirectUri: `${RP}/staff/callback` });
+    let landing: Landing = await started.ua.submit(expectPage(started.landing), LOGIN_FORM, { login: ALICE.username, password: ALICE.password }, RP);
+    if (isPage(landing)) landing = await started.ua.submit(landing, CONSENT_FORM, {}, RP);
+    const tokens = await oidc.authorizationCodeGrant(config, expectRedirect(landing), {
+      pkceCodeVerifier: started.codeVerifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
+    const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: gh.issuer, audience: 'staff' });
+    expect((await userinfo(gh.issuer, tokens.access_token)).status).toBe(401);
+    expect(customClaims(payload)).toEqual({ department: 'Sales', employee_number: 42, roles: ['reader', 'admin'] });
   });
 
   it('puts the claims the `claims` parameter names in the ID token too', async () => {
