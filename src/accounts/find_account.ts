@@ -2,12 +2,17 @@ import type { AccountClaims, FindAccount } from 'oidc-provider';
 import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
 import type { ScopeClaims } from './scope_claims.js';
+import { claimNameProblem } from '../config/claim_names.js';
+
+/** The user's own claims whose names are theirs to have: a row written around the CLI holds no `email` for the email scope to release. */
+function ownClaims(user: AccountUser): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(user.claims).filter(([name]) => claimNameProblem(name) === undefined));
+}
 
 function userClaims(user: AccountUser): AccountClaims {
-  // The user's own claims first (user_claims.ts keeps their names off the standard ones):
-  // whichever of them an identity resource releases, claimsForScope picks.
+  // Whichever of the user's own claims an identity resource releases, claimsForScope picks.
   const claims: AccountClaims = {
-    ...user.claims,
+    ...ownClaims(user),
     sub: user.sub,
     preferred_username: user.username,
     updated_at: Math.floor(user.updated_at.getTime() / 1000),

@@ -35,7 +35,7 @@ beforeAll(async () => {
       buildClient('staff', {
         client_secret: SECRET,
         client_name: 'Staff app',
-        scope: 'openid profile employee offline_access things:read',
+        scope: 'openid profile email employee offline_access things:read',
         grant_types: ['authorization_code', 'refresh_token'],
       }),
     ],
@@ -59,13 +59,13 @@ interface Flow {
   consentText?: string;
 }
 
-async function signIn(scope: string, params: Record<string, string> = {}): Promise<Flow> {
+async function signIn(scope: string, params: Record<string, string> = {}, who: { username: string; password: string } = ALICE): Promise<Flow> {
   const config = await discover(gh.issuer, 'staff', SECRET);
   const redirectUri = `${RP}/staff/callback`;
   const started = await startAuthorization(config, { scope, redirectUri, params });
   let landing: Landing = expectPage(started.landing);
   expect(pageKind(landing)).toBe('login');
-  landing = await started.ua.submit(landing, LOGIN_FORM, { login: ALICE.username, password: ALICE.password }, RP);
+  landing = await started.ua.submit(landing, LOGIN_FORM, { login: who.username, password: who.password }, RP);
   let consentText: string | undefined;
   if (isPage(landing) && pageKind(landing) === 'consent') {
     consentText = visibleText(landing);
@@ -133,6 +133,23 @@ describe('an identity resource not granted', () => {
     const params = new URL(expectRedirect(landing)).searchParams;
     expect(params.get('error')).toBe('invalid_scope');
     expect(params.get('scope')).toBe('badge');
+  });
+});
+
+describe('claims written to the database around the CLI', () => {
+  it('never stand in for a standard or protocol claim', async () => {
+    const carol = { username: 'carol', password: 'carol has a long passphrase too' };
+    await gh.createUser(carol);
+    await gh.testDb.db.query(`UPDATE users SET claims = $1 WHERE username = 'carol'`, [
+      JSON.stringify({ email: 'forged@example.test', email_verified: true, name: 'Forged', sub: 'someone-else', department: 'Ops' }),
+    ]);
+    const flow = await signIn('openid profile email employee', {}, carol);
+    expect(flow.userinfo).not.toHaveProperty('email');
+    expect(flow.userinfo.email_verified).toBe(false);
+    expect(flow.userinfo).not.toHaveProperty('name');
+    expect(flow.userinfo.sub).toBe(flow.idToken.sub);
+    expect(flow.userinfo.sub).not.toBe('someone-else');
+    expect(flow.userinfo.department).toBe('Ops');
   });
 });
 
