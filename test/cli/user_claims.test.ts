@@ -56,6 +56,9 @@ describe('gatehouse users set-claim / unset-claim', () => {
     expectOneLineError(await users('set-claim', 'carol', 'blob', 'null'), /must not be null/);
     expectOneLineError(await users('set-claim', 'carol', 'roles', '"admin"'), /"roles" must be an array/);
     expectOneLineError(await users('set-claim', 'carol', 'roles', '[1,2]'), /"roles" must be an array/);
+    expectOneLineError(await users('set-claim', 'carol', 'roles', '["a","a"]'), /roles must not repeat/);
+    expectOneLineError(await users('set-claim', 'carol', 'blob', '"a\\u0000b"'), /NUL characters/);
+    expectOneLineError(await users('set-claim', 'carol', 'blob', '"\\ud800"'), /unpaired surrogates/);
     expect((await row()).claims).not.toHaveProperty('blob');
   });
 
