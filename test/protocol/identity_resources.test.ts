@@ -6,7 +6,7 @@ import { buildClient } from '../support/factories.js';
 import { discover, oidc } from '../support/relying_party.js';
 import { endpoints, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import { CONSENT_FORM, LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
-import { isPage } from '../support/user_agent.js';
+import { isPage, type UserAgent } from '../support/user_agent.js';
 import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { createUsersRepo, type UsersRepo } from '../../src/accounts/users_repo.js';
 
@@ -57,6 +57,7 @@ interface Flow {
   userinfo: Record<string, unknown>;
   tokens: oidc.TokenEndpointResponse;
   consentText?: string;
+  ua: UserAgent;
 }
 
 async function signIn(scope: string, params: Record<string, string> = {}, who: { username: string; password: string } = ALICE): Promise<Flow> {
@@ -80,7 +81,7 @@ async function signIn(scope: string, params: Record<string, string> = {}, who: {
   const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: gh.issuer, audience: 'staff' });
   const info = await userinfo(gh.issuer, tokens.access_token);
   expect(info.status).toBe(200);
-  return { idToken: payload, userinfo: info.body, tokens, consentText };
+  return { idToken: payload, userinfo: info.body, tokens, consentText, ua: started.ua };
 }
 
 const customClaims = (claims: object) => Object.fromEntries(Object.entries(claims).filter(([k]) => [...EMPLOYEE, 'badge_id', 'shoe_size'].includes(k)));
@@ -95,6 +96,10 @@ describe('a granted identity resource', () => {
     expect(flow.consentText).toContain('your department, your employee number, your roles');
     // Code flow: the claims go to userinfo, the ID token carries none unless asked (conformIdTokenClaims).
     expect(customClaims(flow.idToken)).toEqual({});
+    // The account page lists the grant in the same words.
+    const account = expectPage(await flow.ua.follow(`${gh.issuer}/account`));
+    expect(account.$('h1').text()).toBe('Your account');
+    expect(visibleText(account)).toContain('Employee details: see your department, your employee number, your roles');
   });
 
   it('puts its claims in the ID token when the access token is for an API (no userinfo)', async () => {
