@@ -8,7 +8,7 @@ import type { AccountSessions } from '../storage/account_sessions.js';
 import { ACCOUNT_CLIENT_ID } from '../config/account_client.js';
 import type { Runtime } from '../provider/provider_host.js';
 import type { ResourceServers } from '../provider/resource_servers.js';
-import { SCOPE_DESCRIPTIONS } from '../pages/scope_descriptions.js';
+import { describeScope } from '../pages/scope_descriptions.js';
 import type { SignedInSession } from './signed_in_session.js';
 import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
@@ -42,7 +42,7 @@ export interface AccountViewDeps {
   audit: Pick<AuditLog, 'listForAccount'>;
   csrf: Pick<Csrf, 'issue'>;
   render: RenderPage;
-  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
+  runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
 }
 
 export interface AccountPageState {
@@ -97,7 +97,7 @@ export function createAccountView(deps: AccountViewDeps) {
         ...apps.map((a) => a.clientId),
         ...events.flatMap((e) => (e.client_id ? [e.client_id] : [])),
       ]);
-      const { resources } = deps.runtime();
+      const { resources, scopeClaims } = deps.runtime();
       const withAccess = new Set(apps.map((a) => a.clientId));
       const issue = (purpose: string) => deps.csrf.issue(purpose, session.uid);
 
@@ -121,7 +121,7 @@ export function createAccountView(deps: AccountViewDeps) {
           return {
             clientId: a.clientId,
             name: names.get(a.clientId) ?? a.clientId,
-            scopes: scopes.map((s) => SCOPE_DESCRIPTIONS[s] ?? s),
+            scopes: scopes.map((s) => describeScope(s, scopeClaims.identityResources) ?? s),
             apis: Object.entries(apis).map(([identifier, apiScopes]) => ({ name: resources.byIdentifier(identifier)?.name ?? identifier, scopes: apiScopes })),
             grantedAt: formatTime(a.grantedAt),
           };

@@ -37,7 +37,7 @@ export interface AccountRouterDeps {
   csrf: Csrf;
   audit: AuditLog;
   backchannel: Pick<BackchannelQueue, 'send'>;
-  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
+  runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */

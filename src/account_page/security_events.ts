@@ -43,6 +43,7 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'user.enabled': () => 'Account enabled by an administrator',
   'user.password_set': () => 'Password set by an administrator',
   'user.unlocked': () => 'Sign-in lockout lifted by an administrator',
+  'user.claims_changed': (row) => (detail(row, 'claim') === 'roles' ? 'Roles changed by an administrator' : 'Account details changed by an administrator'),
 };
 
 export function describeSecurityEvent(row: AuditRow, appName: (clientId: string) => string | undefined): SecurityEvent {

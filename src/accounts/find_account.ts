@@ -1,10 +1,18 @@
 import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 import type { UsersRepo } from './users_repo.js';
 import { takeUserForRequest, type AccountUser } from './read_ahead_user.js';
-import { claimsCoveredBy } from './scope_claims.js';
+import type { ScopeClaims } from './scope_claims.js';
+import { claimNameProblem } from '../config/claim_names.js';
+
+/** The user's own claims whose names are theirs to have: a row written around the CLI holds no `email` for the email scope to release. */
+function ownClaims(user: AccountUser): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(user.claims).filter(([name]) => claimNameProblem(name) === undefined));
+}
 
 function userClaims(user: AccountUser): AccountClaims {
+  // Whichever of the user's own claims an identity resource releases, claimsForScope picks.
   const claims: AccountClaims = {
+    ...ownClaims(user),
     sub: user.sub,
     preferred_username: user.username,
     updated_at: Math.floor(user.updated_at.getTime() / 1000),
@@ -17,8 +25,8 @@ function userClaims(user: AccountUser): AccountClaims {
 }
 
 /** The user's claims that `scope` (space-separated, as oidc-provider passes it) releases, and `sub`. */
-function claimsForScope(claims: AccountClaims, scope: string | undefined): AccountClaims {
-  const covered = claimsCoveredBy((scope ?? '').split(' '));
+function claimsForScope(scopeClaims: ScopeClaims, claims: AccountClaims, scope: string | undefined): AccountClaims {
+  const covered = scopeClaims.claimsCoveredBy((scope ?? '').split(' '));
   const released: AccountClaims = { sub: claims.sub };
   for (const [name, value] of Object.entries(claims)) if (covered.has(name)) released[name] = value;
   return released;
@@ -34,14 +42,14 @@ export function userOfAccount(account: Account | undefined): AccountUser | undef
 }
 
 /** A disabled or deleted user is no account: their tokens stop answering at userinfo. */
-export function createFindAccount(users: UsersRepo): FindAccount {
+export function createFindAccount(users: UsersRepo, scopeClaims: ScopeClaims): FindAccount {
   return async (_ctx, sub) => {
     // Read with the token this request presented, if it did (read_ahead_user.ts).
     const user = takeUserForRequest(sub) ?? (await users.findBySub(sub));
     if (!user || user.disabled) return undefined;
     // Only what the token's granted scopes cover ever leaves here, whatever the request's
     // `claims` parameter or a grant stored by an earlier release says (scope_claims.ts).
-    const account: Account = { accountId: user.sub, claims: (_use, scope) => claimsForScope(userClaims(user), scope) };
+    const account: Account = { accountId: user.sub, claims: (_use, scope) => claimsForScope(scopeClaims, userClaims(user), scope) };
     usersOfAccounts.set(account, user);
     return account;
   };

@@ -1,14 +1,14 @@
-// Which user claims each standard scope releases, and the one rule that decides what a client
-// may learn: a claim is released only when a scope covering it was asked for and granted. The
-// `claims` request parameter may pick among those claims (say, ask for `email` in the ID token
-// too), never add to them: a client registered for `openid` alone must not learn an email
-// address by naming it in `claims`.
+import { BUILT_IN_SCOPES, CLAIMS_BY_SCOPE } from '../config/claim_names.js';
+import type { IdentityResourceConfig } from '../config/gatehouse_config.js';
 
-export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
-  profile: ['name', 'given_name', 'family_name', 'preferred_username', 'updated_at'],
-  email: ['email', 'email_verified'],
-} as const satisfies Record<string, readonly string[]>;
+// Which user claims each scope releases, and the one rule that decides what a client may learn:
+// a claim is released only when a scope covering it was asked for and granted. The scopes are
+// the built-in ones (CLAIMS_BY_SCOPE) and the config file's identity resources, so the mapping
+// is built from the config (createScopeClaims) with each provider the host builds: a reload
+// that adds an identity resource takes effect with the next provider. The `claims` request
+// parameter may pick among those claims (say, ask for `email` in the ID token too), never add to
+// them: a client registered for `openid` alone must not learn an email address by naming it in
+// `claims`.
 
 /**
  * Claims about the sign-in itself, not about the user, which any OpenID Connect request may name
@@ -16,18 +16,38 @@ export const CLAIMS_BY_SCOPE = {
  */
 export const PROTOCOL_CLAIMS: ReadonlySet<string> = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
 
-/** The user claims the given scopes release (unknown and API scopes release none). */
-export function claimsCoveredBy(scopes: Iterable<string>): Set<string> {
-  const covered = new Set<string>();
-  for (const scope of scopes) {
-    const claims = (CLAIMS_BY_SCOPE as Record<string, readonly string[] | undefined>)[scope];
-    for (const claim of claims ?? []) covered.add(claim);
-  }
-  return covered;
+export interface ScopeClaims {
+  /** every OpenID scope the provider serves: the built-in ones, then the identity resources */
+  readonly scopes: readonly string[];
+  /** oidc-provider's `claims` setting: each scope and the claims it releases */
+  readonly providerClaims: Readonly<Record<string, readonly string[]>>;
+  /** the config's identity resources, for the pages that describe them */
+  readonly identityResources: readonly IdentityResourceConfig[];
+  /** the user claims the given scopes release (unknown and API scopes release none) */
+  claimsCoveredBy(scopes: Iterable<string>): Set<string>;
+  /** `claims` less those neither covered by `scopes` nor about the sign-in itself */
+  claimsWithinScopes(claims: Iterable<string>, scopes: Iterable<string>): string[];
 }
 
-/** `claims` less those neither covered by `scopes` nor about the sign-in itself. */
-export function claimsWithinScopes(claims: Iterable<string>, scopes: Iterable<string>): string[] {
-  const covered = claimsCoveredBy(scopes);
-  return [...claims].filter((claim) => PROTOCOL_CLAIMS.has(claim) || covered.has(claim));
+/** The scope → claims mapping of the built-in scopes plus `identityResources` (checked by the config schema). */
+export function createScopeClaims(identityResources: readonly IdentityResourceConfig[] = []): ScopeClaims {
+  const byScope = new Map<string, readonly string[]>(Object.entries(CLAIMS_BY_SCOPE));
+  for (const resource of identityResources) byScope.set(resource.name, [...resource.claims]);
+
+  function claimsCoveredBy(scopes: Iterable<string>): Set<string> {
+    const covered = new Set<string>();
+    for (const scope of scopes) for (const claim of byScope.get(scope) ?? []) covered.add(claim);
+    return covered;
+  }
+
+  return {
+    scopes: [...BUILT_IN_SCOPES, ...identityResources.map((r) => r.name)],
+    providerClaims: Object.fromEntries(byScope),
+    identityResources,
+    claimsCoveredBy,
+    claimsWithinScopes(claims, scopes) {
+      const covered = claimsCoveredBy(scopes);
+      return [...claims].filter((claim) => PROTOCOL_CLAIMS.has(claim) || covered.has(claim));
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { isUuid } from '../core/uuid.js';
 import { GatehouseError } from '../core/errors.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
+import { MAX_CLAIMS_BYTES, ROLES_CLAIM } from './user_claims.js';
 
 export interface User {
   sub: string;
@@ -33,6 +34,16 @@ export class UserError extends GatehouseError {
 const COLUMNS =
   'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, created_at, updated_at';
 
+/** What a change to a user's claims did: no such user, refused as too large, or the user after it. */
+export type ClaimsChange = { found: false } | { found: true; tooLarge: true } | { found: true; tooLarge: false; user: User };
+
+// The user's roles as a jsonb array whatever `claims` holds (an array when set through this repo).
+const ROLES_SQL = `CASE WHEN jsonb_typeof(claims->'${ROLES_CLAIM}') = 'array' THEN claims->'${ROLES_CLAIM}' ELSE '[]'::jsonb END`;
+
+/** `claims` with roles `roles_sql` (a jsonb array expression): the key removed when it is empty. */
+const withRolesSql = (rolesSql: string) =>
+  `CASE WHEN jsonb_array_length(${rolesSql}) = 0 THEN claims - '${ROLES_CLAIM}' ELSE claims || jsonb_build_object('${ROLES_CLAIM}', ${rolesSql}) END`;
+
 function uniqueViolation(error: unknown): string | undefined {
   const e = error as { code?: string; constraint?: string };
   if (e.code !== '23505') return undefined;
@@ -57,6 +68,31 @@ export function createUsersRepo(db: Db) {
     });
     const { canonical, found, ...user } = expectRow(rows, 'users_resolve_login');
     return { user: found ? user : undefined, canonical };
+  }
+
+  /**
+   * Replaces a user's claims with `nextSql` (an expression of the row's `claims`, with $2 on)
+   * in one statement: the row is locked and the expression evaluated on its latest version, so
+   * two changes at once both land. Refused when the result outgrows MAX_CLAIMS_BYTES.
+   */
+  async function changeClaims(username: string, nextSql: string, values: unknown[]): Promise<ClaimsChange> {
+    const { rows } = await db.query<User & { fits: boolean }>(
+      `WITH target AS (
+         SELECT sub, ${nextSql} AS next FROM users WHERE lower(username) = lower($1) FOR UPDATE
+       ), changed AS (
+         UPDATE users u SET claims = t.next, updated_at = now() FROM target t
+          WHERE u.sub = t.sub AND octet_length(t.next::text) <= ${MAX_CLAIMS_BYTES}
+         RETURNING ${COLUMNS.split(', ')
+           .map((c) => `u.${c}`)
+           .join(', ')}
+       )
+       SELECT changed.sub IS NOT NULL AS fits, changed.* FROM target LEFT JOIN changed ON true`,
+      [username, ...values],
+    );
+    const row = rows[0];
+    if (!row) return { found: false };
+    const { fits, ...user } = row;
+    return fits ? { found: true, tooLarge: false, user } : { found: true, tooLarge: true };
   }
 
   return {
@@ -129,6 +165,45 @@ export function createUsersRepo(db: Db) {
         await hashPassword(password),
       ]);
       return rowCount === 1;
+    },
+
+    /** Sets claim `name` (validated by the caller, user_claims.ts) to `value`. */
+    async setClaim(username: string, name: string, value: unknown): Promise<ClaimsChange> {
+      return changeClaims(username, `claims || jsonb_build_object($2::text, $3::jsonb)`, [name, JSON.stringify(value)]);
+    },
+
+    /** Removes claim `name`; `removed` says whether the user had it. */
+    async unsetClaim(username: string, name: string): Promise<{ user: User | undefined; removed: boolean }> {
+      const { rows } = await db.query<User & { had: boolean }>(
+        `WITH target AS (SELECT sub, claims ? $2 AS had FROM users WHERE lower(username) = lower($1) FOR UPDATE)
+         UPDATE users u SET claims = u.claims - $2::text, updated_at = CASE WHEN t.had THEN now() ELSE u.updated_at END
+           FROM target t WHERE u.sub = t.sub
+         RETURNING t.had, ${COLUMNS.split(', ')
+           .map((c) => `u.${c}`)
+           .join(', ')}`,
+        [username, name],
+      );
+      const row = rows[0];
+      if (!row) return { user: undefined, removed: false };
+      const { had, ...user } = row;
+      return { user, removed: had };
+    },
+
+    /** Adds `roles` (validated by the caller) to the user's `roles` claim, after those held, once each. */
+    async addRoles(username: string, roles: readonly string[]): Promise<ClaimsChange> {
+      const merged = `(SELECT coalesce(jsonb_agg(r.role ORDER BY r.first), '[]'::jsonb) FROM (
+          SELECT role, min(ord) AS first FROM (
+            SELECT value AS role, ord FROM jsonb_array_elements_text(${ROLES_SQL}) WITH ORDINALITY AS held(value, ord)
+            UNION ALL SELECT value, 1000000 + ord FROM unnest($2::text[]) WITH ORDINALITY AS added(value, ord)
+          ) AS every GROUP BY role) AS r)`;
+      return changeClaims(username, withRolesSql(merged), [roles]);
+    },
+
+    /** Removes `roles` from the user's `roles` claim (the claim goes when no role is left). */
+    async removeRoles(username: string, roles: readonly string[]): Promise<ClaimsChange> {
+      const kept = `(SELECT coalesce(jsonb_agg(value ORDER BY ord), '[]'::jsonb)
+          FROM jsonb_array_elements_text(${ROLES_SQL}) WITH ORDINALITY AS held(value, ord) WHERE value <> ALL($2::text[]))`;
+      return changeClaims(username, withRolesSql(kept), [roles]);
     },
 
     async delete(username: string): Promise<User | undefined> {

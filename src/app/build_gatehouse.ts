@@ -64,9 +64,11 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   // process/serial_reloads.ts): a slower, older one finishing last would leave the database and
   // the serving provider on it.
   async function applyConfig(next: GatehouseConfig): Promise<void> {
-    // Which scopes a client may list depends on the APIs: a reload that adds an API and a client
-    // using it is checked by a provider configured for the new file, not the one serving now.
-    const checker = isDeepStrictEqual(next.apis, served.apis) ? host.current().provider : await createValidationProvider(env, next);
+    // Which scopes a client may list depends on the APIs and the identity resources: a reload
+    // that adds one and a client using it is checked by a provider configured for the new file,
+    // not the one serving now.
+    const sameScopes = isDeepStrictEqual(next.apis, served.apis) && isDeepStrictEqual(next.identity_resources, served.identity_resources);
+    const checker = sameScopes ? host.current().provider : await createValidationProvider(env, next);
     // The account page's built-in client is synced with the file's, so no reload removes it.
     const clients = [...next.clients, accountClient(env.issuer)];
     await validateClients(checker, clients);

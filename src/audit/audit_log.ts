@@ -33,6 +33,8 @@ const AUDIT_EVENTS = {
   /** `gatehouse users unlock`: the account's failed sign-ins were forgotten */
   'user.unlocked': 'info',
   'user.deleted': 'info',
+  /** `gatehouse users set-claim|unset-claim|roles add|roles remove`; details.claim, change, roles (never a value) */
+  'user.claims_changed': 'info',
   'keys.rotated': 'info',
   /** a key was deleted at once (`keys revoke`); details.kid, kind, alg, replacement */
   'keys.revoked': 'warn',

@@ -39,16 +39,22 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       writeErr: () => undefined,
       outputError: () => undefined,
     })
-    .showSuggestionAfterError(true)
-    .hook('preSubcommand', (_program, subcommand) => {
-      current = subcommand;
-    });
+    .showSuggestionAfterError(true);
 
   registerMigrateCommand(program, ctx);
   registerUsersCommands(program, ctx);
   registerSessionsCommands(program, ctx);
   registerKeysCommands(program, ctx);
   registerConfigCommands(program, ctx);
+  // Which command group a missing subcommand belongs to, at any depth (`users roles`).
+  const track = (command: Command): void => {
+    if (command.commands.length === 0) return;
+    command.hook('preSubcommand', (_group, subcommand) => {
+      current = subcommand;
+    });
+    command.commands.forEach(track);
+  };
+  track(program);
 
   try {
     await program.parseAsync([...argv], { from: 'node' });

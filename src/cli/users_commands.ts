@@ -15,6 +15,7 @@ import { readPasswordFromStdin } from './read_password.js';
 import { auditCliAction } from './cli_audit.js';
 import { formatTable } from './format_table.js';
 import { describeEnded, endAllSignIns } from './end_account_sessions.js';
+import { registerUserClaimsCommands } from './user_claims_commands.js';
 
 // `gatehouse users …`: the only way to create accounts. Passwords come from stdin only, and
 // neither a password nor its hash is ever printed.
@@ -184,4 +185,6 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       if (!user) throw noSuchUser(username);
       ctx.print(`deleted ${user.username} (${user.sub}); ${describeEnded(ended)}`);
     });
+
+  registerUserClaimsCommands(users, ctx);
 }

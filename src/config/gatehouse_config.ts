@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { ACCOUNT_CLIENT_ID } from './account_client.js';
-import { claimNameSchema } from './claim_names.js';
+import { BUILT_IN_SCOPES, apiUserClaimNameSchema, claimNameProblem } from './claim_names.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
 // than silently dropped by the library later.
 
-const STANDARD_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+const STANDARD_SCOPES = BUILT_IN_SCOPES;
 
 const absoluteUrl = z.string().refine((value) => {
   try {
@@ -74,16 +74,62 @@ const apiSchema = z
     signing_alg: signingAlg.default('RS256'),
     /** the user's claims copied into this API's access tokens (none in a client_credentials token) */
     user_claims: z
-      .array(claimNameSchema)
+      .array(apiUserClaimNameSchema)
       .default([])
       .refine((names) => new Set(names).size === names.length, 'must not list a claim twice'),
   })
   .strict();
 
+// A named group of user claims behind a scope (IdentityServer's identity resource): granting
+// the scope releases those claims of the user (find_account.ts, scope_claims.ts).
+const identityResourceSchema = z
+  .object({
+    name: scopeToken,
+    display_name: z.string().min(1, 'must not be empty').max(200),
+    claims: z.array(z.string()).min(1, 'must list at least one claim'),
+  })
+  .strict();
+
+/**
+ * The conflict rule: a claim has one meaning and one scope. Standard claims stay with their
+ * built-in scopes (their values come from the profile columns), protocol claims are never a
+ * user's, and a custom claim is released by exactly one identity resource, so the consent page
+ * names one scope for it and granting or refusing that scope decides it alone.
+ */
+function checkIdentityResources(config: { identity_resources: IdentityResourceConfig[] }, apiScopes: ReadonlyMap<string, number>, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  const claimOwner = new Map<string, string>();
+  config.identity_resources.forEach((resource, i) => {
+    const at = (...path: (string | number)[]) => ['identity_resources', i, ...path];
+    if (STANDARD_SCOPES.includes(resource.name)) {
+      ctx.addIssue({ code: 'custom', path: at('name'), message: `"${resource.name}" is a built-in scope` });
+    } else if (apiScopes.get(resource.name) !== undefined) {
+      ctx.addIssue({ code: 'custom', path: at('name'), message: `"${resource.name}" is already a scope of apis[${String(apiScopes.get(resource.name))}]` });
+    } else if (names.has(resource.name)) {
+      ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicate identity resource "${resource.name}"` });
+    }
+    names.add(resource.name);
+    resource.claims.forEach((claim, j) => {
+      const problem = claimNameProblem(claim);
+      const owner = claimOwner.get(claim);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: at('claims', j), message: problem });
+      } else if (owner === resource.name) {
+        ctx.addIssue({ code: 'custom', path: at('claims', j), message: `"${claim}" is listed twice` });
+      } else if (owner !== undefined) {
+        ctx.addIssue({ code: 'custom', path: at('claims', j), message: `claim "${claim}" is already released by identity resource "${owner}"` });
+      } else {
+        claimOwner.set(claim, resource.name);
+      }
+    });
+  });
+}
+
 export const gatehouseConfigSchema = z
   .object({
     clients: z.array(clientSchema).default([]),
     apis: z.array(apiSchema).default([]),
+    identity_resources: z.array(identityResourceSchema).default([]),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -96,7 +142,7 @@ export const gatehouseConfigSchema = z
       identifiers.add(api.identifier);
       api.scopes.forEach((scope, j) => {
         const owner = apiScopes.get(scope);
-        if ((STANDARD_SCOPES as readonly string[]).includes(scope)) {
+        if (STANDARD_SCOPES.includes(scope)) {
           ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `"${scope}" is a standard OpenID scope, not an API scope` });
         } else if (owner !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${owner}]` });
@@ -105,6 +151,9 @@ export const gatehouseConfigSchema = z
         }
       });
     });
+
+    checkIdentityResources(config, apiScopes, ctx);
+    const identityScopes = new Set(config.identity_resources.map((r) => r.name));
 
     const clientIds = new Set<string>();
     config.clients.forEach((client, i) => {
@@ -145,8 +194,12 @@ export const gatehouseConfigSchema = z
         ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'refresh_token needs authorization_code' });
       }
       for (const scope of client.scope?.trim().split(/\s+/) ?? []) {
-        if (!(STANDARD_SCOPES as readonly string[]).includes(scope) && !apiScopes.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: at('scope'), message: `unknown scope "${scope}" (not a standard scope nor owned by any API)` });
+        if (!STANDARD_SCOPES.includes(scope) && !apiScopes.has(scope) && !identityScopes.has(scope)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('scope'),
+            message: `unknown scope "${scope}" (not a standard scope, an identity resource, nor owned by any API)`,
+          });
         }
       }
     });
@@ -154,4 +207,5 @@ export const gatehouseConfigSchema = z
 
 export type ClientConfig = z.infer<typeof clientSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
+export type IdentityResourceConfig = z.infer<typeof identityResourceSchema>;
 export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;

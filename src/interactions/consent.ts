@@ -8,9 +8,9 @@ import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
+import { PROTOCOL_CLAIMS } from '../accounts/scope_claims.js';
 import { skipsConsent } from '../provider/skips_consent.js';
-import { CLAIM_DESCRIPTIONS, SCOPE_DESCRIPTIONS, describeApiUserClaims } from '../pages/scope_descriptions.js';
-import { claimsCoveredBy } from '../accounts/scope_claims.js';
+import { describeApiUserClaims, describeClaim, describeScope } from '../pages/scope_descriptions.js';
 import { addToGrant, grantable, grantedOIDCScope } from '../provider/grant_consent.js';
 
 // The consent step: shows only what the client asks for that the user has not granted yet, and
@@ -19,7 +19,7 @@ import { addToGrant, grantable, grantedOIDCScope } from '../provider/grant_conse
 // Deny is access_denied.
 
 export interface ConsentDeps {
-  runtime: () => Pick<Runtime, 'provider' | 'resources'>;
+  runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
   users: UsersRepo;
   consents: ConsentsRepo;
   render: RenderPage;
@@ -48,11 +48,11 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
   async function grantAndFinish(req: Request, res: Response, details: Details, clientId: string, automatic: boolean): Promise<void> {
     const accountId = details.session?.accountId;
     if (!accountId) throw new WrongPrompt();
-    const { provider } = runtime();
+    const { provider, scopeClaims } = runtime();
     const grant = details.grantId
       ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId }))
       : new provider.Grant({ accountId, clientId });
-    const wanted = addToGrant(grant, missing(details));
+    const wanted = addToGrant(scopeClaims, grant, missing(details));
     const grantId = await grant.save();
     await consents.remember(accountId, clientId, wanted);
     await audit.record({
@@ -73,17 +73,14 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
         await grantAndFinish(req, res, details, client.clientId, true);
         return;
       }
-      const { provider, resources } = runtime();
+      const { provider, resources, scopeClaims } = runtime();
       const held = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
-      const wanted = grantable(held ? grantedOIDCScope(held) : [], missing(details));
+      const wanted = grantable(scopeClaims, held ? grantedOIDCScope(held) : [], missing(details));
       const user = details.session?.accountId ? await users.findBySub(details.session.accountId) : undefined;
-      const scopes = wanted.scope.map((s) => SCOPE_DESCRIPTIONS[s]).filter((s): s is string => !!s);
+      const scopes = wanted.scope.map((s) => describeScope(s, scopeClaims.identityResources)).filter((s): s is string => !!s);
       // Claims a listed scope does not already describe (ones an earlier consent's scopes cover).
-      const described = claimsCoveredBy(wanted.scope);
-      const claims = wanted.claims
-        .filter((c) => !described.has(c))
-        .map((c) => CLAIM_DESCRIPTIONS[c])
-        .filter((s): s is string => !!s);
+      const described = scopeClaims.claimsCoveredBy(wanted.scope);
+      const claims = wanted.claims.filter((c) => !described.has(c) && !PROTOCOL_CLAIMS.has(c)).map(describeClaim);
       if (claims.length) scopes.push(`See ${claims.join(', ')}`);
       const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => {
         const api = resources.byIdentifier(identifier);

@@ -1,5 +1,8 @@
+import type { IdentityResourceConfig } from '../config/gatehouse_config.js';
+
 // The consent screen's plain words for each standard scope and claim. A scope's words cover
-// every claim it releases (CLAIMS_BY_SCOPE in accounts/scope_claims.ts).
+// every claim it releases (CLAIMS_BY_SCOPE in config/claim_names.ts). An identity resource from
+// the config file is described by its display name and, in words, the claims it releases.
 export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Know who you are when you sign in',
   profile: 'See your name and username (and when they last changed)',
@@ -7,7 +10,7 @@ export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Keep access while you are not using it (until you revoke it)',
 };
 
-export const CLAIM_DESCRIPTIONS: Record<string, string> = {
+const CLAIM_DESCRIPTIONS: Record<string, string> = {
   name: 'your full name',
   given_name: 'your first name',
   family_name: 'your last name',
@@ -17,11 +20,18 @@ export const CLAIM_DESCRIPTIONS: Record<string, string> = {
   updated_at: 'when your profile last changed',
 };
 
-/** A claim in the consent screen's words: "your roles", "your employee number". */
-function describeClaim(claim: string): string {
+/** A claim in words: a standard one's description, else its name read as words (`employee_number`: "your employee number"). */
+export function describeClaim(claim: string): string {
   // Own keys only: a claim named `constructor` is not Object.prototype's.
   if (Object.hasOwn(CLAIM_DESCRIPTIONS, claim)) return CLAIM_DESCRIPTIONS[claim] as string;
-  return claim === 'roles' ? 'your roles' : `your ${claim.replace(/[_.-]+/g, ' ')}`;
+  return `your ${claim.replace(/[_.:-]+/g, ' ')}`;
+}
+
+/** The words for `scope`: a built-in's, an identity resource's, or undefined (API scopes are listed by API). */
+export function describeScope(scope: string, identityResources: readonly IdentityResourceConfig[]): string | undefined {
+  if (Object.hasOwn(SCOPE_DESCRIPTIONS, scope)) return SCOPE_DESCRIPTIONS[scope];
+  const resource = identityResources.find((r) => r.name === scope);
+  return resource ? `${resource.display_name}: see ${resource.claims.map(describeClaim).join(', ')}` : undefined;
 }
 
 /**

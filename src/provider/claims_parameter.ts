@@ -1,5 +1,5 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { claimsWithinScopes } from '../accounts/scope_claims.js';
+import type { ScopeClaims } from '../accounts/scope_claims.js';
 import { hasUnstorableText } from '../core/nul_characters.js';
 
 // The `claims` authorization parameter (OIDC Core 5.5) may only pick among the claims of the
@@ -21,7 +21,7 @@ function isObject(value: unknown): value is Members {
 }
 
 /** Deletes members other than `id_token` and `userinfo`, and from those what `scopes` do not cover; true if any. */
-function dropUncovered(claims: Members, scopes: string[]): boolean {
+function dropUncovered(scopeClaims: ScopeClaims, claims: Members, scopes: string[]): boolean {
   let dropped = false;
   // Members other than these two are not OIDC's: nothing reads them, so nothing stores them.
   for (const member of Object.keys(claims)) {
@@ -32,7 +32,7 @@ function dropUncovered(claims: Members, scopes: string[]): boolean {
   for (const part of PARTS) {
     const members = claims[part];
     if (!isObject(members)) continue;
-    const kept = new Set(claimsWithinScopes(Object.keys(members), scopes));
+    const kept = new Set(scopeClaims.claimsWithinScopes(Object.keys(members), scopes));
     for (const name of Object.keys(members)) {
       if (kept.has(name)) continue;
       Reflect.deleteProperty(members, name);
@@ -47,7 +47,7 @@ function dropUncovered(claims: Members, scopes: string[]): boolean {
  * again wherever it needs it, and stores with an interaction) and the parsed copy. Also run
  * when a sign-in resumes, for interactions stored before this rule existed.
  */
-export function limitRequestClaims(ctx: KoaContextWithOIDC): void {
+export function limitRequestClaims(ctx: KoaContextWithOIDC, scopeClaims: ScopeClaims): void {
   const params = ctx.oidc.params as { scope?: string; claims?: string };
   if (typeof params.claims !== 'string') return;
   const scopes = (params.scope ?? '').split(' ').filter(Boolean);
@@ -58,13 +58,13 @@ export function limitRequestClaims(ctx: KoaContextWithOIDC): void {
     return; // refused by the library's own check at the authorization endpoint
   }
   if (!isObject(parsed)) return;
-  if (dropUncovered(parsed, scopes)) params.claims = JSON.stringify(parsed);
+  if (dropUncovered(scopeClaims, parsed, scopes)) params.claims = JSON.stringify(parsed);
   const assigned: unknown = ctx.oidc.claims;
-  if (isObject(assigned)) dropUncovered(assigned, scopes);
+  if (isObject(assigned)) dropUncovered(scopeClaims, assigned, scopes);
 }
 
 /** `features.claimsParameter.assertClaimsParameter`: storable text, the library's member check, then the limit. */
-export async function limitClaimsParameter(ctx: KoaContextWithOIDC, claims: object): Promise<void> {
+export async function limitClaimsParameter(ctx: KoaContextWithOIDC, claims: object, scopeClaims: ScopeClaims): Promise<void> {
   if (hasUnstorableText(claims)) throw new errors.InvalidRequest('the claims parameter must not contain NUL characters or unpaired surrogates');
   for (const part of PARTS) {
     const members = (claims as Members)[part];
@@ -73,5 +73,5 @@ export async function limitClaimsParameter(ctx: KoaContextWithOIDC, claims: obje
       if (value !== null && !isObject(value)) throw new errors.InvalidRequest(`claims.${part} members must be null or objects`);
     }
   }
-  limitRequestClaims(ctx);
+  limitRequestClaims(ctx, scopeClaims);
 }

@@ -2,7 +2,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC, type Client } fr
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
 import { createFindAccount } from '../accounts/find_account.js';
-import { CLAIMS_BY_SCOPE } from '../accounts/scope_claims.js';
+import type { ScopeClaims } from '../accounts/scope_claims.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../storage/consents_repo.js';
 import type { RenderPage } from '../pages/render_page.js';
@@ -24,6 +24,8 @@ export interface ProviderDeps {
   users: UsersRepo;
   consents: ConsentsRepo;
   resources: ResourceServers;
+  /** the built-in scopes and the config's identity resources, and the claims each releases */
+  scopeClaims: ScopeClaims;
   render: RenderPage;
   /** back-channel logout URIs an admin registered; fetched even on private addresses */
   trustedUris: () => ReadonlySet<string>;
@@ -74,12 +76,12 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  * serves (install_extensions.ts): enough on its own to validate client metadata.
  */
 export function createProvider(deps: ProviderDeps): Provider {
-  const { env, resources } = deps;
+  const { env, resources, scopeClaims } = deps;
   const pages = createProviderPages(deps.render);
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),
-    findAccount: createFindAccount(deps.users),
+    findAccount: createFindAccount(deps.users, scopeClaims),
     // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
     extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,
@@ -88,8 +90,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: sessionCookieOptions(env.secureCookies),
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    claims: { ...CLAIMS_BY_SCOPE, openid: ['sub'] },
-    scopes: ['openid', 'offline_access', 'profile', 'email', ...resources.scopes],
+    // Discovery's scopes_supported and claims_supported come from these two.
+    claims: Object.fromEntries(Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, [...claims]])),
+    scopes: [...scopeClaims.scopes, ...resources.scopes],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
     clientBasedCORS,
     // ID tokens always say when the user signed in.
@@ -104,7 +107,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       backchannel_logout_session_required: true,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    loadExistingGrant: createLoadExistingGrant(deps.consents, resources),
+    loadExistingGrant: createLoadExistingGrant(deps.consents, resources, scopeClaims),
     // OIDC Core 11: offline_access only with prompt=consent (the library enforces that);
     // a refresh token then needs the refresh_token grant and offline_access in the grant.
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
@@ -120,7 +123,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: env.secureCookies,
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true, assertClaimsParameter: limitClaimsParameter },
+      claimsParameter: { enabled: true, assertClaimsParameter: (ctx, claims) => limitClaimsParameter(ctx, claims, scopeClaims) },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true as never,

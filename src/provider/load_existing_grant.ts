@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC, Grant } from 'oidc-provider';
 import type { ConsentsRepo, Consent } from '../storage/consents_repo.js';
-import { claimsWithinScopes, PROTOCOL_CLAIMS } from '../accounts/scope_claims.js';
+import { PROTOCOL_CLAIMS, type ScopeClaims } from '../accounts/scope_claims.js';
 import type { ResourceServers } from './resource_servers.js';
 import { skipsConsent } from './skips_consent.js';
 import { limitRequestClaims } from './claims_parameter.js';
@@ -38,19 +38,19 @@ function claimNames(claims: Record<string, unknown>): string[] {
  * Requested claims that the grant's scopes already cover tell the client nothing the user has
  * not agreed to: they join the grant without a consent page. True if the grant changed.
  */
-function addCoveredClaims(grant: Grant, claims: string[]): boolean {
+function addCoveredClaims(scopeClaims: ScopeClaims, grant: Grant, claims: string[]): boolean {
   const held = new Set(grant.getOIDCClaims());
-  const covered = claimsWithinScopes(claims, grantedOIDCScope(grant)).filter((c) => !PROTOCOL_CLAIMS.has(c) && !held.has(c));
+  const covered = scopeClaims.claimsWithinScopes(claims, grantedOIDCScope(grant)).filter((c) => !PROTOCOL_CLAIMS.has(c) && !held.has(c));
   if (covered.length) grant.addOIDCClaims(covered);
   return covered.length > 0;
 }
 
-export function createLoadExistingGrant(consents: ConsentsRepo, resources: ResourceServers) {
+export function createLoadExistingGrant(consents: ConsentsRepo, resources: ResourceServers, scopeClaims: ScopeClaims) {
   return async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
     const { client, session, provider } = ctx.oidc;
     if (!client || !session?.accountId) return undefined;
     // A sign-in resumed from an interaction stored before claims were limited to scopes.
-    limitRequestClaims(ctx);
+    limitRequestClaims(ctx, scopeClaims);
     const wanted = requested(ctx, resources);
 
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
@@ -58,12 +58,12 @@ export function createLoadExistingGrant(consents: ConsentsRepo, resources: Resou
 
     if (skipsConsent(client)) {
       grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
-      addToGrant(grant, wanted);
+      addToGrant(scopeClaims, grant, wanted);
       await grant.save();
       return grant;
     }
     if (grant) {
-      if (addCoveredClaims(grant, wanted.claims)) await grant.save();
+      if (addCoveredClaims(scopeClaims, grant, wanted.claims)) await grant.save();
       return grant;
     }
 
@@ -71,8 +71,8 @@ export function createLoadExistingGrant(consents: ConsentsRepo, resources: Resou
     if (!remembered) return undefined;
     grant = new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     // A consent remembered by an earlier release may name claims its scopes do not cover.
-    addToGrant(grant, remembered);
-    addCoveredClaims(grant, wanted.claims);
+    addToGrant(scopeClaims, grant, remembered);
+    addCoveredClaims(scopeClaims, grant, wanted.claims);
     await grant.save();
     return grant;
   };

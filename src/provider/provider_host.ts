@@ -12,6 +12,7 @@ import { createProvider } from './create_provider.js';
 import { installExtensions, type ExtensionDeps } from './install_extensions.js';
 import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
 import { createResourceServers, type ResourceServers } from './resource_servers.js';
+import { createScopeClaims, type ScopeClaims } from '../accounts/scope_claims.js';
 
 // oidc-provider fixes its keys and configuration when it is constructed. To take a key
 // rotation (made by any instance, or the CLI) or a reloaded config file without a restart,
@@ -23,6 +24,8 @@ export interface Runtime {
   /** provider.callback(), made once per provider */
   callback: RequestListener;
   resources: ResourceServers;
+  /** the scopes and claims this provider releases (the config's identity resources included) */
+  scopeClaims: ScopeClaims;
   /** origins the hosted forms may lead to (see security_headers.ts) */
   formActionOrigins: readonly string[];
   /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
@@ -69,6 +72,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
 
   function build(): Runtime {
     const resources = createResourceServers(config.apis);
+    const scopeClaims = createScopeClaims(config.identity_resources);
     const trusted = backchannelUris(config);
     const provider = createProvider({
       env: deps.env,
@@ -77,6 +81,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
       users: deps.users,
       consents: deps.consents,
       resources,
+      scopeClaims,
       render: deps.render,
       trustedUris: () => trusted,
     });
@@ -87,7 +92,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     const callback: RequestListener = (req, res) => {
       void handle(req, res);
     };
-    return { provider, callback, resources, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
+    return { provider, callback, resources, scopeClaims, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
   }
 
   function keysNotReloaded(error: unknown): void {

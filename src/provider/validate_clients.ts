@@ -7,6 +7,7 @@ import { createUsersRepo } from '../accounts/users_repo.js';
 import { createConsentsRepo } from '../storage/consents_repo.js';
 import { createPageRenderer } from '../pages/render_page.js';
 import { clientMetadata } from '../storage/client_sync.js';
+import { createScopeClaims } from '../accounts/scope_claims.js';
 import { createResourceServers } from './resource_servers.js';
 import { createProvider } from './create_provider.js';
 import { newSigningKey, SIGNING_ALGS } from '../keys/key_store.js';
@@ -63,6 +64,7 @@ export async function createValidationProvider(env: Env, config: GatehouseConfig
     users: createUsersRepo(noDb),
     consents: createConsentsRepo(noDb),
     resources: createResourceServers(config.apis),
+    scopeClaims: createScopeClaims(config.identity_resources),
     render: createPageRenderer(),
     trustedUris: () => new Set(),
   });

@@ -86,7 +86,7 @@ describe('gatehouse config check', () => {
       [
         'apis[0].scopes[0]: "openid" is a standard OpenID scope, not an API scope',
         'clients[1].client_id: duplicate client_id "one"',
-        'clients[2].scope: unknown scope "unknown:scope" (not a standard scope nor owned by any API)',
+        'clients[2].scope: unknown scope "unknown:scope" (not a standard scope, an identity resource, nor owned by any API)',
         'clients[3].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret',
       ].sort(),
     );

@@ -7,6 +7,7 @@ import { createPostgresAdapter } from '../../src/storage/postgres_adapter.js';
 import { trackRequestContext } from '../../src/core/request_context.js';
 import { createUsersRepo } from '../../src/accounts/users_repo.js';
 import { createFindAccount } from '../../src/accounts/find_account.js';
+import { createScopeClaims } from '../../src/accounts/scope_claims.js';
 import { createTestDb, type TestDb } from '../support/test_db.js';
 import { availableBackends, recordingDb } from '../support/storage_backends.js';
 
@@ -88,7 +89,7 @@ describe.each(availableBackends())('reading ahead on %s', (backend) => {
     recorded = recordingDb(testDb.db);
     Adapter = createPostgresAdapter(recorded.db);
     const users = createUsersRepo(recorded.db);
-    findAccount = createFindAccount(users);
+    findAccount = createFindAccount(users, createScopeClaims());
     sub = (await users.create({ username: `reader-${newId().slice(0, 8)}`, password: 'a long enough password 12345', email_verified: false })).sub;
   });
   afterAll(() => testDb?.drop());

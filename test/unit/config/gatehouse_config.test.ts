@@ -74,7 +74,7 @@ describe('config file validation messages', () => {
 
   it('refuses a client scope that no API owns, naming it', () => {
     expect(problems({ clients: [{ ...web, scope: 'openid things:read' }] })).toEqual([
-      'clients[0].scope: unknown scope "things:read" (not a standard scope nor owned by any API)',
+      'clients[0].scope: unknown scope "things:read" (not a standard scope, an identity resource, nor owned by any API)',
     ]);
     const api = { identifier: 'https://api.example', name: 'API', scopes: ['things:read'] };
     expect(problems({ clients: [{ ...web, scope: 'openid things:read' }], apis: [api] })).toEqual([]);

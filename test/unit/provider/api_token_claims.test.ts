@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { createApiTokenClaims } from '../../../src/provider/api_token_claims.js';
 import { createFindAccount } from '../../../src/accounts/find_account.js';
+import { createScopeClaims } from '../../../src/accounts/scope_claims.js';
 import type { User, UsersRepo } from '../../../src/accounts/users_repo.js';
 import { createResourceServers } from '../../../src/provider/resource_servers.js';
 import { gatehouseConfigSchema } from '../../../src/config/gatehouse_config.js';
@@ -68,7 +69,7 @@ describe('extraTokenClaims (api_token_claims.ts)', () => {
   });
 
   it('takes the user of the account the token endpoint found, without reading it again', async () => {
-    const account = await createFindAccount(fakeUsers(user({ claims: { roles: ['reader'] } })).users)(ctxWith(), SUB);
+    const account = await createFindAccount(fakeUsers(user({ claims: { roles: ['reader'] } })).users, createScopeClaims())(ctxWith(), SUB);
     const { users, reads } = fakeUsers(user());
     const claims = await createApiTokenClaims({ users, resources })(ctxWith(account), tokenFor(TODO));
     expect(claims).toMatchObject({ roles: ['reader'] });
