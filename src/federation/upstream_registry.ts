@@ -56,8 +56,13 @@ function createUpstream(config: UpstreamConfig): Upstream {
         config.client_id,
         config.client_secret ? { client_secret: config.client_secret } : undefined,
         clientAuth(config),
-        // eslint-disable-next-line @typescript-eslint/no-deprecated -- an admin-configured http issuer (development, tests) is theirs to choose
-        { timeout: config.timeout_seconds, execute: plainHttp(config.issuer) ? [oidc.allowInsecureRequests] : [] },
+        // The ID token's signature is checked against the upstream's JWKS even though it came
+        // straight from the token endpoint (openid-client skips that by default).
+        {
+          timeout: config.timeout_seconds,
+          // eslint-disable-next-line @typescript-eslint/no-deprecated -- an admin-configured http issuer (development, tests) is theirs to choose
+          execute: [oidc.enableNonRepudiationChecks, ...(plainHttp(config.issuer) ? [oidc.allowInsecureRequests] : [])],
+        },
       );
     } catch (error) {
       discovered = undefined;
