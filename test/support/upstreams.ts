@@ -104,7 +104,7 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
           }
           res.setHeader('content-type', 'text/html');
           res.end(
-            `<!doctype html><title>Upstream sign-in</title><h1>Upstream Corp sign-in</h1><form method="post" action="/interaction/${interaction[1]}/login"><button type="submit">Continue as ${upstream.signInAs.name ?? upstream.signInAs.sub}</button></form>`,
+            `<!doctype html><title>Upstream sign-in</title><h1>Upstream Corp sign-in</h1><form method="post" action="/interaction/${interaction[1] ?? ''}/login"><button type="submit">Continue as ${upstream.signInAs.name ?? upstream.signInAs.sub}</button></form>`,
           );
         })().catch((error: unknown) => {
           res.statusCode = 500;
