@@ -272,6 +272,8 @@ export function createFederatedSignIn(deps: FederationDeps) {
   };
 
   return {
+    /** The configured name of upstream `id` (for /account), if it is still configured. */
+    upstreamName: (id: string) => upstreams.get(id)?.config.name,
     allowedFor,
     hinted,
     begin,

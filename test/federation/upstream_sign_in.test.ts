@@ -234,6 +234,35 @@ describe('OpenID Connect upstream', () => {
     // Next time the upstream alone is enough.
     const next = await viaUpstream('corp');
     expect((await idTokenOf(next)).sub).toBe(alice.sub);
+
+    // /account lists the linked provider; with a password left, it can be unlinked.
+    const account = expectPage(await next.ua.follow(`${gh.issuer}/account`));
+    expect(account.status).toBe(200);
+    const entry = account.$('#identities li');
+    expect(entry.text()).toContain('Corp SSO');
+    const unlinked = expectPage(await next.ua.submit(account, '#identities form'));
+    expect(unlinked.status).toBe(200);
+    expect(visibleText(unlinked)).toContain('The identity provider was unlinked.');
+    expect((await gh.testDb.db.query(`SELECT 1 FROM upstream_identities WHERE upstream_sub = 'corp-alice'`)).rows).toHaveLength(0);
+    expect(await lastAudit('upstream.unlinked')).toMatchObject({ account_id: alice.sub });
+  });
+
+  it('/account will not unlink the only way a password-less user signs in', async () => {
+    corp.signInAs = { sub: 'corp-0001', email: 'dana@corp.test', email_verified: true, name: 'Dana Scully', preferred_username: 'dana' };
+    const result = await viaUpstream('corp');
+    await idTokenOf(result);
+    const account = expectPage(await result.ua.follow(`${gh.issuer}/account`));
+    expect(account.$('#identities li').text()).toContain('Corp SSO');
+    expect(account.$('#identities form')).toHaveLength(0);
+    const id = account.$('#identities li').attr('data-identity')!;
+    const token = account.$('form[action="/account/sign-out-everywhere"] input[name="csrf_token"]').attr('value');
+    expect(token).toBeTruthy();
+    // Even a hand-made form (the right CSRF purpose is not on the page) is refused.
+    const refused = expectPage(
+      await result.ua.follow(`${gh.issuer}/account/identities/unlink`, { method: 'POST', form: { identity: id, csrf_token: token! } }),
+    );
+    expect(refused.status).toBe(403);
+    expect((await gh.testDb.db.query(`SELECT 1 FROM upstream_identities WHERE upstream_sub = 'corp-0001'`)).rows).toHaveLength(1);
   });
 });
 
