@@ -23,7 +23,8 @@ import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
 import { accountClient } from '../account_page/account_client.js';
 import { createUpstreamRegistry } from '../federation/upstream_registry.js';
-import { createFederatedSignIn } from '../federation/federated_sign_in.js';
+import { createFederatedSignIn, type FederatedSignIn } from '../federation/federated_sign_in.js';
+import type { SessionUpstream } from '../provider/upstream_sessions.js';
 import { createUpstreamRequests } from '../federation/upstream_requests.js';
 import { createUpstreamIdentities } from '../accounts/upstream_identities.js';
 
@@ -61,10 +62,15 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttleKeys = await loadThrottleKeys(db);
   const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
-  const host: ProviderHost = await createProviderHost({ env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle }, config);
-
   // Upstream identity providers: discovered in the background, a failure only a warning.
   const upstreams = createUpstreamRegistry(log, []);
+  let federation: FederatedSignIn | undefined;
+  const upstreamSignOut = (upstream: SessionUpstream, continueTo: string) => federation?.signOutUrl(upstream, continueTo) ?? Promise.resolve(undefined);
+  const host: ProviderHost = await createProviderHost(
+    { env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle, upstreamSignOut },
+    config,
+  );
+
   let served = config;
   // Callers apply one config at a time (start-up, then SIGHUP reloads through
   // process/serial_reloads.ts): a slower, older one finishing last would leave the database and
@@ -95,7 +101,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
   const identities = createUpstreamIdentities(db);
-  const federation = createFederatedSignIn({
+  federation = createFederatedSignIn({
     runtime: () => host.current(),
     issuer: env.issuer,
     users,

@@ -3,6 +3,7 @@ import type { Client } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import * as oidc from 'openid-client';
 import type { Runtime } from '../provider/provider_host.js';
+import type { SessionUpstream } from '../provider/upstream_sessions.js';
 import type { UsersRepo, User } from '../accounts/users_repo.js';
 import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 import { checkPassword } from '../accounts/passwords.js';
@@ -35,7 +36,7 @@ export interface FederationDeps {
   requests: UpstreamRequests;
   upstreams: UpstreamRegistry;
   render: RenderPage;
-  csrf: Pick<Csrf, 'issue'>;
+  csrf: Pick<Csrf, 'issue' | 'verify'>;
   audit: Pick<AuditLog, 'record'>;
   log: Logger;
 }
@@ -271,7 +272,36 @@ export function createFederatedSignIn(deps: FederationDeps) {
     return typeof from === 'string' && from.length > 0 && from.length <= 200 ? from : undefined;
   };
 
+  const SIGN_OUT = 'upstream-sign-out';
+
   return {
+    /**
+     * The upstream's end-session URL for a session that signed in through it (end_session set,
+     * its ID token kept), coming back to /upstream/<id>/signed-out and from there to
+     * `continueTo`, which rides in `state` with a MAC (no open redirect, nothing stored).
+     */
+    async signOutUrl(session: SessionUpstream, continueTo: string): Promise<string | undefined> {
+      const upstream = upstreams.get(session.id);
+      if (upstream?.config.type !== 'oidc' || !upstream.config.end_session || !session.id_token) return undefined;
+      const client = await upstream.client();
+      if (!client.serverMetadata().end_session_endpoint) return undefined;
+      const state = `${deps.csrf.issue(SIGN_OUT, continueTo)}.${Buffer.from(continueTo).toString('base64url')}`;
+      return oidc.buildEndSessionUrl(client, {
+        id_token_hint: session.id_token,
+        post_logout_redirect_uri: `${deps.issuer}/upstream/${upstream.config.id}/signed-out`,
+        state,
+      }).href;
+    },
+
+    /** GET /upstream/:id/signed-out?state=: back from the upstream's sign-out, on to where Gatehouse's was going. */
+    async signedOut(req: Request, res: Response): Promise<void> {
+      const state = typeof req.query.state === 'string' ? req.query.state : '';
+      const dot = state.lastIndexOf('.');
+      const continueTo = dot > 0 ? Buffer.from(state.slice(dot + 1), 'base64url').toString() : '';
+      const verified = continueTo && deps.csrf.verify(SIGN_OUT, continueTo, state.slice(0, dot));
+      res.redirect(303, verified ? continueTo : '/session/end/success');
+    },
+
     /** The configured name of upstream `id` (for /account), if it is still configured. */
     upstreamName: (id: string) => upstreams.get(id)?.config.name,
     allowedFor,

@@ -20,6 +20,7 @@ export function createFederationRouter(deps: { csrf: Csrf; federation: Federated
     wrap(federation.start),
   );
   router.get('/upstream/:id/callback', noStore, wrap(federation.callback));
+  router.get('/upstream/:id/signed-out', noStore, wrap(federation.signedOut));
   router.get('/interaction/:uid/upstream', noStore, wrap(federation.resume));
   router.post(
     '/interaction/:uid/upstream/link',

@@ -65,3 +65,25 @@ export function withUpstreamSessions(findAccount: FindAccount): FindAccount {
     return withIdp;
   };
 }
+
+/** Where to send the browser to sign out at `upstream` before going on to `continueTo`; undefined: nowhere. */
+export type UpstreamSignOut = (upstream: SessionUpstream, continueTo: string) => Promise<string | undefined>;
+
+/**
+ * After a confirmed sign-out of a session that signed in through an upstream whose
+ * `end_session` is set (its ID token was kept for this), the browser goes to the upstream's
+ * end-session endpoint first and comes back to where the sign-out was going. Installed inside
+ * the front-channel logout page, which then continues to the upstream.
+ */
+export function signOutAtUpstreams(provider: Provider, signOut: UpstreamSignOut): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+    if (ctx.method !== 'POST' || oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
+    const upstream = (oidc.session as unknown as SessionLike | undefined)?.upstream;
+    if (!isSessionUpstream(upstream) || !upstream.id_token) return;
+    const continueTo = ctx.response.get('location');
+    const to = await signOut(upstream, new URL(continueTo, provider.issuer).href).catch(() => undefined);
+    if (to) ctx.set('location', to);
+  });
+}

@@ -58,7 +58,7 @@ beforeAll(async () => {
       },
     ],
     upstreams: [
-      { id: 'corp', name: 'Corp SSO', issuer: corp.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET },
+      { id: 'corp', name: 'Corp SSO', issuer: corp.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET, end_session: true },
       {
         id: 'github',
         type: 'oauth2',
@@ -263,6 +263,39 @@ describe('OpenID Connect upstream', () => {
     );
     expect(refused.status).toBe(403);
     expect((await gh.testDb.db.query(`SELECT 1 FROM upstream_identities WHERE upstream_sub = 'corp-0001'`)).rows).toHaveLength(1);
+  });
+});
+
+describe('signing out', () => {
+  it('with end_session, signing out of Gatehouse signs out at the upstream too, and comes back', async () => {
+    corp.signInAs = { sub: 'corp-0001', email: 'dana@corp.test', email_verified: true, name: 'Dana Scully' };
+    const result = await viaUpstream('corp');
+    await idTokenOf(result);
+    expect(await result.ua.jar.getCookieString(corp.issuer)).toContain('_session=');
+
+    const confirm = expectPage(await result.ua.follow(`${gh.issuer}/session/end`));
+    const toUpstream = await result.ua.submit(confirm, 'form', {}, corp.issuer, { name: 'logout', value: 'yes' });
+    // Gatehouse's session is over; the browser is at the upstream's end-session endpoint.
+    const at = new URL((toUpstream as { redirectedTo: string }).redirectedTo);
+    expect(at.origin).toBe(corp.issuer);
+    expect(at.searchParams.get('id_token_hint')).toBeTruthy();
+    expect(at.searchParams.get('post_logout_redirect_uri')).toBe(`${gh.issuer}/upstream/corp/signed-out`);
+    // The upstream's own confirmation (its form, submitted as its script would).
+    const upstreamConfirm = expectPage(await result.ua.follow(at.href));
+    const back = expectPage(await result.ua.submit(upstreamConfirm, 'form', { logout: 'yes' }));
+    expect(back.url.startsWith(gh.issuer)).toBe(true);
+    expect(back.status).toBe(200);
+    expect(await result.ua.jar.getCookieString(corp.issuer)).not.toContain('_session=');
+    // Signed out of Gatehouse: the next authorization shows the login page again.
+    const again = await startAuthorization(rp, { ua: result.ua, redirectUri: FP_CALLBACK });
+    expect(expectPage(again.landing).$(LOGIN_FORM)).toHaveLength(1);
+  });
+
+  it('a forged return from the upstream sign-out goes only to the signed-out page', async () => {
+    const ua = (await startAuthorization(rp, { redirectUri: FP_CALLBACK })).ua;
+    const response = await ua.request(`${gh.issuer}/upstream/corp/signed-out?state=forged.${Buffer.from('https://evil.example/').toString('base64url')}`);
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/session/end/success');
   });
 });
 

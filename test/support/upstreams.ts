@@ -67,7 +67,7 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
             client_id: 'gatehouse',
             client_secret: UPSTREAM_SECRET,
             redirect_uris: [`${gatehouseIssuer}/upstream/${id}/callback`],
-            post_logout_redirect_uris: [`${gatehouseIssuer}/session/end/success`],
+            post_logout_redirect_uris: [`${gatehouseIssuer}/upstream/${id}/signed-out`],
           },
         ],
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
