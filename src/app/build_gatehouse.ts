@@ -64,8 +64,8 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
   // Upstream identity providers: discovered in the background, a failure only a warning.
   const upstreams = createUpstreamRegistry(log, []);
-  let federation: FederatedSignIn | undefined;
-  const upstreamSignOut = (upstream: SessionUpstream, continueTo: string) => federation?.signOutUrl(upstream, continueTo) ?? Promise.resolve(undefined);
+  // `federation` is made below; no sign-out reaches the provider before the app serves.
+  const upstreamSignOut = (upstream: SessionUpstream, continueTo: string) => federation.signOutUrl(upstream, continueTo);
   const host: ProviderHost = await createProviderHost(
     { env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle, upstreamSignOut },
     config,
@@ -101,7 +101,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
   const identities = createUpstreamIdentities(db);
-  federation = createFederatedSignIn({
+  const federation: FederatedSignIn = createFederatedSignIn({
     runtime: () => host.current(),
     issuer: env.issuer,
     users,
