@@ -6,7 +6,7 @@ import type { RunningGatehouse } from '../support/start_gatehouse.js';
 import { startGatehouseWithUsers } from '../support/factories.js';
 import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, oidc } from '../support/relying_party.js';
-import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
+import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import type { Page } from '../support/user_agent.js';
 import { LOGIN_FORM, expectPage, expectRedirect, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
 import { UPSTREAM_SECRET, startMisbehavingOidc, startOAuth2Upstream, startOidcUpstream, type OAuth2Upstream, type OidcUpstream } from '../support/upstreams.js';
@@ -26,6 +26,7 @@ let otherKey: Awaited<ReturnType<typeof startMisbehavingOidc>>;
 let downIssuer: string;
 let rp: oidc.Configuration;
 let restrictedRp: oidc.Configuration;
+let config: GatehouseConfig;
 
 async function closedPort(): Promise<string> {
   const server = http.createServer();
@@ -44,7 +45,7 @@ beforeAll(async () => {
   ]);
   downIssuer = await closedPort();
   const base = testConfig();
-  const config = gatehouseConfigSchema.parse({
+  config = gatehouseConfigSchema.parse({
     ...base,
     clients: [
       ...base.clients,
@@ -71,13 +72,15 @@ beforeAll(async () => {
         scope: 'read:user user:email',
         claims: { sub: 'id', preferred_username: 'login', email: 'email', name: 'name' },
       },
+      // The same upstream, trusted for its email addresses.
+      { id: 'trusted', name: 'Trusted Corp', issuer: corp.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET, link: 'email' },
       { id: 'badnonce', name: 'Bad Nonce', issuer: badNonce.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET },
       { id: 'otherkey', name: 'Other Key', issuer: otherKey.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET },
       { id: 'down', name: 'Down Provider', issuer: downIssuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET, timeout_seconds: 2 },
     ],
   });
   ({ gh } = await startGatehouseWithUsers([ALICE], { config }));
-  corp.serve(gh.issuer, 'corp');
+  corp.serve(gh.issuer, 'corp', 'trusted', 'later');
   rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
   restrictedRp = await discover(gh.issuer, 'github-only', SECRETS.firstParty);
 });
@@ -266,6 +269,24 @@ describe('OpenID Connect upstream', () => {
   });
 });
 
+describe('link: "email"', () => {
+  it('links an existing account at once when the trusted upstream vouches for the email, not otherwise', async () => {
+    await gh.createUser({ username: 'frank', email: 'frank@example.test', password: 'frank has a long passphrase' });
+    const frank = (await gh.testDb.db.query<{ sub: string }>(`SELECT sub::text AS sub FROM users WHERE username = 'frank'`)).rows[0]!;
+
+    corp.signInAs = { sub: 'trusted-frank-unverified', email: 'frank@example.test', email_verified: false };
+    const unverified = await viaUpstream('trusted');
+    expect(visibleText(expectPage(unverified.landing))).toContain('Link your account');
+
+    corp.signInAs = { sub: 'trusted-frank', email: 'frank@example.test', email_verified: true };
+    const verified = await viaUpstream('trusted');
+    const claims = await idTokenOf(verified);
+    expect(claims.sub).toBe(frank.sub);
+    expect(claims.idp).toBe('trusted');
+    expect(await lastAudit('upstream.linked')).toMatchObject({ account_id: frank.sub, details: { upstream: 'trusted', how: 'email' } });
+  });
+});
+
 describe('signing out', () => {
   it('with end_session, signing out of Gatehouse signs out at the upstream too, and comes back', async () => {
     corp.signInAs = { sub: 'corp-0001', email: 'dana@corp.test', email_verified: true, name: 'Dana Scully' };
@@ -322,6 +343,28 @@ describe('OAuth 2.0 (GitHub-style) upstream', () => {
       idTokenExpected: true,
     });
     expect(tokens.claims()!.idp).toBe('github');
+  });
+});
+
+describe('reload', () => {
+  it('a reloaded config adds an upstream: its button shows and it signs in', async () => {
+    const base = testConfig();
+    const served = gatehouseConfigSchema.parse({
+      ...base,
+      upstreams: [{ id: 'later', name: 'Added Later', issuer: corp.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET }],
+    });
+    await gh.gatehouse.applyConfig(served);
+    try {
+      const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK });
+      const page = expectPage(started.landing);
+      expect(page.$(button('later')).text()).toContain('Added Later');
+      expect(page.$(button('corp'))).toHaveLength(0);
+      corp.signInAs = { sub: 'later-user', email: 'later@corp.test', email_verified: true };
+      const landing = await started.ua.submit(page, button('later'), {}, RP);
+      expect((await idTokenOf({ ...started, landing })).idp).toBe('later');
+    } finally {
+      await gh.gatehouse.applyConfig(config);
+    }
   });
 });
 

@@ -40,8 +40,8 @@ export interface OidcUpstream {
   signInAs: UpstreamUser;
   /** false: the interaction shows a page with a "Continue" button (the browser test) */
   autoLogin: boolean;
-  /** Serves the upstream for Gatehouse at `gatehouseIssuer`, registered as client `gatehouse` of upstream `id`. */
-  serve(gatehouseIssuer: string, id: string): void;
+  /** Serves the upstream for Gatehouse at `gatehouseIssuer`, registered as client `gatehouse` with the callbacks of upstream ids `ids`. */
+  serve(gatehouseIssuer: string, ...ids: string[]): void;
   close(): Promise<void>;
 }
 
@@ -60,14 +60,14 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
     issuer,
     signInAs: { sub: 'upstream-user-1', email: 'first@upstream.test', email_verified: true, name: 'First Upstream', preferred_username: 'first' },
     autoLogin: true,
-    serve(gatehouseIssuer, id) {
+    serve(gatehouseIssuer, ...ids) {
       const provider = new Provider(issuer, {
         clients: [
           {
             client_id: 'gatehouse',
             client_secret: UPSTREAM_SECRET,
-            redirect_uris: [`${gatehouseIssuer}/upstream/${id}/callback`],
-            post_logout_redirect_uris: [`${gatehouseIssuer}/upstream/${id}/signed-out`],
+            redirect_uris: ids.map((id) => `${gatehouseIssuer}/upstream/${id}/callback`),
+            post_logout_redirect_uris: ids.map((id) => `${gatehouseIssuer}/upstream/${id}/signed-out`),
           },
         ],
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
