@@ -288,5 +288,3 @@ export type ApiConfig = z.infer<typeof apiSchema>;
 export type IdentityResourceConfig = z.infer<typeof identityResourceSchema>;
 export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
-export type OidcUpstreamConfig = z.infer<typeof oidcUpstreamSchema>;
-export type OAuth2UpstreamConfig = z.infer<typeof oauth2UpstreamSchema>;
