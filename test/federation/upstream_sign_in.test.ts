@@ -433,12 +433,33 @@ describe('upstream failures end on a Gatehouse error page, audited', () => {
     expect((await gh.testDb.db.query(`SELECT 1 FROM upstream_identities WHERE upstream_sub = 'mallory'`)).rows).toHaveLength(0);
   });
 
+  it('hostile or stray requests to the upstream routes get 4xx pages, never a 500', async () => {
+    const ua = (await startAuthorization(rp, { redirectUri: FP_CALLBACK })).ua;
+    for (const [url, method] of [
+      [`${gh.issuer}/upstream/corp/callback`, 'GET'],
+      [`${gh.issuer}/upstream/corp/callback?state=a&state=b&code=c`, 'GET'],
+      [`${gh.issuer}/upstream/nope/callback?state=a&code=b`, 'GET'],
+      [`${gh.issuer}/upstream/corp/callback?state=${'x'.repeat(5000)}`, 'GET'],
+      [`${gh.issuer}/upstream/corp/start`, 'POST'],
+      [`${gh.issuer}/upstream/corp/start?interaction=nope`, 'POST'],
+      [`${gh.issuer}/interaction/nope/upstream?state=abc`, 'GET'],
+      [`${gh.issuer}/interaction/nope/upstream/link`, 'POST'],
+    ] as const) {
+      const page = errorPage(await ua.follow(url, method === 'POST' ? { method, form: { csrf_token: 'x', state: 'y' } } : {}, RP));
+      expect(page.status, url).toBeGreaterThanOrEqual(400);
+      expect(page.status, url).toBeLessThan(500);
+    }
+  });
+
   it('an upstream that is down', async () => {
     const page = errorPage((await viaUpstream('down')).landing);
     expect(page.status).toBe(502);
     expect(visibleText(page)).toContain('could not be reached');
     expect(await lastAudit('upstream.failure')).toMatchObject({ details: { upstream: 'down', reason: 'unavailable' } });
-    // It was only a warning at start.
+    // It was only a warning at start; the failed sign-in is no error of Gatehouse's own.
     expect(gh.logs.some((l) => l.event === 'upstream.unreachable' && l.upstream === 'down')).toBe(true);
+    expect(gh.logs.filter((l) => (l.level as number) >= 50 && String(l.path).startsWith('/upstream/'))).toEqual([]);
+    // Nothing secret in the logs: no upstream client secret, no code verifier.
+    expect(gh.rawLogs()).not.toContain(UPSTREAM_SECRET);
   });
 });
