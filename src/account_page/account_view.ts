@@ -117,6 +117,8 @@ export function createAccountView(deps: AccountViewDeps) {
         })),
         // Unlinking needs another way to sign in left: a password, or another identity.
         canUnlink: user.password_hash !== null || linked.length > 1,
+        // A user made by an upstream sign-in has no password to change.
+        hasPassword: user.password_hash !== null,
         notice: state.notice,
         passwordError: state.passwordError,
         profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },

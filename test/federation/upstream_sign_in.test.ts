@@ -257,6 +257,9 @@ describe('OpenID Connect upstream', () => {
     const account = expectPage(await result.ua.follow(`${gh.issuer}/account`));
     expect(account.$('#identities li').text()).toContain('Corp SSO');
     expect(account.$('#identities form')).toHaveLength(0);
+    expect(account.$('#change-password')).toHaveLength(0);
+    expect(visibleText(account)).toContain('You have no password here');
+    expect(visibleText(account)).toContain('Signed in to First Party through corp');
     const id = account.$('#identities li').attr('data-identity')!;
     const token = account.$('form[action="/account/sign-out-everywhere"] input[name="csrf_token"]').attr('value');
     expect(token).toBeTruthy();
