@@ -8,7 +8,7 @@ import { ALICE, RP, SECRETS, testConfig } from '../support/fixtures.js';
 import { discover, oidc } from '../support/relying_party.js';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import type { Page } from '../support/user_agent.js';
-import { LOGIN_FORM, expectPage, expectRedirect, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
+import { CONSENT_FORM, LOGIN_FORM, expectPage, expectRedirect, startAuthorization, visibleText, type Landing } from '../support/hosted_pages.js';
 import { UPSTREAM_SECRET, startMisbehavingOidc, startOAuth2Upstream, startOidcUpstream, type OAuth2Upstream, type OidcUpstream } from '../support/upstreams.js';
 
 // Sign-in through upstream identity providers, against real upstreams: a bare oidc-provider
@@ -205,6 +205,23 @@ describe('OpenID Connect upstream', () => {
     const page = await started.ua.submit(expectPage(started.landing), LOGIN_FORM, { login: 'dana', password: '' }, RP);
     expect(expectPage(page).status).toBe(401);
     expect(visibleText(expectPage(page))).toContain('The username or password is incorrect.');
+  });
+
+  it('idp is in ID tokens from a refresh too', async () => {
+    corp.signInAs = { sub: 'corp-0001', email: 'dana@corp.test', email_verified: true, name: 'Dana Scully' };
+    const web = await discover(gh.issuer, 'web', SECRETS.web);
+    const started = await startAuthorization(web, { scope: 'openid email offline_access', params: { prompt: 'consent' } });
+    const consent = expectPage(await started.ua.submit(expectPage(started.landing), button('corp'), {}, RP));
+    const landing = await started.ua.submit(consent, CONSENT_FORM, {}, RP);
+    const tokens = await oidc.authorizationCodeGrant(web, expectRedirect(landing), {
+      pkceCodeVerifier: started.codeVerifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+      idTokenExpected: true,
+    });
+    expect(tokens.claims()!.idp).toBe('corp');
+    const refreshed = await oidc.refreshTokenGrant(web, tokens.refresh_token!);
+    expect(refreshed.claims()!.idp).toBe('corp');
   });
 
   it('goes straight to the upstream with upstream=<id>', async () => {
