@@ -18,7 +18,7 @@ export interface UpstreamIdentity {
 const COLUMNS = 'id::text AS id, upstream_id, issuer, upstream_sub, sub::text AS sub, created_at, last_used_at';
 
 /** The upstream identity is already linked to (another) local account. */
-class IdentityTaken extends GatehouseError {
+export class IdentityTaken extends GatehouseError {
   constructor() {
     super('ERR_IDENTITY_LINKED', 'this upstream account is already linked to a Gatehouse account', {
       status: 409,

@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import type { Runtime } from '../provider/provider_host.js';
 import type { SessionUpstream } from '../provider/upstream_sessions.js';
 import type { UsersRepo, User } from '../accounts/users_repo.js';
-import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
+import { IdentityTaken, type UpstreamIdentities } from '../accounts/upstream_identities.js';
 import { checkPassword } from '../accounts/passwords.js';
 import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
@@ -207,7 +207,17 @@ export function createFederatedSignIn(deps: FederationDeps) {
       given_name: profile.given_name,
       family_name: profile.family_name,
     });
-    await identities.link({ upstreamId: upstream.config.id, issuer: upstream.issuer, upstreamSub: profile.sub, sub: user.sub });
+    try {
+      await identities.link({ upstreamId: upstream.config.id, issuer: upstream.issuer, upstreamSub: profile.sub, sub: user.sub });
+    } catch (error) {
+      // The same upstream account's first sign-in ran twice at once and the other one linked
+      // first: this user goes again, and the sign-in is the other one's.
+      if (!(error instanceof IdentityTaken)) throw error;
+      await users.delete(user.username);
+      const winner = await identities.use(upstream.issuer, profile.sub);
+      if (!winner) throw error;
+      return { kind: 'sign_in', sub: winner.sub, idToken, amr, created: false };
+    }
     await audit.record({ event: 'user.added', ...origin, accountId: user.sub, username: user.username, details: { upstream: upstream.config.id } });
     await audit.record({
       event: 'upstream.linked',
