@@ -9,6 +9,7 @@ const LAYERS = [
   ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
   ['throttling', 'logout'], // login and client throttles, sign-out delivery
   ['provider'], // oidc-provider assembly and its extensions
+  ['federation'], // sign-in through upstream identity providers
   ['interactions', 'account_page'], // login and consent, the /account page
   ['app'], // Express composition
   ['process', 'cli'], // serving, the cluster, the gatehouse command

@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 import type { Db } from '../db/db.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
 import type { AuditLog } from '../audit/audit_log.js';
@@ -24,6 +25,7 @@ export const ACCOUNT_FORMS = {
   revokeApp: 'account/revoke-app',
   changePassword: 'account/change-password',
   signOutEverywhere: 'account/sign-out-everywhere',
+  unlinkIdentity: 'account/unlink-identity',
 } as const;
 
 /** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
@@ -31,6 +33,7 @@ export const NOTICES = {
   'session-ended': 'The session was signed out.',
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
   'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
+  'identity-unlinked': 'The identity provider was unlinked. You can no longer sign in with it.',
 } as const;
 
 export type Notice = keyof typeof NOTICES;
@@ -43,6 +46,9 @@ export interface AccountViewDeps {
   csrf: Pick<Csrf, 'issue'>;
   render: RenderPage;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  /** linked upstream identities (src/federation/), and the configured name of an upstream id */
+  identities: Pick<UpstreamIdentities, 'listFor'>;
+  upstreamName: (id: string) => string | undefined;
 }
 
 export interface AccountPageState {
@@ -101,7 +107,18 @@ export function createAccountView(deps: AccountViewDeps) {
       const withAccess = new Set(apps.map((a) => a.clientId));
       const issue = (purpose: string) => deps.csrf.issue(purpose, session.uid);
 
+      const linked = await deps.identities.listFor(user.sub);
       const html = await deps.render('account', {
+        identities: linked.map((i) => ({
+          id: i.id,
+          name: deps.upstreamName(i.upstream_id) ?? i.upstream_id,
+          linkedAt: formatTime(i.created_at),
+          lastUsedAt: formatTime(i.last_used_at),
+        })),
+        // Unlinking needs another way to sign in left: a password, or another identity.
+        canUnlink: user.password_hash !== null || linked.length > 1,
+        // A user made by an upstream sign-in has no password to change.
+        hasPassword: user.password_hash !== null,
         notice: state.notice,
         passwordError: state.passwordError,
         profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
@@ -135,6 +152,7 @@ export function createAccountView(deps: AccountViewDeps) {
           revokeApp: issue(ACCOUNT_FORMS.revokeApp),
           changePassword: issue(ACCOUNT_FORMS.changePassword),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
+          unlinkIdentity: issue(ACCOUNT_FORMS.unlinkIdentity),
         },
       });
       res.status(status).type('html').send(html);

@@ -19,6 +19,8 @@ import { clearSessionCookie, findSignedInSession, type SignedInSession } from '.
 import { ACCOUNT_FORMS, NOTICES, createAccountView, type Notice } from './account_view.js';
 import { createAccountActions, type Actor } from './account_actions.js';
 import { createPasswordChanger } from './change_password.js';
+import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
+import type { FederatedSignIn } from '../federation/federated_sign_in.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -38,6 +40,8 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   backchannel: Pick<BackchannelQueue, 'send'>;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  identities: Pick<UpstreamIdentities, 'listFor' | 'unlink'>;
+  federation: Pick<FederatedSignIn, 'upstreamName'>;
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
@@ -62,7 +66,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const router = express.Router();
   const sessions = createAccountSessions(deps.db);
   const signIn = createAccountSignIn({ issuer: deps.env.issuer, secureCookies: deps.env.secureCookies, csrf: deps.csrf });
-  const view = createAccountView({ ...deps, sessions });
+  const view = createAccountView({ ...deps, sessions, upstreamName: deps.federation.upstreamName });
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
   const provider = () => deps.runtime().provider;
@@ -182,6 +186,24 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         return message(res, 404, 'Nothing to revoke', 'That application has no access to your account.', backToAccount);
       }
       res.redirect(303, '/account?done=app-revoked');
+    }),
+  );
+
+  router.post(
+    '/account/identities/unlink',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.unlinkIdentity),
+    wrap(async (req, res) => {
+      const id = (req.body as Record<string, unknown> | undefined)?.identity;
+      const who = actor(req, res);
+      const result = typeof id === 'string' ? await deps.identities.unlink(who.accountId, id) : 'not_found';
+      if (result === 'not_found') return message(res, 404, 'Not linked', 'That identity provider is not linked to your account.', backToAccount);
+      if (result === 'last_sign_in') {
+        return message(res, 409, 'Cannot unlink', 'This is your only way to sign in. Set a password or link another identity provider first.', backToAccount);
+      }
+      await deps.audit.record({ event: 'upstream.unlinked', ...who, details: { identity: id } });
+      res.redirect(303, '/account?done=identity-unlinked');
     }),
   );
 

@@ -22,7 +22,13 @@ const FAILURE_REASONS: Record<string, string> = {
 };
 
 const DESCRIPTIONS: Record<string, Describe> = {
-  'login.success': (_row, app) => (app ? `Signed in to ${app}` : 'Signed in'),
+  'login.success': (row, app) => {
+    const through = typeof detail(row, 'upstream') === 'string' ? ` through ${String(detail(row, 'upstream'))}` : '';
+    return app ? `Signed in to ${app}${through}` : `Signed in${through}`;
+  },
+  'upstream.linked': (row) => `Sign-in provider ${String(detail(row, 'upstream'))} linked`,
+  'upstream.unlinked': () => 'Sign-in provider unlinked',
+  'upstream.failure': (row) => `Failed sign-in through ${String(detail(row, 'upstream'))}`,
   'login.failure': (row) => {
     const reason = FAILURE_REASONS[String(detail(row, 'reason'))] ?? 'refused';
     if (detail(row, 'form') !== 'change_password') return `Failed sign-in (${reason})`;

@@ -25,6 +25,16 @@ export interface User {
   updated_at: Date;
 }
 
+/** A user made by a first sign-in through an upstream (federation derives the fields). */
+export interface FederatedProfile {
+  usernameBase: string;
+  email?: string | undefined;
+  email_verified: boolean;
+  name?: string | undefined;
+  given_name?: string | undefined;
+  family_name?: string | undefined;
+}
+
 export class UserError extends GatehouseError {
   constructor(message: string) {
     super('ERR_USER_EXISTS', message);
@@ -113,6 +123,32 @@ export function createUsersRepo(db: Db) {
       }
     },
 
+    /**
+     * A user who signs in through an upstream identity provider only: no password (password
+     * sign-in refuses them like a wrong password). The username is made from `usernameBase`
+     * (federation derives it) and a number when taken.
+     */
+    async createWithoutPassword(profile: FederatedProfile): Promise<User> {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const suffix = attempt === 0 ? '' : attempt < 10 ? `-${attempt + 1}` : `-${Math.random().toString(36).slice(2, 8)}`;
+        const username = `${profile.usernameBase.slice(0, 64 - suffix.length)}${suffix}`;
+        try {
+          const { rows } = await db.query<User>(
+            `INSERT INTO users (username, email, email_verified, name, given_name, family_name, password_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, NULL) RETURNING ${COLUMNS}`,
+            [username, profile.email ?? null, profile.email_verified, profile.name ?? null, profile.given_name ?? null, profile.family_name ?? null],
+          );
+          return expectRow(rows, 'INSERT INTO users');
+        } catch (error) {
+          const field = uniqueViolation(error);
+          if (field === 'username') continue;
+          if (field) throw new UserError(`a user with that ${field} already exists`);
+          throw error;
+        }
+      }
+      throw new UserError('could not find a free username');
+    },
+
     resolveLogin,
 
     /** By username or email, case-insensitively (the login form's `login` field). */
@@ -123,6 +159,13 @@ export function createUsersRepo(db: Db) {
     async findBySub(sub: string): Promise<User | undefined> {
       if (!isUuid(sub)) return undefined;
       const { rows } = await db.query<User>({ name: 'users_find_by_sub', text: `SELECT ${COLUMNS} FROM users WHERE sub = $1`, values: [sub] });
+      return rows[0];
+    },
+
+    /** By email only, case-insensitively (emails are unique that way). */
+    async findByEmail(email: string): Promise<User | undefined> {
+      if (hasNul(email)) return undefined;
+      const { rows } = await db.query<User>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
       return rows[0];
     },
 

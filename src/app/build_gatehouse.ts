@@ -22,6 +22,11 @@ import { createBackchannelQueue, type BackchannelQueue } from '../logout/backcha
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
 import { accountClient } from '../account_page/account_client.js';
+import { createUpstreamRegistry } from '../federation/upstream_registry.js';
+import { createFederatedSignIn, type FederatedSignIn } from '../federation/federated_sign_in.js';
+import type { SessionUpstream } from '../provider/upstream_sessions.js';
+import { createUpstreamRequests } from '../federation/upstream_requests.js';
+import { createUpstreamIdentities } from '../accounts/upstream_identities.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -57,7 +62,14 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttleKeys = await loadThrottleKeys(db);
   const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
-  const host: ProviderHost = await createProviderHost({ env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle }, config);
+  // Upstream identity providers: discovered in the background, a failure only a warning.
+  const upstreams = createUpstreamRegistry(log, []);
+  // `federation` is made below; no sign-out reaches the provider before the app serves.
+  const upstreamSignOut = (upstream: SessionUpstream, continueTo: string) => federation.signOutUrl(upstream, continueTo);
+  const host: ProviderHost = await createProviderHost(
+    { env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle, upstreamSignOut },
+    config,
+  );
 
   let served = config;
   // Callers apply one config at a time (start-up, then SIGHUP reloads through
@@ -77,6 +89,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
       log.info({ event: 'clients.synced', ...sync }, 'clients synced from the config file');
     }
     await host.reconfigure(next);
+    upstreams.reconfigure(next.upstreams);
     served = next;
     for (const warning of configWarnings(next)) {
       log.warn({ event: 'config.warning', path: warning.path, problem: warning.message }, `config file: ${formatWarning(warning)}`);
@@ -87,6 +100,19 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
-  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });
+  const identities = createUpstreamIdentities(db);
+  const federation: FederatedSignIn = createFederatedSignIn({
+    runtime: () => host.current(),
+    issuer: env.issuer,
+    users,
+    identities,
+    requests: createUpstreamRequests(db),
+    upstreams,
+    render,
+    csrf,
+    audit,
+    log,
+  });
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel, federation, identities });
   return { app, host, metrics, audit, backchannel, applyConfig };
 }

@@ -26,6 +26,9 @@ import { expressTrustProxy } from '../config/trust_proxy.js';
 import { httpsOnly } from '../http/https_only.js';
 import { issuerRequest } from '../http/issuer_request.js';
 import path from 'node:path';
+import { createFederationRouter } from '../federation/router.js';
+import type { FederatedSignIn } from '../federation/federated_sign_in.js';
+import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 
 export interface AppDeps {
   env: Env;
@@ -40,6 +43,9 @@ export interface AppDeps {
   csrf: Csrf;
   audit: AuditLog;
   backchannel: BackchannelQueue;
+  /** sign-in through upstream identity providers */
+  federation: FederatedSignIn;
+  identities: UpstreamIdentities;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →
@@ -96,6 +102,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createRequestRateLimit(deps.db, deps.env.requestRateLimit));
   app.use(limitAuthorizationRequestSize());
   app.use(trackRequestContext);
+  app.use(createFederationRouter(deps));
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(bodyLimit);

@@ -55,7 +55,8 @@ export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler 
       // Not a fault of this request, nor a bug: one warning line, no stack, and a page that
       // says to try again (the hosted pages carry no state a reload would lose).
       log.warn({ event: 'db.unavailable', path: loggedPath(req.path), reason: unavailableReason(error) }, 'database unavailable');
-    } else if (answer.status >= 500) {
+    } else if (answer.status >= 500 && !(error instanceof GatehouseError && error.code === 'ERR_UPSTREAM')) {
+      // (An upstream's failure is a 502 that is no fault of ours: federation logs and audits it.)
       log.error({ err: thrown, path: loggedPath(req.path) }, 'request failed');
     } else {
       log.info({ path: loggedPath(req.path), error: answer.code }, 'request refused');

@@ -45,6 +45,12 @@ const AUDIT_EVENTS = {
   'client_auth.failure': 'info',
   /** a client was locked out after CLIENT_AUTH_MAX_FAILURES; details.lockout_seconds */
   'client_auth.locked': 'warn',
+  /** a sign-in through an upstream identity provider failed; details.upstream, reason (upstream_failure.ts) */
+  'upstream.failure': 'info',
+  /** an upstream identity was linked to a local account; details.upstream, how: created | password | email */
+  'upstream.linked': 'info',
+  /** the user unlinked an upstream identity on /account; details.upstream */
+  'upstream.unlinked': 'info',
   /** the user changed their password on /account */
   'password.changed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;

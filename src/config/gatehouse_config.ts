@@ -61,8 +61,67 @@ export const clientSchema = z
     require_auth_time: z.boolean().optional(),
     skip_consent: z.boolean().default(false),
     require_pkce: z.boolean().optional(),
+    /** the upstream identity providers (ids of `upstreams`) this client's users may sign in with; absent: all */
+    upstreams: z.array(z.string()).optional(),
   })
   .strict();
+
+// Upstream identity providers (README "Upstream identity providers"). The redirect URI to
+// register at the upstream is `${ISSUER}/upstream/<id>/callback`.
+const upstreamId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, _ or -, starting with a letter or digit');
+
+const upstreamCommon = {
+  id: upstreamId,
+  name: z.string().min(1, 'must not be empty').max(100),
+  client_id: z.string().min(1, 'must not be empty').max(500),
+  client_secret: z.string().min(1, 'must not be empty').optional(),
+  /**
+   * How a first sign-in may join an existing local account with the same email: `password`
+   * (default) only after the user signs in with that account's password; `email` also at once
+   * when the upstream says the email is verified (an upstream trusted to own its emails).
+   */
+  link: z.enum(['password', 'email']).default('password'),
+  /** seconds to wait for the upstream's discovery, token and userinfo answers */
+  timeout_seconds: z.number().int().min(1).max(60).default(10),
+};
+
+const claimSource = z.string().min(1).max(100);
+
+const oidcUpstreamSchema = z
+  .object({
+    type: z.literal('oidc').default('oidc'),
+    ...upstreamCommon,
+    issuer: httpUrl,
+    scope: z.string().min(1).default('openid profile email'),
+    /** also sign out at the upstream (its end_session_endpoint) when signing out of Gatehouse */
+    end_session: z.boolean().default(false),
+  })
+  .strict();
+
+const oauth2UpstreamSchema = z
+  .object({
+    type: z.literal('oauth2'),
+    ...upstreamCommon,
+    authorization_endpoint: httpUrl,
+    token_endpoint: httpUrl,
+    userinfo_endpoint: httpUrl,
+    scope: z.string().default(''),
+    /** Gatehouse claim ← field of the userinfo answer (`sub` required), e.g. GitHub's { "sub": "id", "preferred_username": "login" } */
+    claims: z
+      .object({
+        sub: claimSource,
+        preferred_username: claimSource.optional(),
+        email: claimSource.optional(),
+        email_verified: claimSource.optional(),
+        name: claimSource.optional(),
+        given_name: claimSource.optional(),
+        family_name: claimSource.optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const upstreamSchema = z.discriminatedUnion('type', [oidcUpstreamSchema, oauth2UpstreamSchema]);
 
 const apiSchema = z
   .object({
@@ -130,9 +189,28 @@ export const gatehouseConfigSchema = z
     clients: z.array(clientSchema).default([]),
     apis: z.array(apiSchema).default([]),
     identity_resources: z.array(identityResourceSchema).default([]),
+    upstreams: z.preprocess(
+      // `type` may be left out for OpenID Connect upstreams.
+      (value) => (Array.isArray(value) ? value.map((u: unknown) => (u && typeof u === 'object' && !('type' in u) ? { ...u, type: 'oidc' } : u)) : value),
+      z.array(upstreamSchema).default([]),
+    ),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const upstreamIds = new Set<string>();
+    config.upstreams.forEach((upstream, i) => {
+      if (upstreamIds.has(upstream.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${upstream.id}"` });
+      upstreamIds.add(upstream.id);
+      if (upstream.type === 'oidc' && !upstream.scope.split(/\s+/).includes('openid')) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'scope'], message: 'must include "openid" for an OpenID Connect upstream' });
+      }
+    });
+    config.clients.forEach((client, i) => {
+      (client.upstreams ?? []).forEach((id, j) => {
+        if (!upstreamIds.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'upstreams', j], message: `unknown upstream "${id}"` });
+      });
+    });
+
     const apiScopes = new Map<string, number>();
     const identifiers = new Set<string>();
     config.apis.forEach((api, i) => {
@@ -209,3 +287,4 @@ export type ClientConfig = z.infer<typeof clientSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type IdentityResourceConfig = z.infer<typeof identityResourceSchema>;
 export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   ERR_DATA_DIR_NOT_PRIVATE: 'DATA_DIR cannot be made owner-only',
   ERR_USER_EXISTS: 'a user with that username or email already exists',
   ERR_REPLAY_DETECTED: 'a client assertion or DPoP proof was already used by another request',
+  ERR_UPSTREAM: 'a sign-in through an upstream identity provider failed (refused, forged, invalid or unreachable): 4xx or 502',
+  ERR_IDENTITY_LINKED: 'the upstream identity is already linked to another Gatehouse account: 409',
   ERR_CLI_REFUSED: 'a gatehouse command refused; its message is meant for the operator',
 } as const;
 

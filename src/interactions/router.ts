@@ -5,16 +5,30 @@ import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
+import type { FederatedSignIn } from '../federation/federated_sign_in.js';
+import type { RenderPage } from '../pages/render_page.js';
 
 // /interaction/:uid — where oidc-provider sends the browser when it needs the user. The GET
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & { csrf: Csrf };
+type Deps = LoginDeps & ConsentDeps & { csrf: Csrf; federation: FederatedSignIn };
+
+/** The login page, with a button per upstream identity provider the interaction's client allows. */
+function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
+  return async (view, locals) => {
+    if (view !== 'login' || typeof locals.uid !== 'string') return render(view, locals);
+    const { provider } = deps.runtime();
+    const interaction = await provider.Interaction.find(locals.uid);
+    const client = interaction ? await provider.Client.find(String(interaction.params.client_id)) : undefined;
+    const upstreams = deps.federation.allowedFor(client).map((u) => ({ id: u.config.id, name: u.config.name }));
+    return render(view, { ...locals, upstreams });
+  };
+}
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
-  const login = createLogin(deps);
+  const login = createLogin({ ...deps, render: withUpstreamButtons(deps.render, deps) });
   const consent = createConsent(deps);
   const abort = createAbort(deps);
   const csrf = requireCsrfToken(deps.csrf, {
@@ -33,7 +47,11 @@ export function createInteractionRouter(deps: Deps): express.Router {
       const details = await provider.interactionDetails(req, res);
       const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
-      if (details.prompt.name === 'login') {
+      // `upstream=<id>` (or `login_hint=upstream:<id>`) goes straight to that upstream.
+      const hinted = details.prompt.name === 'login' ? deps.federation.hinted(details.params, client) : undefined;
+      if (hinted) {
+        await deps.federation.begin(req, res, hinted, details.uid, client.clientId);
+      } else if (details.prompt.name === 'login') {
         await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);

@@ -16,6 +16,7 @@ import { sessionTtlSeconds } from './session_lifetime.js';
 import { sessionCookieOptions } from './session_cookie_options.js';
 import { limitClaimsParameter } from './claims_parameter.js';
 import { createApiTokenClaims } from './api_token_claims.js';
+import { recordUpstreamInSessions, withUpstreamSessions } from './upstream_sessions.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -35,11 +36,13 @@ const HOUR = 3600;
 const DAY = 24 * HOUR;
 
 // Our own client metadata; oidc-provider drops anything it does not know unless declared.
-const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce'];
+const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce', 'upstreams'];
 
 function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata?: Record<string, unknown>): void {
   if (value === undefined) return;
-  if (key === 'frontchannel_logout_uri') {
+  if (key === 'upstreams') {
+    if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) throw new TypeError('upstreams must be an array of upstream ids');
+  } else if (key === 'frontchannel_logout_uri') {
     if (typeof value !== 'string' || !/^https?:\/\//.test(value)) throw new TypeError('frontchannel_logout_uri must be an http(s) URL');
   } else if (typeof value !== 'boolean') {
     throw new TypeError(`${key} must be a boolean`);
@@ -81,7 +84,10 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),
-    findAccount: createFindAccount(deps.users, scopeClaims),
+    // ID tokens say which upstream identity provider the session signed in through (`idp`).
+    findAccount: withUpstreamSessions(createFindAccount(deps.users, scopeClaims)),
+    // `upstream=<id>`: go straight to that upstream identity provider (src/federation/).
+    extraParams: ['upstream'],
     // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
     extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,
@@ -91,7 +97,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     // Discovery's scopes_supported and claims_supported come from these two.
-    claims: Object.fromEntries(Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, [...claims]])),
+    claims: Object.fromEntries(
+      Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, scope === 'openid' ? [...claims, 'idp'] : [...claims]]),
+    ),
     scopes: [...scopeClaims.scopes, ...resources.scopes],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
     clientBasedCORS,
@@ -183,5 +191,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   // these headers first (http/issuer_request.ts) to the client address Express resolved under
   // TRUST_PROXY and the issuer's host and scheme, so trusting them here is trusting ourselves.
   provider.proxy = true;
+  recordUpstreamInSessions(provider);
   return provider;
 }

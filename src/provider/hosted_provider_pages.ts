@@ -23,6 +23,23 @@ const HEADINGS: Record<string, [string, string]> = {
   server_error: ['Something went wrong', 'The sign-in service could not complete your request. Please try again later.'],
   temporarily_unavailable: ['Temporarily unavailable', 'The sign-in service is busy or unavailable. Please try again shortly.'],
   session_not_found: ['Sign-in expired', 'This sign-in page has expired or was already used. Go back to the application and sign in again.'],
+  // Sign-in through an upstream identity provider (src/federation/).
+  upstream_state: [
+    'Sign-in expired',
+    'This answer from the identity provider does not belong to a sign-in in progress here: it expired, was already used, or was not started by this browser. Go back to the application and sign in again.',
+  ],
+  upstream_error: [
+    'Sign-in failed',
+    "The identity provider's answer could not be accepted, so you were not signed in. Go back to the application and try again.",
+  ],
+  upstream_unavailable: [
+    'Identity provider unavailable',
+    'The identity provider could not be reached. Try again later, or go back to the application and sign in another way.',
+  ],
+  upstream_email_taken: [
+    'Account already exists',
+    'An account with this email address already exists here. Sign in with it first, then link the identity provider from your account page.',
+  ],
   // A hosted form posted without a valid CSRF token (http/csrf.ts).
   form_expired: ['Form expired', 'This form has expired. Go back and try again.'],
   // A body over a parser's limit (http/hosted_forms.ts, http/provider_body_limit.ts).

@@ -16,6 +16,7 @@ import { logProviderEvents } from './provider_events_log.js';
 import { auditProviderEvents } from './provider_audit_events.js';
 import { countProviderEvents } from './provider_metrics.js';
 import { onProviderEvent } from './provider_events.js';
+import { signOutAtUpstreams, type UpstreamSignOut } from './upstream_sessions.js';
 
 // Everything Gatehouse adds to oidc-provider beyond its configuration (create_provider.ts):
 // wrapped models, middleware around its routes, and listeners on its events. Installed on every
@@ -23,6 +24,8 @@ import { onProviderEvent } from './provider_events.js';
 // the first installed runs outermost, so it sees the response the later ones have finished.
 
 export interface ExtensionDeps {
+  /** signing out at an upstream identity provider too (src/federation/); none: never */
+  upstreamSignOut?: UpstreamSignOut;
   log: Logger;
   render: RenderPage;
   audit: AuditLog;
@@ -41,6 +44,10 @@ const EXTENSIONS: readonly Extension[] = [
   // A confirmed sign-out loads each client's frontchannel_logout_uri before going on.
   (provider, { render }) => {
     addFrontchannelLogout(provider, render);
+  },
+  // A session from an upstream with `end_session` signs out there too (inside the page above).
+  (provider, { upstreamSignOut }) => {
+    if (upstreamSignOut) signOutAtUpstreams(provider, upstreamSignOut);
   },
   // An unreachable database is answered 503 temporarily_unavailable with Retry-After, not 500.
   (provider, { render }) => {

@@ -54,7 +54,9 @@ export interface ProviderHost {
 }
 
 function clientOrigins(config: GatehouseConfig): string[] {
-  const uris = config.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
+  // The upstream identity providers' sign-in pages too: the upstream buttons' form redirects there.
+  const upstreamUris = config.upstreams.map((u) => (u.type === 'oauth2' ? u.authorization_endpoint : u.issuer));
+  const uris = [...config.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]), ...upstreamUris];
   return [...new Set(uris.map((u) => new URL(u).origin).filter((o) => o !== 'null'))];
 }
 
