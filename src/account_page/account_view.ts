@@ -10,6 +10,8 @@ import type { Runtime } from '../provider/provider_host.js';
 import type { ResourceServers } from '../provider/resource_servers.js';
 import { describeScope } from '../pages/scope_descriptions.js';
 import type { SignedInSession } from './signed_in_session.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import { amrOf } from '../passkeys/passkey_ceremonies.js';
 import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
 import { describeUserAgent } from './describe_user_agent.js';
@@ -24,6 +26,9 @@ export const ACCOUNT_FORMS = {
   revokeApp: 'account/revoke-app',
   changePassword: 'account/change-password',
   signOutEverywhere: 'account/sign-out-everywhere',
+  addPasskey: 'account/add-passkey',
+  renamePasskey: 'account/rename-passkey',
+  removePasskey: 'account/remove-passkey',
 } as const;
 
 /** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
@@ -31,6 +36,9 @@ export const NOTICES = {
   'session-ended': 'The session was signed out.',
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
   'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
+  'passkey-added': 'The passkey was added. You can sign in with it.',
+  'passkey-renamed': 'The passkey was renamed.',
+  'passkey-removed': 'The passkey was removed. It no longer signs you in here; you can also delete it from your device.',
 } as const;
 
 export type Notice = keyof typeof NOTICES;
@@ -43,6 +51,7 @@ export interface AccountViewDeps {
   csrf: Pick<Csrf, 'issue'>;
   render: RenderPage;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  passkeysRepo: Pick<PasskeysRepo, 'list'>;
 }
 
 export interface AccountPageState {
@@ -87,10 +96,11 @@ export function createAccountView(deps: AccountViewDeps) {
     async render(res: Response, session: SignedInSession, status: number, state: AccountPageState = {}): Promise<boolean> {
       const user = await deps.users.findBySub(session.accountId);
       if (!user || user.disabled) return false;
-      const [sessions, apps, events] = await Promise.all([
+      const [sessions, apps, events, passkeys] = await Promise.all([
         deps.sessions.listSessions(session.accountId),
         listGrantedApps(deps.db, deps.sessions, session.accountId),
         deps.audit.listForAccount(session.accountId, RECENT_EVENTS),
+        deps.passkeysRepo.list(session.accountId),
       ]);
       const names = await appNames([
         ...sessions.flatMap((s) => s.clients),
@@ -126,6 +136,13 @@ export function createAccountView(deps: AccountViewDeps) {
             grantedAt: formatTime(a.grantedAt),
           };
         }),
+        passkeys: passkeys.map((p) => ({
+          id: p.id,
+          name: p.name,
+          kind: amrOf(p) === 'swk' ? 'Synced passkey' : 'Passkey on one device',
+          createdAt: formatTime(p.createdAt),
+          lastUsedAt: p.lastUsedAt ? formatTime(p.lastUsedAt) : 'never',
+        })),
         events: events.map((row) => {
           const event = describeSecurityEvent(row, (id) => names.get(id));
           return { at: formatTime(event.at), text: event.text, ip: event.ip };
@@ -135,6 +152,9 @@ export function createAccountView(deps: AccountViewDeps) {
           revokeApp: issue(ACCOUNT_FORMS.revokeApp),
           changePassword: issue(ACCOUNT_FORMS.changePassword),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
+          addPasskey: issue(ACCOUNT_FORMS.addPasskey),
+          renamePasskey: issue(ACCOUNT_FORMS.renamePasskey),
+          removePasskey: issue(ACCOUNT_FORMS.removePasskey),
         },
       });
       res.status(status).type('html').send(html);

@@ -19,6 +19,11 @@ import { clearSessionCookie, findSignedInSession, type SignedInSession } from '.
 import { ACCOUNT_FORMS, NOTICES, createAccountView, type Notice } from './account_view.js';
 import { createAccountActions, type Actor } from './account_actions.js';
 import { createPasswordChanger } from './change_password.js';
+import { createPasskeyActions } from './passkey_actions.js';
+import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+import { cleanPasskeyName } from '../passkeys/passkey_ceremonies.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import { hostedJson } from '../http/json_body.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -38,6 +43,8 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   backchannel: Pick<BackchannelQueue, 'send'>;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  passkeys: PasskeyCeremonies;
+  passkeysRepo: PasskeysRepo;
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
@@ -49,6 +56,7 @@ class NotSignedIn extends GatehouseError {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const MAX_CLIENT_ID = 255;
+const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
 
 const CALLBACK_PAGES: Record<CallbackFailure, { status: number; heading: string; message: string }> = {
   expired: { status: 400, heading: 'Sign-in expired', message: 'This sign-in has expired or was already used.' },
@@ -65,6 +73,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const view = createAccountView({ ...deps, sessions });
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
+  const passkeyActions = createPasskeyActions(deps);
   const provider = () => deps.runtime().provider;
 
   async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
@@ -206,6 +215,56 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       }
       if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  // Adding a passkey: the page's script (views/static/passkeys.js) asks for options, then posts
+  // the authenticator's response with the name typed for it; both answer JSON.
+  router.post(
+    '/account/passkeys/options',
+    noStore,
+    hostedJson,
+    csrf(ACCOUNT_FORMS.addPasskey),
+    wrap(async (req, res) => passkeyActions.options(res, actor(req, res), signedIn(res).uid)),
+  );
+  router.post(
+    '/account/passkeys',
+    noStore,
+    hostedJson,
+    csrf(ACCOUNT_FORMS.addPasskey),
+    wrap(async (req, res) => passkeyActions.register(res, actor(req, res), signedIn(res).uid, (req.body ?? {}) as Record<string, unknown>)),
+  );
+
+  router.post(
+    '/account/passkeys/rename',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.renamePasskey),
+    wrap(async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const name = cleanPasskeyName(body.name);
+      if (typeof body.passkey !== 'string' || !PASSKEY_ID.test(body.passkey))
+        return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
+      if (!name) return message(res, 400, 'Name not accepted', 'Give the passkey a name of at most 64 characters.', backToAccount);
+      if (!(await passkeyActions.rename(actor(req, res), body.passkey, name))) {
+        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+      }
+      res.redirect(303, '/account?done=passkey-renamed');
+    }),
+  );
+
+  router.post(
+    '/account/passkeys/remove',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.removePasskey),
+    wrap(async (req, res) => {
+      const id = (req.body as Record<string, unknown> | undefined)?.passkey;
+      if (typeof id !== 'string' || !PASSKEY_ID.test(id)) return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
+      if (!(await passkeyActions.remove(actor(req, res), id))) {
+        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+      }
+      res.redirect(303, '/account?done=passkey-removed');
     }),
   );
 

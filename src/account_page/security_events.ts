@@ -38,6 +38,15 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'sessions.revoked': (row) =>
     detail(row, 'everywhere') === true ? 'Signed out everywhere' : `Signed out ${count(detail(row, 'sessions'), 'session', 'sessions')}`,
   'password.changed': () => 'Password changed',
+  'passkey.enrolled': (row) => `Passkey added (${String(detail(row, 'name'))})`,
+  'passkey.renamed': (row) => `Passkey renamed to ${String(detail(row, 'name'))}`,
+  'passkey.removed': (row) =>
+    typeof detail(row, 'name') === 'string' ? `Passkey removed (${String(detail(row, 'name'))})` : 'Passkeys removed by an administrator',
+  'passkey.used': (row, app) =>
+    detail(row, 'step') === 'second_factor'
+      ? `Passkey used as the second step${app ? ` for ${app}` : ''}`
+      : `Signed in with a passkey${app ? ` to ${app}` : ''}`,
+  'passkey.failed': () => 'Passkey refused',
   'user.added': () => 'Account created',
   'user.disabled': () => 'Account disabled by an administrator',
   'user.enabled': () => 'Account enabled by an administrator',

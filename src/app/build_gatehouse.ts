@@ -22,6 +22,11 @@ import { createBackchannelQueue, type BackchannelQueue } from '../logout/backcha
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
 import { accountClient } from '../account_page/account_client.js';
+import { createPasskeysRepo } from '../storage/passkeys_repo.js';
+import { createPasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+
+/** The acr of a sign-in with a user-verified passkey: two factors in one. */
+const PASSKEY_ACR = 'mfa';
 
 export interface Gatehouse {
   app: express.Express;
@@ -87,6 +92,25 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
-  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });
+  // Passkeys: the relying-party id is ISSUER's hostname, the only origin ISSUER's origin.
+  const passkeysRepo = createPasskeysRepo(db);
+  const passkeys = createPasskeyCeremonies({ issuer: env.issuer, rpName: 'Gatehouse', passkeys: passkeysRepo });
+  const app = createApp({
+    env,
+    db,
+    log,
+    host,
+    users,
+    consents,
+    throttle,
+    render,
+    metrics,
+    csrf,
+    audit,
+    backchannel,
+    passkeys,
+    passkeysRepo,
+    passkeyAcr: PASSKEY_ACR,
+  });
   return { app, host, metrics, audit, backchannel, applyConfig };
 }

@@ -26,6 +26,9 @@ import { expressTrustProxy } from '../config/trust_proxy.js';
 import { httpsOnly } from '../http/https_only.js';
 import { issuerRequest } from '../http/issuer_request.js';
 import path from 'node:path';
+import { vendorScripts } from '../http/vendor_scripts.js';
+import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 
 export interface AppDeps {
   env: Env;
@@ -40,6 +43,10 @@ export interface AppDeps {
   csrf: Csrf;
   audit: AuditLog;
   backchannel: BackchannelQueue;
+  passkeys: PasskeyCeremonies;
+  passkeysRepo: PasskeysRepo;
+  /** the acr of a sign-in with a user-verified passkey */
+  passkeyAcr: string;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →
@@ -87,6 +94,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     trackRequestContext(req, res, () => bodyLimit(req, res, (error?: unknown) => (error ? next(error) : toProvider(req, res, next))));
   });
+  app.use(vendorScripts());
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));
   app.get('/metrics', metricsEndpoint(deps.metrics, deps.env.metricsToken));

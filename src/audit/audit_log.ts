@@ -47,6 +47,16 @@ const AUDIT_EVENTS = {
   'client_auth.locked': 'warn',
   /** the user changed their password on /account */
   'password.changed': 'info',
+  /** a passkey was added on /account; details.passkey (credential id), name, amr (hwk | swk) */
+  'passkey.enrolled': 'info',
+  /** details.passkey, name */
+  'passkey.renamed': 'info',
+  /** details.passkey, name; actor cli when `users mfa reset` removed them (details.passkeys: count) */
+  'passkey.removed': 'info',
+  /** a passkey signed in, or completed the second-factor step; details.passkey, amr, step (sign_in | second_factor) */
+  'passkey.used': 'info',
+  /** a passkey sign-in or registration was refused; details.reason, step, passkey when known */
+  'passkey.failed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

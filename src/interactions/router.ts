@@ -3,6 +3,8 @@ import { errors } from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
+import { createPasskeySignIn, type PasskeySignInDeps } from './passkey_sign_in.js';
+import { hostedJson } from '../http/json_body.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 
@@ -10,13 +12,14 @@ import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & { csrf: Csrf };
+type Deps = LoginDeps & ConsentDeps & PasskeySignInDeps & { csrf: Csrf };
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
   const login = createLogin(deps);
   const consent = createConsent(deps);
   const abort = createAbort(deps);
+  const passkey = createPasskeySignIn(deps);
   const csrf = requireCsrfToken(deps.csrf, {
     purpose: 'interaction',
     bindingOf: (req) => String(req.params.uid),
@@ -45,5 +48,8 @@ export function createInteractionRouter(deps: Deps): express.Router {
   router.post('/interaction/:uid/login', noStore, hostedForm, csrf, wrap(login.submit));
   router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
   router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
+  // The login page's script (views/static/passkeys.js): JSON in and out, the page's CSRF token in the body.
+  router.post('/interaction/:uid/passkey/options', noStore, hostedJson, csrf, wrap(passkey.options));
+  router.post('/interaction/:uid/passkey', noStore, hostedJson, csrf, wrap(passkey.verify));
   return router;
 }
