@@ -21,6 +21,8 @@ import { createClientAuthThrottle } from '../throttling/client_auth_throttle.js'
 import { createBackchannelQueue, type BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
+import { createSecondFactors } from '../mfa/second_factors.js';
+import { loadSecretBox } from '../mfa/secret_box.js';
 import { accountClient } from '../account_page/account_client.js';
 
 export interface Gatehouse {
@@ -87,6 +89,8 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
-  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel });
+  // Second factors: TOTP secrets sealed under MFA_ENCRYPTION_KEY or the database's own key (secret_box.ts).
+  const mfa = await createSecondFactors(db, await loadSecretBox(db, env.mfaKeys), new URL(env.issuer).host);
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel, mfa });
   return { app, host, metrics, audit, backchannel, applyConfig };
 }

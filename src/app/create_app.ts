@@ -19,6 +19,7 @@ import { limitAuthorizationRequestSize } from '../http/authorization_request_siz
 import { createRequestRateLimit } from '../throttling/request_rate_limit.js';
 import type { Csrf } from '../http/csrf.js';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from '../core/request_context.js';
@@ -28,6 +29,7 @@ import { issuerRequest } from '../http/issuer_request.js';
 import path from 'node:path';
 
 export interface AppDeps {
+  mfa: SecondFactors;
   env: Env;
   db: Db;
   log: Logger;

@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
+import { createSecondFactorStep, type SecondFactorDeps } from './second_factor.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 
@@ -10,11 +11,12 @@ import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & { csrf: Csrf };
+type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & { csrf: Csrf };
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
-  const login = createLogin(deps);
+  const secondFactor = createSecondFactorStep(deps);
+  const login = createLogin(deps, secondFactor);
   const consent = createConsent(deps);
   const abort = createAbort(deps);
   const csrf = requireCsrfToken(deps.csrf, {
@@ -34,6 +36,9 @@ export function createInteractionRouter(deps: Deps): express.Router {
       const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
       if (details.prompt.name === 'login') {
+        // The password is verified (or the session's user is known and only a second factor is
+        // missing): the code form, or setting one up.
+        if (await secondFactor.show(res, details)) return;
         await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);
@@ -43,6 +48,8 @@ export function createInteractionRouter(deps: Deps): express.Router {
     }),
   );
   router.post('/interaction/:uid/login', noStore, hostedForm, csrf, wrap(login.submit));
+  router.post('/interaction/:uid/mfa', noStore, hostedForm, csrf, wrap(secondFactor.submit));
+  router.post('/interaction/:uid/mfa/enrol', noStore, hostedForm, csrf, wrap(secondFactor.enrol));
   router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
   router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
   return router;
