@@ -8,6 +8,7 @@ const LAYERS = [
   ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics
   ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
   ['throttling', 'logout', 'passkeys'], // login and client throttles, sign-out delivery, WebAuthn ceremonies
+  ['mfa'], // second factors: TOTP, recovery codes, passkeys' count and removal, the factor list
   ['provider'], // oidc-provider assembly and its extensions
   ['interactions', 'account_page'], // login and consent, the /account page
   ['app'], // Express composition

@@ -52,6 +52,16 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'user.enabled': () => 'Account enabled by an administrator',
   'user.password_set': () => 'Password set by an administrator',
   'user.unlocked': () => 'Sign-in lockout lifted by an administrator',
+  'mfa.totp.enrolled': () => 'Authenticator app set up',
+  'mfa.totp.removed': () => 'Authenticator app removed',
+  'mfa.recovery_codes.generated': () => 'New recovery codes created',
+  'mfa.recovery_code.used': (row) => `Signed in with a recovery code (${count(detail(row, 'remaining'), 'code', 'codes')} left)`,
+  'mfa.success': (row, app) =>
+    detail(row, 'step_up') === true ? `Confirmed a second factor for ${app ?? 'an application'}` : `Second factor accepted${app ? ` for ${app}` : ''}`,
+  'mfa.failure': (row) => (detail(row, 'reason') === 'locked_out' ? 'Second factor refused (too many wrong codes, locked)' : 'Wrong second-factor code'),
+  'mfa.locked': () => 'Second-factor codes locked after too many wrong attempts',
+  'mfa.enrolment_required': (_row, app) => `${app ?? 'An application'} asked for a second factor; set-up offered`,
+  'mfa.reset': () => 'Second factors removed by an administrator',
   'user.claims_changed': (row) => (detail(row, 'claim') === 'roles' ? 'Roles changed by an administrator' : 'Account details changed by an administrator'),
 };
 

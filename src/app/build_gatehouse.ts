@@ -21,12 +21,11 @@ import { createClientAuthThrottle } from '../throttling/client_auth_throttle.js'
 import { createBackchannelQueue, type BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
+import { createSecondFactors } from '../mfa/second_factors.js';
+import { loadSecretBox } from '../mfa/secret_box.js';
 import { accountClient } from '../account_page/account_client.js';
 import { createPasskeysRepo } from '../storage/passkeys_repo.js';
 import { createPasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
-
-/** The acr of a sign-in with a user-verified passkey: two factors in one. */
-const PASSKEY_ACR = 'mfa';
 
 export interface Gatehouse {
   app: express.Express;
@@ -92,25 +91,11 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttle = createLoginThrottle(db, throttleKeys, env.loginThrottle);
   // CSRF tokens are keyed by the cookie keys the serving provider was built with.
   const csrf = createCsrf({ cookieKeys: () => host.current().cookieKeys });
+  // Second factors: TOTP secrets sealed under MFA_ENCRYPTION_KEY or the database's own key (secret_box.ts).
+  const mfa = await createSecondFactors(db, await loadSecretBox(db, env.mfaKeys), new URL(env.issuer).host);
   // Passkeys: the relying-party id is ISSUER's hostname, the only origin ISSUER's origin.
   const passkeysRepo = createPasskeysRepo(db);
   const passkeys = createPasskeyCeremonies({ issuer: env.issuer, rpName: 'Gatehouse', passkeys: passkeysRepo });
-  const app = createApp({
-    env,
-    db,
-    log,
-    host,
-    users,
-    consents,
-    throttle,
-    render,
-    metrics,
-    csrf,
-    audit,
-    backchannel,
-    passkeys,
-    passkeysRepo,
-    passkeyAcr: PASSKEY_ACR,
-  });
+  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel, mfa, passkeys, passkeysRepo });
   return { app, host, metrics, audit, backchannel, applyConfig };
 }

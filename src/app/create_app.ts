@@ -19,6 +19,7 @@ import { limitAuthorizationRequestSize } from '../http/authorization_request_siz
 import { createRequestRateLimit } from '../throttling/request_rate_limit.js';
 import type { Csrf } from '../http/csrf.js';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from '../core/request_context.js';
@@ -31,6 +32,7 @@ import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 
 export interface AppDeps {
+  mfa: SecondFactors;
   env: Env;
   db: Db;
   log: Logger;
@@ -45,8 +47,6 @@ export interface AppDeps {
   backchannel: BackchannelQueue;
   passkeys: PasskeyCeremonies;
   passkeysRepo: PasskeysRepo;
-  /** the acr of a sign-in with a user-verified passkey */
-  passkeyAcr: string;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →

@@ -57,6 +57,24 @@ const AUDIT_EVENTS = {
   'passkey.used': 'info',
   /** a passkey sign-in or registration was refused; details.reason, step, passkey when known */
   'passkey.failed': 'info',
+  /** an authenticator app was confirmed (details.where: account | sign_in) */
+  'mfa.totp.enrolled': 'info',
+  /** the authenticator app was removed on /account */
+  'mfa.totp.removed': 'info',
+  /** ten new recovery codes replaced the old ones */
+  'mfa.recovery_codes.generated': 'info',
+  /** a recovery code was used at sign-in; details.remaining */
+  'mfa.recovery_code.used': 'warn',
+  /** a second factor was accepted at sign-in; details.method: totp | recovery_code (| passkey), step_up */
+  'mfa.success': 'info',
+  /** a second factor was refused; details.reason: bad_code | locked_out, details.form: sign_in | enrol | account */
+  'mfa.failure': 'info',
+  /** too many wrong codes: second-factor attempts locked; details.reason: account | ip */
+  'mfa.locked': 'warn',
+  /** a client or request demanded a second factor of a user without one: sent to set one up */
+  'mfa.enrolment_required': 'info',
+  /** `gatehouse users mfa reset`: every second factor removed, sessions ended; details.removed */
+  'mfa.reset': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -61,6 +61,8 @@ export const clientSchema = z
     require_auth_time: z.boolean().optional(),
     skip_consent: z.boolean().default(false),
     require_pkce: z.boolean().optional(),
+    /** every sign-in to this client uses a second factor (acr `mfa`) */
+    require_mfa: z.boolean().optional(),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
 import { createPasskeySignIn, type PasskeySignInDeps } from './passkey_sign_in.js';
 import { hostedJson } from '../http/json_body.js';
+import { createSecondFactorStep, type SecondFactorDeps } from './second_factor.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 
@@ -12,14 +13,15 @@ import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & PasskeySignInDeps & { csrf: Csrf };
+type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & PasskeySignInDeps & { csrf: Csrf };
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
-  const login = createLogin(deps);
+  const secondFactor = createSecondFactorStep(deps);
+  const login = createLogin(deps, secondFactor);
   const consent = createConsent(deps);
   const abort = createAbort(deps);
-  const passkey = createPasskeySignIn(deps);
+  const passkey = createPasskeySignIn(deps, secondFactor);
   const csrf = requireCsrfToken(deps.csrf, {
     purpose: 'interaction',
     bindingOf: (req) => String(req.params.uid),
@@ -37,6 +39,9 @@ export function createInteractionRouter(deps: Deps): express.Router {
       const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
       if (details.prompt.name === 'login') {
+        // The password is verified (or the session's user is known and only a second factor is
+        // missing): the code form, or setting one up.
+        if (await secondFactor.show(res, details)) return;
         await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);
@@ -46,10 +51,13 @@ export function createInteractionRouter(deps: Deps): express.Router {
     }),
   );
   router.post('/interaction/:uid/login', noStore, hostedForm, csrf, wrap(login.submit));
+  router.post('/interaction/:uid/mfa', noStore, hostedForm, csrf, wrap(secondFactor.submit));
+  router.post('/interaction/:uid/mfa/enrol', noStore, hostedForm, csrf, wrap(secondFactor.enrol));
   router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
   router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
-  // The login page's script (views/static/passkeys.js): JSON in and out, the page's CSRF token in the body.
+  // Passkeys (login page and second step): the script fetches options as JSON (the page's CSRF
+  // token in the body), then posts the authenticator's response in a form.
   router.post('/interaction/:uid/passkey/options', noStore, hostedJson, csrf, wrap(passkey.options));
-  router.post('/interaction/:uid/passkey', noStore, hostedJson, csrf, wrap(passkey.verify));
+  router.post('/interaction/:uid/passkey', noStore, hostedForm, csrf, wrap(passkey.verify));
   return router;
 }

@@ -158,7 +158,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     const request = await startAuthorization();
     await allowAndArrive();
     const claims = await idTokenClaims(request);
-    expect(claims.amr).toEqual(['hwk']);
+    expect(claims.amr).toEqual(['hwk', 'mfa']);
     expect(claims.acr).toBe('mfa');
 
     await page.goto(`${gh.issuer}/account`);
@@ -176,11 +176,29 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await allowAndArrive();
     const claims = await idTokenClaims(request);
-    expect(claims.amr).toEqual(['hwk']);
+    expect(claims.amr).toEqual(['hwk', 'mfa']);
+    expect(claims.acr).toBe('mfa');
     expect(problems).toEqual([]);
   });
 
-  it('removes the passkey; it no longer signs in', async () => {
+  it('asks for the passkey as the second factor after the password: amr pwd, hwk, mfa', async () => {
+    await signOutEverywhere();
+    const request = await startAuthorization();
+    await page.fill('input[name="login"]', ALICE.username);
+    await page.fill('input[name="password"]', ALICE.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('input[name="code"]').waitFor();
+    await page.getByRole('button', { name: 'Use a passkey instead' }).waitFor();
+    await shots('second-factor-passkey');
+    await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+    await allowAndArrive();
+    const claims = await idTokenClaims(request);
+    expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'hwk', 'mfa']));
+    expect(claims.acr).toBe('mfa');
+    expect(problems).toEqual([]);
+  });
+
+  it('removes the passkey; it no longer signs in, and the password alone does again', async () => {
     await page.goto(`${gh.issuer}/account`);
     await page.getByRole('button', { name: 'Remove Work laptop' }).click();
     await page.waitForURL((u) => u.search === '?done=passkey-removed');
@@ -188,9 +206,15 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     expect(await page.locator('#events').textContent()).toContain('Passkey removed (Work laptop)');
     await signOutEverywhere();
 
-    await startAuthorization();
+    const request = await startAuthorization();
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    await expect.poll(() => page.locator('[data-passkey-error]').first().textContent()).toMatch(/not registered here/);
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/not registered here/);
+    await page.fill('input[name="login"]', ALICE.username);
+    await page.fill('input[name="password"]', ALICE.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await allowAndArrive();
+    expect((await idTokenClaims(request)).amr).toEqual(['pwd']);
     expect(problems).toEqual([]);
   });
 });

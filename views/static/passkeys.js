@@ -41,41 +41,61 @@
     return error && (error.name === 'NotAllowedError' || error.name === 'AbortError' || error.code === 'ERROR_CEREMONY_ABORTED');
   }
 
-  function signIn(box, conditional) {
-    var csrf = box.getAttribute('data-csrf');
+  function fetchOptions(form) {
+    var csrf = form.querySelector('input[name="csrf_token"]').value;
+    return post(form.getAttribute('data-options'), { csrf_token: csrf }).then(function (options) {
+      if (!options.ok) throw new Error(options.data.message || 'Passkeys are not available right now.');
+      return options.data;
+    });
+  }
+
+  /** Lets the authenticator sign `options` (fetched when not given) and posts the response in the form. */
+  function signIn(form, conditional, options) {
     var remember = document.getElementById('remember');
-    return post(box.getAttribute('data-options'), { csrf_token: csrf })
-      .then(function (options) {
-        if (!options.ok) throw new Error(options.data.message || 'Passkeys are not available right now.');
-        return lib.startAuthentication({ optionsJSON: options.data, useBrowserAutofill: conditional });
+    return (options ? Promise.resolve(options) : fetchOptions(form))
+      .then(function (optionsJSON) {
+        return lib.startAuthentication({ optionsJSON: optionsJSON, useBrowserAutofill: conditional });
       })
       .then(function (response) {
-        show(box, '');
-        return post(box.getAttribute('data-verify'), { csrf_token: csrf, response: response, remember: !!(remember && remember.checked) });
-      })
-      .then(function (result) {
-        if (result.ok && result.data.redirect) window.location.assign(result.data.redirect);
-        else show(box, result.data.message || 'The passkey was not accepted.');
+        form.querySelector('input[name="response"]').value = JSON.stringify(response);
+        form.querySelector('input[name="remember"]').value = remember && remember.checked ? 'yes' : '';
+        form.submit();
       })
       .catch(function (error) {
-        if (!cancelled(error)) show(box, error.message || 'The passkey could not be used.');
+        if (!cancelled(error)) show(form, error.message || 'The passkey could not be used.');
       });
   }
 
-  var signInBox = document.querySelector('[data-passkey="sign-in"]');
-  if (signInBox) {
-    signInBox.hidden = false;
-    var button = signInBox.querySelector('button');
-    if (button) {
-      button.addEventListener('click', function () {
-        signIn(signInBox, false);
+  // The login page: the button, and the username field's autofill (conditional UI).
+  var signInForm = document.querySelector('[data-passkey="sign-in"]');
+  if (signInForm) {
+    signInForm.hidden = false;
+    signInForm.querySelector('button').addEventListener('click', function () {
+      signIn(signInForm, false);
+    });
+    lib.browserSupportsWebAuthnAutofill().then(function (supported) {
+      if (supported) signIn(signInForm, true);
+    });
+  }
+
+  // The second step: shown when the account has a passkey (the options list them). The options
+  // fetched to find out are used by the first click; a later click fetches new ones.
+  var secondForm = document.querySelector('[data-passkey="second-factor"]');
+  if (secondForm) {
+    fetchOptions(secondForm)
+      .then(function (options) {
+        var pending = options;
+        if (!options.allowCredentials || options.allowCredentials.length === 0) return;
+        secondForm.hidden = false;
+        secondForm.querySelector('button').addEventListener('click', function () {
+          var use = pending;
+          pending = undefined;
+          signIn(secondForm, false, use);
+        });
+      })
+      .catch(function () {
+        /* no passkey button then: the code form still works */
       });
-    }
-    if (signInBox.getAttribute('data-conditional') === 'yes') {
-      lib.browserSupportsWebAuthnAutofill().then(function (supported) {
-        if (supported) signIn(signInBox, true);
-      });
-    }
   }
 
   var registerForm = document.querySelector('[data-passkey="register"]');
