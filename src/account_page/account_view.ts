@@ -13,6 +13,7 @@ import type { SignedInSession } from './signed_in_session.js';
 import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
 import { describeUserAgent } from './describe_user_agent.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 
 // The account page: profile, sessions, applications, password and recent security events, each
 // read fresh from storage. Every form carries a CSRF token bound to the session's uid and to
@@ -24,6 +25,10 @@ export const ACCOUNT_FORMS = {
   revokeApp: 'account/revoke-app',
   changePassword: 'account/change-password',
   signOutEverywhere: 'account/sign-out-everywhere',
+  totpStart: 'account/totp-start',
+  totpConfirm: 'account/totp-confirm',
+  totpRemove: 'account/totp-remove',
+  recoveryCodes: 'account/recovery-codes',
 } as const;
 
 /** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
@@ -31,6 +36,8 @@ export const NOTICES = {
   'session-ended': 'The session was signed out.',
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
   'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
+  'totp-enrolled': 'Your authenticator app is set up. Sign-ins now ask for a code from it. Create recovery codes in case you lose it.',
+  'totp-removed': 'Your authenticator app was removed.',
 } as const;
 
 export type Notice = keyof typeof NOTICES;
@@ -43,12 +50,17 @@ export interface AccountViewDeps {
   csrf: Pick<Csrf, 'issue'>;
   render: RenderPage;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  mfa: Pick<SecondFactors, 'status' | 'pendingTotp'>;
 }
 
 export interface AccountPageState {
   notice?: string | undefined;
   /** the change-password form's problem, shown beside it */
   passwordError?: string | undefined;
+  /** the authenticator-app set-up form's problem */
+  totpError?: string | undefined;
+  /** recovery codes just created: shown on this response only */
+  recoveryCodes?: string[] | undefined;
 }
 
 const RECENT_EVENTS = 20;
@@ -87,10 +99,12 @@ export function createAccountView(deps: AccountViewDeps) {
     async render(res: Response, session: SignedInSession, status: number, state: AccountPageState = {}): Promise<boolean> {
       const user = await deps.users.findBySub(session.accountId);
       if (!user || user.disabled) return false;
-      const [sessions, apps, events] = await Promise.all([
+      const [sessions, apps, events, factors, pendingTotp] = await Promise.all([
         deps.sessions.listSessions(session.accountId),
         listGrantedApps(deps.db, deps.sessions, session.accountId),
         deps.audit.listForAccount(session.accountId, RECENT_EVENTS),
+        deps.mfa.status(session.accountId),
+        deps.mfa.pendingTotp(session.accountId, user.username),
       ]);
       const names = await appNames([
         ...sessions.flatMap((s) => s.clients),
@@ -104,6 +118,7 @@ export function createAccountView(deps: AccountViewDeps) {
       const html = await deps.render('account', {
         notice: state.notice,
         passwordError: state.passwordError,
+        mfa: { ...factors, pendingTotp, totpError: state.totpError, recoveryCodes: state.recoveryCodes },
         profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
         sessions: sessions.map((s) => ({
           id: s.id,
@@ -135,6 +150,10 @@ export function createAccountView(deps: AccountViewDeps) {
           revokeApp: issue(ACCOUNT_FORMS.revokeApp),
           changePassword: issue(ACCOUNT_FORMS.changePassword),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
+          totpStart: issue(ACCOUNT_FORMS.totpStart),
+          totpConfirm: issue(ACCOUNT_FORMS.totpConfirm),
+          totpRemove: issue(ACCOUNT_FORMS.totpRemove),
+          recoveryCodes: issue(ACCOUNT_FORMS.recoveryCodes),
         },
       });
       res.status(status).type('html').send(html);
