@@ -15,6 +15,7 @@ import { amrOf } from '../passkeys/passkey_ceremonies.js';
 import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
 import { describeUserAgent } from './describe_user_agent.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 
 // The account page: profile, sessions, applications, password and recent security events, each
 // read fresh from storage. Every form carries a CSRF token bound to the session's uid and to
@@ -26,6 +27,10 @@ export const ACCOUNT_FORMS = {
   revokeApp: 'account/revoke-app',
   changePassword: 'account/change-password',
   signOutEverywhere: 'account/sign-out-everywhere',
+  totpStart: 'account/totp-start',
+  totpConfirm: 'account/totp-confirm',
+  totpRemove: 'account/totp-remove',
+  recoveryCodes: 'account/recovery-codes',
   addPasskey: 'account/add-passkey',
   renamePasskey: 'account/rename-passkey',
   removePasskey: 'account/remove-passkey',
@@ -36,6 +41,8 @@ export const NOTICES = {
   'session-ended': 'The session was signed out.',
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
   'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
+  'totp-enrolled': 'Your authenticator app is set up. Sign-ins now ask for a code from it. Create recovery codes in case you lose it.',
+  'totp-removed': 'Your authenticator app was removed.',
   'passkey-added': 'The passkey was added. You can sign in with it.',
   'passkey-renamed': 'The passkey was renamed.',
   'passkey-removed': 'The passkey was removed. It no longer signs you in here; you can also delete it from your device.',
@@ -51,6 +58,7 @@ export interface AccountViewDeps {
   csrf: Pick<Csrf, 'issue'>;
   render: RenderPage;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  mfa: Pick<SecondFactors, 'status' | 'pendingTotp'>;
   passkeysRepo: Pick<PasskeysRepo, 'list'>;
 }
 
@@ -58,6 +66,10 @@ export interface AccountPageState {
   notice?: string | undefined;
   /** the change-password form's problem, shown beside it */
   passwordError?: string | undefined;
+  /** the authenticator-app set-up form's problem */
+  totpError?: string | undefined;
+  /** recovery codes just created: shown on this response only */
+  recoveryCodes?: string[] | undefined;
 }
 
 const RECENT_EVENTS = 20;
@@ -96,10 +108,12 @@ export function createAccountView(deps: AccountViewDeps) {
     async render(res: Response, session: SignedInSession, status: number, state: AccountPageState = {}): Promise<boolean> {
       const user = await deps.users.findBySub(session.accountId);
       if (!user || user.disabled) return false;
-      const [sessions, apps, events, passkeys] = await Promise.all([
+      const [sessions, apps, events, factors, pendingTotp, passkeys] = await Promise.all([
         deps.sessions.listSessions(session.accountId),
         listGrantedApps(deps.db, deps.sessions, session.accountId),
         deps.audit.listForAccount(session.accountId, RECENT_EVENTS),
+        deps.mfa.status(session.accountId),
+        deps.mfa.pendingTotp(session.accountId, user.username),
         deps.passkeysRepo.list(session.accountId),
       ]);
       const names = await appNames([
@@ -114,6 +128,7 @@ export function createAccountView(deps: AccountViewDeps) {
       const html = await deps.render('account', {
         notice: state.notice,
         passwordError: state.passwordError,
+        mfa: { ...factors, pendingTotp, totpError: state.totpError, recoveryCodes: state.recoveryCodes },
         profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
         sessions: sessions.map((s) => ({
           id: s.id,
@@ -152,6 +167,10 @@ export function createAccountView(deps: AccountViewDeps) {
           revokeApp: issue(ACCOUNT_FORMS.revokeApp),
           changePassword: issue(ACCOUNT_FORMS.changePassword),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
+          totpStart: issue(ACCOUNT_FORMS.totpStart),
+          totpConfirm: issue(ACCOUNT_FORMS.totpConfirm),
+          totpRemove: issue(ACCOUNT_FORMS.totpRemove),
+          recoveryCodes: issue(ACCOUNT_FORMS.recoveryCodes),
           addPasskey: issue(ACCOUNT_FORMS.addPasskey),
           renamePasskey: issue(ACCOUNT_FORMS.renamePasskey),
           removePasskey: issue(ACCOUNT_FORMS.removePasskey),

@@ -19,9 +19,10 @@ import { clearSessionCookie, findSignedInSession, type SignedInSession } from '.
 import { ACCOUNT_FORMS, NOTICES, createAccountView, type Notice } from './account_view.js';
 import { createAccountActions, type Actor } from './account_actions.js';
 import { createPasswordChanger } from './change_password.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
+import { createSecondFactorForms } from './second_factor_forms.js';
 import { createPasskeyActions } from './passkey_actions.js';
-import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
-import { cleanPasskeyName } from '../passkeys/passkey_ceremonies.js';
+import { cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import { hostedJson } from '../http/json_body.js';
 
@@ -43,6 +44,7 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   backchannel: Pick<BackchannelQueue, 'send'>;
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
+  mfa: SecondFactors;
   passkeys: PasskeyCeremonies;
   passkeysRepo: PasskeysRepo;
 }
@@ -73,6 +75,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const view = createAccountView({ ...deps, sessions });
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
+  const secondFactorForms = createSecondFactorForms(deps);
   const passkeyActions = createPasskeyActions(deps);
   const provider = () => deps.runtime().provider;
 
@@ -215,6 +218,71 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       }
       if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  // Two-step verification: set up (then confirm with a code) or remove an authenticator app,
+  // and create recovery codes (shown on that response only). Each is audited.
+  router.post(
+    '/account/mfa/totp/start',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpStart),
+    wrap(async (_req, res) => {
+      const user = await deps.users.findBySub(signedIn(res).accountId);
+      if (!user || user.disabled) return unavailable(res);
+      await deps.mfa.startTotp(user.sub, user.username);
+      res.redirect(303, '/account#second-factors-title');
+    }),
+  );
+
+  router.post(
+    '/account/mfa/totp/confirm',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpConfirm),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const code = (req.body as Record<string, unknown> | undefined)?.code;
+      const result = await secondFactorForms.confirmTotp(user, actor(req, res), typeof code === 'string' ? code : '');
+      if (result.ok) {
+        res.redirect(303, '/account?done=totp-enrolled');
+        return;
+      }
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
+      if (!(await view.render(res, session, result.status, { totpError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  router.post(
+    '/account/mfa/totp/remove',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpRemove),
+    wrap(async (req, res) => {
+      if (!(await deps.mfa.removeTotp(signedIn(res).accountId))) {
+        return message(res, 404, 'Nothing to remove', 'No authenticator app is set up.', backToAccount);
+      }
+      await deps.audit.record({ event: 'mfa.totp.removed', ...actor(req, res) });
+      res.redirect(303, '/account?done=totp-removed');
+    }),
+  );
+
+  router.post(
+    '/account/mfa/recovery-codes',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.recoveryCodes),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      if (!(await deps.mfa.status(session.accountId)).any) {
+        return message(res, 409, 'No second factor', 'Set up an authenticator app first: recovery codes stand in for it when it is lost.', backToAccount);
+      }
+      const codes = await deps.mfa.regenerateRecoveryCodes(session.accountId);
+      await deps.audit.record({ event: 'mfa.recovery_codes.generated', ...actor(req, res), details: { count: codes.length } });
+      if (!(await view.render(res, session, 200, { recoveryCodes: codes }))) await unavailable(res);
     }),
   );
 

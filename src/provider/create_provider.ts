@@ -92,8 +92,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     // Discovery's scopes_supported and claims_supported come from these two.
-    // `acr` and `amr` (RFC 8176) are released with every ID token, like `sub`.
-    claims: { acr: null, amr: null, ...Object.fromEntries(Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, [...claims]])) },
+    // `acr` and `amr` (RFC 8176) ride with `openid` like `sub`: every ID token says how the user
+    // signed in (the library would release them only when the request asks for them).
+    claims: Object.fromEntries(
+      Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, scope === 'openid' ? [...claims, 'acr', 'amr'] : [...claims]]),
+    ),
     scopes: [...scopeClaims.scopes, ...resources.scopes],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
     clientBasedCORS,
