@@ -151,7 +151,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     expect(problems).toEqual([]);
   });
 
-  it('signs out; the login page autofill (conditional UI) signs in with the passkey alone: amr hwk in the ID token', async () => {
+  it('signs out; the login page autofill (conditional UI) signs in with the passkey alone: amr hwk, mfa and acr mfa in the ID token', async () => {
     await signOutEverywhere();
     // The virtual authenticator answers the page's conditional request with its only passkey,
     // as a person picking it from the username field's suggestions would: nothing is clicked.
