@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPasskeysRepo } from '../../src/storage/passkeys_repo.js';
+import { createPasskeyCeremonies, type PasskeyCeremonies } from '../../src/passkeys/passkey_ceremonies.js';
+import type { User } from '../../src/accounts/users_repo.js';
+import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import type { RunningGatehouse } from '../support/start_gatehouse.js';
+import { availableBackends } from '../support/storage_backends.js';
+import { ALICE, RP } from '../support/fixtures.js';
+import type { oidc } from '../support/relying_party.js';
+import { callbackParams, expectNoStackTrace, expectPage, expectRedirect, startAuthorization, visibleText } from '../support/hosted_pages.js';
+import type { UserAgent } from '../support/user_agent.js';
+import { assert, newKey, register, type SoftCredential } from '../support/soft_authenticator.js';
+
+// Passkey responses a browser would never send, over HTTP, on both databases: a replayed
+// assertion, an unknown passkey, another origin, a forged signature, no user verification,
+// garbage. Each is a 4xx page saying why (never a 500), audited as passkey.failed; the honest
+// response signs in. Registration refusals are checked on the ceremony itself.
+
+const FP_CALLBACK = `${RP}/fp/callback`;
+
+describe.each(availableBackends())('passkey refusals on %s', (backend) => {
+  let gh: RunningGatehouse;
+  let alice: User;
+  let rp: oidc.Configuration;
+  let ceremonies: PasskeyCeremonies;
+  let credential: SoftCredential;
+
+  beforeAll(async () => {
+    ({
+      gh,
+      users: [alice],
+    } = (await startGatehouseWithUsers([ALICE], { backend, issuerHost: 'localhost', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '8' } })) as {
+      gh: RunningGatehouse;
+      users: [User];
+    });
+    rp = await rpFor(gh, 'first-party');
+    ceremonies = createPasskeyCeremonies({ issuer: gh.issuer, rpName: 'Gatehouse', passkeys: createPasskeysRepo(gh.testDb.db) });
+    const options = await ceremonies.registrationOptions(alice, 'test-session');
+    const made = register(options, gh.issuer);
+    const added = await ceremonies.register(alice.sub, 'test-session', made.response, 'Soft key');
+    expect(added).toMatchObject({ ok: true, passkey: { name: 'Soft key', deviceType: 'singleDevice', backedUp: false } });
+    credential = made.credential;
+  });
+  afterAll(async () => {
+    await gh?.close();
+  });
+
+  /** A login page, its passkey form's CSRF token and a fresh challenge for it. */
+  async function loginWithChallenge(ua?: UserAgent) {
+    const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK, ...(ua ? { ua } : {}) });
+    const page = expectPage(started.landing);
+    const form = page.$('form[data-passkey="sign-in"]');
+    const action = new URL(form.attr('action')!, gh.issuer).href;
+    const csrf = String(form.find('input[name="csrf_token"]').val());
+    const res = await started.ua.request(new URL(form.attr('data-options')!, gh.issuer).href, { method: 'POST', json: { csrf_token: csrf } });
+    expect(res.status).toBe(200);
+    const options = (await res.json()) as { challenge: string; rpId: string; allowCredentials?: unknown[] };
+    expect(options.rpId).toBe('localhost');
+    return { ua: started.ua, action, csrf, options };
+  }
+
+  async function post(flow: Awaited<ReturnType<typeof loginWithChallenge>>, response: unknown) {
+    const body = typeof response === 'string' ? response : JSON.stringify(response);
+    return flow.ua.follow(flow.action, { form: { csrf_token: flow.csrf, response: body } }, RP);
+  }
+
+  function refused(landing: Awaited<ReturnType<typeof post>>, status: number, message: RegExp) {
+    const page = expectPage(landing);
+    expect(page.status).toBe(status);
+    expect(page.$('[role="alert"]').text()).toMatch(message);
+    expect(visibleText(page)).toContain('Sign in');
+    expectNoStackTrace(page);
+  }
+
+  const failures = async () =>
+    (await gh.testDb.db.query<{ reason: string }>(`SELECT details->>'reason' AS reason FROM audit_events WHERE event = 'passkey.failed' ORDER BY id`)).rows.map(
+      (r) => r.reason,
+    );
+
+  it('signs in with an honest assertion; the same assertion again is refused (the challenge was used)', async () => {
+    const flow = await loginWithChallenge();
+    const response = assert(credential, flow.options, gh.issuer);
+    expect(callbackParams(expectRedirect(await post(flow, response))).get('code')).toBeTruthy();
+
+    const again = await loginWithChallenge();
+    refused(await post(again, response), 400, /expired or was already used/);
+  });
+
+  it('refuses an unknown passkey, another origin, another RP id, a forged signature, no user verification and garbage', async () => {
+    const stranger = register({ challenge: 'x', rp: { id: 'localhost' }, user: { id: 'someone' } }, gh.issuer).credential;
+    let flow = await loginWithChallenge();
+    refused(await post(flow, assert(stranger, flow.options, gh.issuer)), 400, /not registered here/);
+
+    flow = await loginWithChallenge();
+    refused(await post(flow, assert(credential, flow.options, gh.issuer, { origin: 'https://evil.example' })), 400, /could not be verified/);
+    flow = await loginWithChallenge();
+    refused(await post(flow, assert(credential, flow.options, gh.issuer, { rpId: 'evil.example' })), 400, /could not be verified/);
+    flow = await loginWithChallenge();
+    refused(await post(flow, assert(credential, flow.options, gh.issuer, { signWith: newKey() })), 400, /could not be verified/);
+    flow = await loginWithChallenge();
+    refused(await post(flow, assert(credential, flow.options, gh.issuer, { userVerified: false })), 400, /could not be verified/);
+    flow = await loginWithChallenge();
+    refused(await post(flow, '{"id":'), 400, /could not be read/);
+    flow = await loginWithChallenge();
+    refused(await post(flow, { id: credential.id, type: 'public-key' }), 400, /could not be read/);
+
+    expect(await failures()).toEqual(expect.arrayContaining(['expired_challenge', 'unknown_credential', 'not_verified', 'malformed']));
+    // The honest passkey still works after all that.
+    flow = await loginWithChallenge();
+    expect(callbackParams(expectRedirect(await post(flow, assert(credential, flow.options, gh.issuer)))).get('code')).toBeTruthy();
+  });
+
+  it('refuses a response without the CSRF token, and options for another interaction', async () => {
+    const flow = await loginWithChallenge();
+    const page = expectPage(await flow.ua.follow(flow.action, { form: { response: JSON.stringify(assert(credential, flow.options, gh.issuer)) } }, RP));
+    expect(page.status).toBe(403);
+    expectNoStackTrace(page);
+    // A challenge issued to one interaction does not sign in another.
+    const other = await loginWithChallenge();
+    refused(await post(other, assert(credential, flow.options, gh.issuer)), 400, /expired or was already used/);
+  });
+
+  it('refuses registrations from another origin, without user verification, replayed, or for another session', async () => {
+    const bound = async (binding: string) => ceremonies.registrationOptions(alice, binding);
+    let options = await bound('s1');
+    expect(await ceremonies.register(alice.sub, 's1', register(options, gh.issuer, { origin: 'http://127.0.0.1:1' }).response, 'x')).toMatchObject({
+      ok: false,
+      reason: 'not_verified',
+    });
+    options = await bound('s1');
+    expect(await ceremonies.register(alice.sub, 's1', register(options, gh.issuer, { userVerified: false }).response, 'x')).toMatchObject({
+      ok: false,
+      reason: 'not_verified',
+    });
+    options = await bound('s1');
+    const made = register(options, gh.issuer, { synced: true });
+    expect(await ceremonies.register(alice.sub, 's2', made.response, 'x')).toMatchObject({ ok: false, reason: 'expired_challenge' });
+    options = await bound('s1');
+    const synced = register(options, gh.issuer, { synced: true });
+    expect(await ceremonies.register(alice.sub, 's1', synced.response, 'Phone')).toMatchObject({
+      ok: true,
+      passkey: { deviceType: 'multiDevice', backedUp: true },
+    });
+    expect(await ceremonies.register(alice.sub, 's1', synced.response, 'Phone')).toMatchObject({ ok: false, reason: 'expired_challenge' });
+  });
+
+  it("counts refused passkeys in the account's sign-in throttle: locked at the limit, even the right passkey waits", async () => {
+    // One failure is counted already (the previous test's cross-interaction response).
+    for (let i = 0; i < 6; i++) {
+      const flow = await loginWithChallenge();
+      refused(await post(flow, assert(credential, flow.options, gh.issuer, { signWith: newKey() })), 400, /could not be verified/);
+    }
+    let flow = await loginWithChallenge();
+    refused(await post(flow, assert(credential, flow.options, gh.issuer, { signWith: newKey() })), 429, /Too many failed sign-ins/);
+    flow = await loginWithChallenge();
+    const locked = expectPage(await post(flow, assert(credential, flow.options, gh.issuer)));
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
