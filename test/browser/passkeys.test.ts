@@ -173,7 +173,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     // From here on the browser offers no autofill: only the button can start a passkey sign-in.
     await page.addInitScript({ content: 'PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);' });
     const request = await startAuthorization();
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await allowAndArrive();
     const claims = await idTokenClaims(request);
     expect(claims.amr).toEqual(['hwk', 'mfa']);
@@ -207,7 +207,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     await signOutEverywhere();
 
     const request = await startAuthorization();
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/not registered here/);
     await page.fill('input[name="login"]', ALICE.username);
