@@ -15,7 +15,7 @@ function simpleWebAuthnBrowser(): Buffer {
   return readFileSync(path.join(path.dirname(entry), '..', 'dist', 'bundle', 'index.umd.min.js'));
 }
 
-export const VENDOR_SCRIPT_PATH = '/static/vendor/simplewebauthn-browser.js';
+const VENDOR_SCRIPT_PATH = '/static/vendor/simplewebauthn-browser.js';
 
 export function vendorScripts(): RequestHandler {
   const body = simpleWebAuthnBrowser();

@@ -22,12 +22,12 @@ import { hasUnstorableText } from '../core/nul_characters.js';
 // Whatever the browser sends is untrusted: shapes are checked with zod, and a library refusal
 // becomes a `refused` outcome with a reason, never an exception for the caller to turn into a 500.
 
-export const CHALLENGE_TTL_SECONDS = 300;
+const CHALLENGE_TTL_SECONDS = 300;
 const TIMEOUT_MS = 120_000;
-export const MAX_PASSKEY_NAME = 64;
+const MAX_PASSKEY_NAME = 64;
 const MAX_PASSKEYS = 20;
 
-export const PASSKEY_PURPOSES = { register: 'passkey/register', signIn: 'passkey/sign-in' } as const;
+const PASSKEY_PURPOSES = { register: 'passkey/register', signIn: 'passkey/sign-in' } as const;
 
 /** RFC 8176: a synced (multi-device, backed-up) passkey is a software key, a device-bound one hardware. */
 export const amrOf = (passkey: Pick<StoredPasskey, 'deviceType' | 'backedUp'>): 'hwk' | 'swk' =>

@@ -6,7 +6,7 @@ import type { Db } from '../db/db.js';
 // removes nothing. A challenge is taken (deleted) by the same statement that checks it: it can
 // be used once, only for what and for whom it was issued, and only while it lives.
 
-export type DeviceType = 'singleDevice' | 'multiDevice';
+type DeviceType = 'singleDevice' | 'multiDevice';
 
 export interface StoredPasskey {
   id: string;
@@ -21,7 +21,7 @@ export interface StoredPasskey {
   lastUsedAt: Date | null;
 }
 
-export interface NewPasskey {
+interface NewPasskey {
   id: string;
   sub: string;
   publicKey: Uint8Array;
