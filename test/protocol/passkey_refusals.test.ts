@@ -5,9 +5,9 @@ import type { User } from '../../src/accounts/users_repo.js';
 import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
 import type { RunningGatehouse } from '../support/start_gatehouse.js';
 import { availableBackends } from '../support/storage_backends.js';
-import { ALICE, RP } from '../support/fixtures.js';
-import type { oidc } from '../support/relying_party.js';
-import { callbackParams, expectNoStackTrace, expectPage, expectRedirect, startAuthorization, visibleText } from '../support/hosted_pages.js';
+import { ALICE, BOB, RP } from '../support/fixtures.js';
+import { oidc } from '../support/relying_party.js';
+import { LOGIN_FORM, callbackParams, expectNoStackTrace, expectPage, expectRedirect, startAuthorization, visibleText } from '../support/hosted_pages.js';
 import type { UserAgent } from '../support/user_agent.js';
 import { assert, newKey, register, type SoftCredential } from '../support/soft_authenticator.js';
 
@@ -21,6 +21,7 @@ const FP_CALLBACK = `${RP}/fp/callback`;
 describe.each(availableBackends())('passkey refusals on %s', (backend) => {
   let gh: RunningGatehouse;
   let alice: User;
+  let bob: User;
   let rp: oidc.Configuration;
   let ceremonies: PasskeyCeremonies;
   let credential: SoftCredential;
@@ -28,10 +29,10 @@ describe.each(availableBackends())('passkey refusals on %s', (backend) => {
   beforeAll(async () => {
     ({
       gh,
-      users: [alice],
-    } = (await startGatehouseWithUsers([ALICE], { backend, issuerHost: 'localhost', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '8' } })) as {
+      users: [alice, bob],
+    } = (await startGatehouseWithUsers([ALICE, BOB], { backend, issuerHost: 'localhost', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '8' } })) as {
       gh: RunningGatehouse;
-      users: [User];
+      users: [User, User];
     });
     rp = await rpFor(gh, 'first-party');
     ceremonies = createPasskeyCeremonies({ issuer: gh.issuer, rpName: 'Gatehouse', passkeys: createPasskeysRepo(gh.testDb.db) });
@@ -156,5 +157,43 @@ describe.each(availableBackends())('passkey refusals on %s', (backend) => {
     const locked = expectPage(await post(flow, assert(credential, flow.options, gh.issuer)));
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it("at the second step after the password, accepts only that account's passkey: amr pwd, hwk, mfa", async () => {
+    const options = await ceremonies.registrationOptions(bob, 'bob-session');
+    const made = register(options, gh.issuer);
+    expect(await ceremonies.register(bob.sub, 'bob-session', made.response, 'Bob key')).toMatchObject({ ok: true });
+    const bobKey = made.credential;
+
+    const started = await startAuthorization(rp, { redirectUri: FP_CALLBACK });
+    const codePage = expectPage(await started.ua.submit(expectPage(started.landing), LOGIN_FORM, { login: BOB.username, password: BOB.password }, RP));
+    expect(codePage.$('input[name="code"]').length).toBe(1);
+    const form = codePage.$('form[data-passkey="second-factor"]');
+    const flow = {
+      ua: started.ua,
+      action: new URL(form.attr('action')!, gh.issuer).href,
+      csrf: String(form.find('input[name="csrf_token"]').val()),
+    };
+    const challenge = async () => {
+      const res = await flow.ua.request(new URL(form.attr('data-options')!, gh.issuer).href, { method: 'POST', json: { csrf_token: flow.csrf } });
+      return (await res.json()) as { challenge: string; rpId: string; allowCredentials: { id: string }[] };
+    };
+    let bobOptions = await challenge();
+    // Only Bob's passkeys may answer; Alice's (a valid passkey of another account) is refused.
+    expect(bobOptions.allowCredentials.map((c) => c.id)).toEqual([bobKey.id]);
+    const wrong = expectPage(await post({ ...flow, options: bobOptions }, assert(credential, bobOptions, gh.issuer)));
+    expect(wrong.status).toBe(400);
+    expect(wrong.$('[role="alert"]').text()).toMatch(/does not belong to this account/);
+    expect(wrong.$('input[name="code"]').length).toBe(1);
+
+    bobOptions = await challenge();
+    const redirect = expectRedirect(await post({ ...flow, options: bobOptions }, assert(bobKey, bobOptions, gh.issuer)));
+    const tokens = await oidc.authorizationCodeGrant(rp, redirect, {
+      pkceCodeVerifier: started.codeVerifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({ sub: bob.sub, acr: 'mfa' });
+    expect(tokens.claims()?.amr).toEqual(expect.arrayContaining(['pwd', 'hwk', 'mfa']));
   });
 });
