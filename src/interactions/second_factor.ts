@@ -66,7 +66,7 @@ const unique = (values: string[]) => [...new Set(values)];
 const throttleSubject = (sub: string) => ({ sub: `mfa:${sub}` });
 
 function pendingOf(details: Details): PendingState | undefined {
-  const state = (details.result)?.[PENDING] as PendingState | undefined;
+  const state = details.result?.[PENDING] as PendingState | undefined;
   return state && typeof state.sub === 'string' ? state : undefined;
 }
 

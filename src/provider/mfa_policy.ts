@@ -19,7 +19,7 @@ export const ACR_MFA = 'mfa';
 export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA];
 
 /** The check's name: an interaction's prompt.reasons lists it when it fired. */
-export const MFA_REQUIRED_REASON = 'mfa_required';
+const MFA_REQUIRED_REASON = 'mfa_required';
 /** Reasons of a login prompt that a second factor alone satisfies (no password asked again). */
 export const SECOND_FACTOR_REASONS: ReadonlySet<string> = new Set([MFA_REQUIRED_REASON]);
 
@@ -37,7 +37,7 @@ function parseClaims(raw: unknown): { id_token?: { acr?: { essential?: boolean; 
   }
 }
 
-export function clientRequiresMfa(client: Client | undefined): boolean {
+function clientRequiresMfa(client: Client | undefined): boolean {
   return (client as unknown as { require_mfa?: boolean } | undefined)?.require_mfa === true;
 }
 
