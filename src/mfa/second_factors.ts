@@ -74,7 +74,7 @@ export async function removeAllFactors(db: Pick<Db, 'query'>, sub: string): Prom
   return removed;
 }
 
-export interface TotpSetup {
+interface TotpSetup {
   /** base32, to type into an app */
   secret: string;
   /** otpauth:// URI */
@@ -83,9 +83,9 @@ export interface TotpSetup {
   qr: string;
 }
 
-export type CodeCheck = { ok: true; method: 'totp' | 'recovery_code'; recoveryCodesLeft?: number } | { ok: false };
+type CodeCheck = { ok: true; method: 'totp' | 'recovery_code'; recoveryCodesLeft?: number } | { ok: false };
 
-export interface FactorStatus {
+interface FactorStatus {
   totp: boolean;
   recoveryCodesLeft: number;
   /** the user has a second factor (of any kind, passkeys included) */

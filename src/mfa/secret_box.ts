@@ -20,7 +20,7 @@ export interface SecretBox {
 
 export const keyIdOf = (key: Buffer) => createHash('sha256').update('gatehouse mfa key id\0').update(key).digest('hex').slice(0, 16);
 
-export function createSecretBox(current: Buffer, older: readonly Buffer[] = []): SecretBox {
+function createSecretBox(current: Buffer, older: readonly Buffer[] = []): SecretBox {
   const keys = new Map<string, Buffer>();
   for (const key of [current, ...older]) if (!keys.has(keyIdOf(key))) keys.set(keyIdOf(key), key);
   const currentKeyId = keyIdOf(current);

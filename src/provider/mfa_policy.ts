@@ -8,15 +8,20 @@ import { interactionPolicy, type Client, type KoaContextWithOIDC } from 'oidc-pr
 // `mfa` (the library's own essential_acr checks prompt for those), or by coming from a client
 // registered with `require_mfa: true`. A session that signed in with a password alone then gets
 // the login prompt again, and the interaction asks only for the second factor (step-up).
+//
+// The library's own essential_acr(s) checks are replaced by this one: they re-prompt until the
+// session's acr is exactly one requested, so a request for `pwd` from a user who must use their
+// second factor would loop forever. Here `mfa` satisfies a request for `pwd` (it is stronger), and
+// values Gatehouse never issues are not demanded.
 
 export const ACR_PASSWORD = 'pwd';
 export const ACR_MFA = 'mfa';
 export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA];
 
 /** The check's name: an interaction's prompt.reasons lists it when it fired. */
-export const MFA_REQUIRED_REASON = 'mfa_required';
+const MFA_REQUIRED_REASON = 'mfa_required';
 /** Reasons of a login prompt that a second factor alone satisfies (no password asked again). */
-export const SECOND_FACTOR_REASONS: ReadonlySet<string> = new Set([MFA_REQUIRED_REASON, 'essential_acr', 'essential_acrs']);
+export const SECOND_FACTOR_REASONS: ReadonlySet<string> = new Set([MFA_REQUIRED_REASON]);
 
 function demandsMfaByAcr(values: readonly unknown[]): boolean {
   return values.includes(ACR_MFA) && !values.includes(ACR_PASSWORD);
@@ -32,7 +37,7 @@ function parseClaims(raw: unknown): { id_token?: { acr?: { essential?: boolean; 
   }
 }
 
-export function clientRequiresMfa(client: Client | undefined): boolean {
+function clientRequiresMfa(client: Client | undefined): boolean {
   return (client as unknown as { require_mfa?: boolean } | undefined)?.require_mfa === true;
 }
 
@@ -53,6 +58,8 @@ export function createInteractionPolicy(): interactionPolicy.Prompt[] {
   const policy = interactionPolicy.base();
   const login = policy.get('login');
   if (!login) throw new Error('oidc-provider has no login prompt');
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
   login.checks.add(
     new interactionPolicy.Check(MFA_REQUIRED_REASON, 'a second factor is required', (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;

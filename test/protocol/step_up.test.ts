@@ -75,6 +75,12 @@ describe('step-up inside an existing password-only session', () => {
     const stepped = await signIn(rp, { ua, params: { claims }, secondFactor: () => totpCode(secret, 0) });
     expect(stepped.seen).toMatchObject({ login: 0, secondFactor: 1 });
     expect((await idTokenOf(stepped.tokens.id_token)).acr).toBe('mfa');
+
+    // mfa satisfies an essential request for pwd: no page, no endless prompting.
+    const pwd = JSON.stringify({ id_token: { acr: { essential: true, values: ['pwd'] } } });
+    const weaker = await signIn(rp, { ua, params: { claims: pwd } });
+    expect(weaker.seen).toEqual({ login: 0, consent: 0 });
+    expect((await idTokenOf(weaker.tokens.id_token)).acr).toBe('mfa');
   });
 });
 
