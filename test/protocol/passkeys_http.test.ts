@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasskeysRepo } from '../../src/storage/passkeys_repo.js';
 import { createPasskeyCeremonies, type PasskeyCeremonies } from '../../src/passkeys/passkey_ceremonies.js';
 import type { User } from '../../src/accounts/users_repo.js';
-import { startGatehouseWithUsers, rpFor } from '../support/factories.js';
+import { buildUser, startGatehouseWithUsers, rpFor } from '../support/factories.js';
 import type { RunningGatehouse } from '../support/start_gatehouse.js';
 import { availableBackends } from '../support/storage_backends.js';
 import { ALICE, BOB, RP } from '../support/fixtures.js';
@@ -11,17 +11,21 @@ import { LOGIN_FORM, callbackParams, expectNoStackTrace, expectPage, expectRedir
 import type { UserAgent } from '../support/user_agent.js';
 import { assert, newKey, register, type SoftCredential } from '../support/soft_authenticator.js';
 
-// Passkey responses a browser would never send, over HTTP, on both databases: a replayed
-// assertion, an unknown passkey, another origin, a forged signature, no user verification,
-// garbage. Each is a 4xx page saying why (never a 500), audited as passkey.failed; the honest
-// response signs in. Registration refusals are checked on the ceremony itself.
+// Passkeys over HTTP on both databases, with a software authenticator: the responses a browser
+// would never send (a replayed assertion, an unknown passkey, another origin or RP id, a forged
+// signature, no user verification, garbage) each get a 4xx page saying why (never a 500), are
+// audited as passkey.failed and throttled; the honest response signs in, completes the second
+// step after a password (that account's passkeys only) and steps up a password-only session.
+// Registration refusals are checked on the ceremony itself.
 
 const FP_CALLBACK = `${RP}/fp/callback`;
+const CAROL = buildUser();
 
 describe.each(availableBackends())('passkey refusals on %s', (backend) => {
   let gh: RunningGatehouse;
   let alice: User;
   let bob: User;
+  let carol: User;
   let rp: oidc.Configuration;
   let ceremonies: PasskeyCeremonies;
   let credential: SoftCredential;
@@ -29,10 +33,10 @@ describe.each(availableBackends())('passkey refusals on %s', (backend) => {
   beforeAll(async () => {
     ({
       gh,
-      users: [alice, bob],
-    } = (await startGatehouseWithUsers([ALICE, BOB], { backend, issuerHost: 'localhost', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '8' } })) as {
+      users: [alice, bob, carol],
+    } = (await startGatehouseWithUsers([ALICE, BOB, CAROL], { backend, issuerHost: 'localhost', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '8' } })) as {
       gh: RunningGatehouse;
-      users: [User, User];
+      users: [User, User, User];
     });
     rp = await rpFor(gh, 'first-party');
     ceremonies = createPasskeyCeremonies({ issuer: gh.issuer, rpName: 'Gatehouse', passkeys: createPasskeysRepo(gh.testDb.db) });
@@ -195,5 +199,31 @@ describe.each(availableBackends())('passkey refusals on %s', (backend) => {
     });
     expect(tokens.claims()).toMatchObject({ sub: bob.sub, acr: 'mfa' });
     expect(tokens.claims()?.amr).toEqual(expect.arrayContaining(['pwd', 'hwk', 'mfa']));
+  });
+
+  it('steps up a password-only session with a passkey added since (acr_values=mfa)', async () => {
+    const first = await startAuthorization(rp, { redirectUri: FP_CALLBACK });
+    expectRedirect(await first.ua.submit(expectPage(first.landing), LOGIN_FORM, { login: CAROL.username, password: CAROL.password }, RP));
+    const options = await ceremonies.registrationOptions(carol, 'carol-session');
+    const made = register(options, gh.issuer, { synced: true });
+    expect(await ceremonies.register(carol.sub, 'carol-session', made.response, 'Phone')).toMatchObject({ ok: true });
+
+    const started = await startAuthorization(rp, { ua: first.ua, redirectUri: FP_CALLBACK, params: { acr_values: 'mfa' } });
+    const codePage = expectPage(started.landing);
+    expect(visibleText(codePage)).toContain('Confirm it is you');
+    const form = codePage.$('form[data-passkey="second-factor"]');
+    const csrf = String(form.find('input[name="csrf_token"]').val());
+    const res = await started.ua.request(new URL(form.attr('data-options')!, gh.issuer).href, { method: 'POST', json: { csrf_token: csrf } });
+    const challenge = (await res.json()) as { challenge: string; rpId: string };
+    const flow = { ua: started.ua, action: new URL(form.attr('action')!, gh.issuer).href, csrf, options: challenge };
+    const redirect = expectRedirect(await post(flow, assert(made.credential, challenge, gh.issuer, { synced: true })));
+    const tokens = await oidc.authorizationCodeGrant(rp, redirect, {
+      pkceCodeVerifier: started.codeVerifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({ sub: carol.sub, acr: 'mfa' });
+    // A synced passkey is a software key (swk).
+    expect(tokens.claims()?.amr).toEqual(expect.arrayContaining(['pwd', 'swk', 'mfa']));
   });
 });
