@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { amrOf, cleanPasskeyName } from '../../src/passkeys/passkey_ceremonies.js';
+import { amrOf, cleanPasskeyName } from '../../../src/passkeys/passkey_ceremonies.js';
 
 // The two small rules of passkeys that need no server: what a name may be, and which RFC 8176
 // value a passkey is reported as.
