@@ -22,14 +22,18 @@ function decodeMfaKey(text: string): Buffer | undefined {
   return key?.length === 32 ? key : undefined;
 }
 
-const mfaKey = z.string().transform((raw, ctx) => {
-  const key = decodeMfaKey(raw.trim());
-  if (!key) {
-    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
-    return z.NEVER;
-  }
-  return key;
-});
+const mfaKey = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    if (!raw?.trim()) return undefined;
+    const key = decodeMfaKey(raw.trim());
+    if (!key) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
+      return z.NEVER;
+    }
+    return key;
+  });
 
 const envSchema = z
   .object({
@@ -105,7 +109,7 @@ const envSchema = z
     // AES-256-GCM key sealing TOTP secrets (src/mfa/secret_box.ts): 32 bytes, base64 or hex.
     // Unset: a key kept in the database's server_secrets table. PREVIOUS: a comma-separated list
     // of older keys still accepted for opening (rotation; README "Second factors").
-    MFA_ENCRYPTION_KEY: mfaKey.optional().or(z.literal('').transform(() => undefined)),
+    MFA_ENCRYPTION_KEY: mfaKey,
     MFA_ENCRYPTION_KEY_PREVIOUS: z
       .string()
       .optional()
