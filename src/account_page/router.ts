@@ -262,11 +262,17 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     hostedForm,
     csrf(ACCOUNT_FORMS.totpRemove),
     wrap(async (req, res) => {
-      if (!(await deps.mfa.removeTotp(signedIn(res).accountId))) {
-        return message(res, 404, 'Nothing to remove', 'No authenticator app is set up.', backToAccount);
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const code = (req.body as Record<string, unknown> | undefined)?.code;
+      const result = await secondFactorForms.removeTotp(user, actor(req, res), typeof code === 'string' ? code.slice(0, 64) : '');
+      if (result.ok) {
+        res.redirect(303, '/account?done=totp-removed');
+        return;
       }
-      await deps.audit.record({ event: 'mfa.totp.removed', ...actor(req, res) });
-      res.redirect(303, '/account?done=totp-removed');
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
+      if (!(await view.render(res, session, result.status, { totpError: result.message }))) await unavailable(res);
     }),
   );
 

@@ -80,7 +80,12 @@ describe('/account two-step verification', () => {
     expect(signedIn.$('h1').text()).toBe('Your account');
     expect(signedIn.$('#recovery-status').text()).toContain('9 unused recovery codes');
 
-    const removed = await post(other, signedIn, '#totp-remove');
+    // Removing it takes a code: without one (or with a used one) it stays.
+    const refused = await post(other, signedIn, '#totp-remove', { code: codes[0]! });
+    expect(refused.status).toBe(400);
+    expect(refused.$('#totp-error').text()).toContain('That code is not right, or was already used.');
+    expect(refused.$('#totp-status').text()).toContain('On:');
+    const removed = await post(other, refused, '#totp-remove', { code: totpCode(secret, 0) });
     expect(removed.url).toBe(`${accountUrl}?done=totp-removed`);
     expect(removed.$('#totp-status').text()).toContain('Off.');
     const events = visibleText(removed);
