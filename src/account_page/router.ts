@@ -299,7 +299,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     noStore,
     hostedJson,
     csrf(ACCOUNT_FORMS.addPasskey),
-    wrap(async (req, res) => passkeyActions.options(res, actor(req, res), signedIn(res).uid)),
+    wrap(async (req, res) => passkeyActions.options(res, actor(req, res), signedIn(res).uid, (req.body ?? {}) as Record<string, unknown>)),
   );
   router.post(
     '/account/passkeys',

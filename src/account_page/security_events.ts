@@ -25,6 +25,8 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'login.success': (_row, app) => (app ? `Signed in to ${app}` : 'Signed in'),
   'login.failure': (row) => {
     const reason = FAILURE_REASONS[String(detail(row, 'reason'))] ?? 'refused';
+    if (detail(row, 'form') === 'add_passkey')
+      return detail(row, 'reason') === 'bad_credentials' ? 'Passkey not added (wrong current password)' : `Passkey not added (${reason})`;
     if (detail(row, 'form') !== 'change_password') return `Failed sign-in (${reason})`;
     return detail(row, 'reason') === 'bad_credentials' ? 'Password change refused (wrong current password)' : `Password change refused (${reason})`;
   },

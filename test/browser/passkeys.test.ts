@@ -132,6 +132,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     expect(await page.locator('#no-passkeys').textContent()).toBe('You have no passkeys.');
 
     await page.fill('#passkey_name', 'Test laptop');
+    await page.fill('#passkey_password', ALICE.password);
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.waitForURL((u) => u.search === '?done=passkey-added');
     expect(await page.getByRole('status').textContent()).toMatch(/passkey was added/);

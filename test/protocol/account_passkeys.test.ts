@@ -54,7 +54,10 @@ describe.each(availableBackends())('passkeys on /account on %s', (backend) => {
 
   async function addPasskey(page: Page, name: string, tamper: Parameters<typeof register>[2] = {}) {
     const csrf = String(addForm(page).find('input[name="csrf_token"]').val());
-    const optionsRes = await ua.request(`${gh.issuer}/account/passkeys/options`, { method: 'POST', json: { csrf_token: csrf } });
+    const optionsRes = await ua.request(`${gh.issuer}/account/passkeys/options`, {
+      method: 'POST',
+      json: { csrf_token: csrf, current_password: ALICE.password },
+    });
     expect(optionsRes.status).toBe(200);
     const options = (await optionsRes.json()) as { challenge: string; rp: { id: string }; user: { id: string }; excludeCredentials: { id: string }[] };
     expect(options.rp.id).toBe('localhost');
@@ -63,7 +66,7 @@ describe.each(availableBackends())('passkeys on /account on %s', (backend) => {
     return { status: res.status, body: (await res.json()) as { redirect?: string; message?: string }, options };
   }
 
-  it('adds a passkey under its name; a wrong origin, a bad name or no CSRF token adds nothing', async () => {
+  it('adds a passkey under its name after the current password; a wrong origin, a bad name, no CSRF token or a wrong password adds nothing', async () => {
     let page = await account();
     expect(page.$('#no-passkeys').text()).toBe('You have no passkeys.');
 
@@ -82,6 +85,15 @@ describe.each(availableBackends())('passkeys on /account on %s', (backend) => {
 
     const noToken = await ua.request(`${gh.issuer}/account/passkeys/options`, { method: 'POST', json: {} });
     expect(noToken.status).toBe(403);
+    // A borrowed session cannot add a passkey of its own: the current password is asked first.
+    const csrf = String(addForm(page).find('input[name="csrf_token"]').val());
+    const asked = async (json: Record<string, unknown>) => {
+      const res = await ua.request(`${gh.issuer}/account/passkeys/options`, { method: 'POST', json: { csrf_token: csrf, ...json } });
+      return { status: res.status, body: (await res.json()) as { message: string } };
+    };
+    expect(await asked({})).toMatchObject({ status: 400, body: { message: expect.stringMatching(/current password/) } });
+    expect(await asked({ current_password: 'not the password' })).toMatchObject({ status: 401, body: { message: 'Your current password is incorrect.' } });
+    expect((await account()).$('#events').text()).toContain('Passkey not added (wrong current password)');
     expect(names(await account())).toEqual(['Work laptop']);
   });
 

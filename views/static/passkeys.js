@@ -107,7 +107,8 @@
       var name = registerForm.querySelector('input[name="name"]').value;
       var submit = registerForm.querySelector('button');
       submit.disabled = true;
-      post(registerForm.getAttribute('data-options'), { csrf_token: csrf })
+      var password = registerForm.querySelector('input[name="current_password"]');
+      post(registerForm.getAttribute('data-options'), { csrf_token: csrf, current_password: password.value })
         .then(function (options) {
           if (!options.ok) throw new Error(options.data.message || 'Passkeys are not available right now.');
           return lib.startRegistration({ optionsJSON: options.data });
@@ -123,6 +124,7 @@
           show(registerForm, cancelled(error) ? 'No passkey was added.' : error.message || 'The passkey could not be added.');
         })
         .finally(function () {
+          password.value = '';
           submit.disabled = false;
         });
     });
