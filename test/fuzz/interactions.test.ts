@@ -97,7 +97,10 @@ function stepForm(hidden: RawPair[]): fc.Arbitrary<RawBody> {
     login: fc.option(loginValue, { nil: undefined }),
     password: fc.option(passwordValue, { nil: undefined }),
     extra: fc.array(
-      fc.tuple(fc.oneof(rawName, fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]', 'code', 'code[]')), fc.option(rawValue, { nil: undefined })),
+      fc.tuple(
+        fc.oneof(rawName, fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]', 'code', 'code[]')),
+        fc.option(rawValue, { nil: undefined }),
+      ),
       { maxLength: 4 },
     ),
   });
