@@ -7,7 +7,8 @@ const LAYERS = [
   ['db'], // the Db interface, migrations, the embedded database
   ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics
   ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
-  ['throttling', 'logout'], // login and client throttles, sign-out delivery
+  ['throttling', 'logout', 'passkeys'], // login and client throttles, sign-out delivery, WebAuthn ceremonies
+  ['mfa'], // second factors: TOTP, recovery codes, passkeys' count and removal, the factor list
   ['provider'], // oidc-provider assembly and its extensions
   ['federation'], // sign-in through upstream identity providers
   ['interactions', 'account_page'], // login and consent, the /account page

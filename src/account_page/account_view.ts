@@ -11,9 +11,12 @@ import type { Runtime } from '../provider/provider_host.js';
 import type { ResourceServers } from '../provider/resource_servers.js';
 import { describeScope } from '../pages/scope_descriptions.js';
 import type { SignedInSession } from './signed_in_session.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import { amrOf } from '../passkeys/passkey_ceremonies.js';
 import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
 import { describeUserAgent } from './describe_user_agent.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 
 // The account page: profile, sessions, applications, password and recent security events, each
 // read fresh from storage. Every form carries a CSRF token bound to the session's uid and to
@@ -26,6 +29,13 @@ export const ACCOUNT_FORMS = {
   changePassword: 'account/change-password',
   signOutEverywhere: 'account/sign-out-everywhere',
   unlinkIdentity: 'account/unlink-identity',
+  totpStart: 'account/totp-start',
+  totpConfirm: 'account/totp-confirm',
+  totpRemove: 'account/totp-remove',
+  recoveryCodes: 'account/recovery-codes',
+  addPasskey: 'account/add-passkey',
+  renamePasskey: 'account/rename-passkey',
+  removePasskey: 'account/remove-passkey',
 } as const;
 
 /** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
@@ -34,6 +44,11 @@ export const NOTICES = {
   'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
   'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
   'identity-unlinked': 'The identity provider was unlinked. You can no longer sign in with it.',
+  'totp-enrolled': 'Your authenticator app is set up. Sign-ins now ask for a code from it. Create recovery codes in case you lose it.',
+  'totp-removed': 'Your authenticator app was removed.',
+  'passkey-added': 'The passkey was added. You can sign in with it.',
+  'passkey-renamed': 'The passkey was renamed.',
+  'passkey-removed': 'The passkey was removed. It no longer signs you in here; you can also delete it from your device.',
 } as const;
 
 export type Notice = keyof typeof NOTICES;
@@ -49,12 +64,18 @@ export interface AccountViewDeps {
   /** linked upstream identities (src/federation/), and the configured name of an upstream id */
   identities: Pick<UpstreamIdentities, 'listFor'>;
   upstreamName: (id: string) => string | undefined;
+  mfa: Pick<SecondFactors, 'status' | 'pendingTotp'>;
+  passkeysRepo: Pick<PasskeysRepo, 'list'>;
 }
 
 export interface AccountPageState {
   notice?: string | undefined;
   /** the change-password form's problem, shown beside it */
   passwordError?: string | undefined;
+  /** the authenticator-app set-up form's problem */
+  totpError?: string | undefined;
+  /** recovery codes just created: shown on this response only */
+  recoveryCodes?: string[] | undefined;
 }
 
 const RECENT_EVENTS = 20;
@@ -93,10 +114,13 @@ export function createAccountView(deps: AccountViewDeps) {
     async render(res: Response, session: SignedInSession, status: number, state: AccountPageState = {}): Promise<boolean> {
       const user = await deps.users.findBySub(session.accountId);
       if (!user || user.disabled) return false;
-      const [sessions, apps, events] = await Promise.all([
+      const [sessions, apps, events, factors, pendingTotp, passkeys] = await Promise.all([
         deps.sessions.listSessions(session.accountId),
         listGrantedApps(deps.db, deps.sessions, session.accountId),
         deps.audit.listForAccount(session.accountId, RECENT_EVENTS),
+        deps.mfa.status(session.accountId),
+        deps.mfa.pendingTotp(session.accountId, user.username),
+        deps.passkeysRepo.list(session.accountId),
       ]);
       const names = await appNames([
         ...sessions.flatMap((s) => s.clients),
@@ -121,6 +145,7 @@ export function createAccountView(deps: AccountViewDeps) {
         hasPassword: user.password_hash !== null,
         notice: state.notice,
         passwordError: state.passwordError,
+        mfa: { ...factors, pendingTotp, totpError: state.totpError, recoveryCodes: state.recoveryCodes },
         profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
         sessions: sessions.map((s) => ({
           id: s.id,
@@ -143,6 +168,13 @@ export function createAccountView(deps: AccountViewDeps) {
             grantedAt: formatTime(a.grantedAt),
           };
         }),
+        passkeys: passkeys.map((p) => ({
+          id: p.id,
+          name: p.name,
+          kind: amrOf(p) === 'swk' ? 'Synced passkey' : 'Passkey on one device',
+          createdAt: formatTime(p.createdAt),
+          lastUsedAt: p.lastUsedAt ? formatTime(p.lastUsedAt) : 'never',
+        })),
         events: events.map((row) => {
           const event = describeSecurityEvent(row, (id) => names.get(id));
           return { at: formatTime(event.at), text: event.text, ip: event.ip };
@@ -153,6 +185,13 @@ export function createAccountView(deps: AccountViewDeps) {
           changePassword: issue(ACCOUNT_FORMS.changePassword),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
           unlinkIdentity: issue(ACCOUNT_FORMS.unlinkIdentity),
+          totpStart: issue(ACCOUNT_FORMS.totpStart),
+          totpConfirm: issue(ACCOUNT_FORMS.totpConfirm),
+          totpRemove: issue(ACCOUNT_FORMS.totpRemove),
+          recoveryCodes: issue(ACCOUNT_FORMS.recoveryCodes),
+          addPasskey: issue(ACCOUNT_FORMS.addPasskey),
+          renamePasskey: issue(ACCOUNT_FORMS.renamePasskey),
+          removePasskey: issue(ACCOUNT_FORMS.removePasskey),
         },
       });
       res.status(status).type('html').send(html);

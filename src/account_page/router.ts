@@ -21,6 +21,12 @@ import { createAccountActions, type Actor } from './account_actions.js';
 import { createPasswordChanger } from './change_password.js';
 import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 import type { FederatedSignIn } from '../federation/federated_sign_in.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
+import { createSecondFactorForms } from './second_factor_forms.js';
+import { createPasskeyActions } from './passkey_actions.js';
+import { cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import { hostedJson } from '../http/json_body.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -42,6 +48,9 @@ export interface AccountRouterDeps {
   runtime: () => Pick<Runtime, 'provider' | 'resources' | 'scopeClaims'>;
   identities: Pick<UpstreamIdentities, 'listFor' | 'unlink'>;
   federation: Pick<FederatedSignIn, 'upstreamName'>;
+  mfa: SecondFactors;
+  passkeys: PasskeyCeremonies;
+  passkeysRepo: PasskeysRepo;
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
@@ -53,6 +62,7 @@ class NotSignedIn extends GatehouseError {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const MAX_CLIENT_ID = 255;
+const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
 
 const CALLBACK_PAGES: Record<CallbackFailure, { status: number; heading: string; message: string }> = {
   expired: { status: 400, heading: 'Sign-in expired', message: 'This sign-in has expired or was already used.' },
@@ -69,6 +79,8 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const view = createAccountView({ ...deps, sessions, upstreamName: deps.federation.upstreamName });
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
+  const secondFactorForms = createSecondFactorForms(deps);
+  const passkeyActions = createPasskeyActions(deps);
   const provider = () => deps.runtime().provider;
 
   async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
@@ -228,6 +240,127 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       }
       if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  // Two-step verification: set up (then confirm with a code) or remove an authenticator app,
+  // and create recovery codes (shown on that response only). Each is audited.
+  router.post(
+    '/account/mfa/totp/start',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpStart),
+    wrap(async (_req, res) => {
+      const user = await deps.users.findBySub(signedIn(res).accountId);
+      if (!user || user.disabled) return unavailable(res);
+      await deps.mfa.startTotp(user.sub, user.username);
+      res.redirect(303, '/account#second-factors-title');
+    }),
+  );
+
+  router.post(
+    '/account/mfa/totp/confirm',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpConfirm),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const code = (req.body as Record<string, unknown> | undefined)?.code;
+      const result = await secondFactorForms.confirmTotp(user, actor(req, res), typeof code === 'string' ? code : '');
+      if (result.ok) {
+        res.redirect(303, '/account?done=totp-enrolled');
+        return;
+      }
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
+      if (!(await view.render(res, session, result.status, { totpError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  router.post(
+    '/account/mfa/totp/remove',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.totpRemove),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const code = (req.body as Record<string, unknown> | undefined)?.code;
+      const result = await secondFactorForms.removeTotp(user, actor(req, res), typeof code === 'string' ? code.slice(0, 64) : '');
+      if (result.ok) {
+        res.redirect(303, '/account?done=totp-removed');
+        return;
+      }
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
+      if (!(await view.render(res, session, result.status, { totpError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  router.post(
+    '/account/mfa/recovery-codes',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.recoveryCodes),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      if (!(await deps.mfa.status(session.accountId)).any) {
+        return message(res, 409, 'No second factor', 'Set up an authenticator app first: recovery codes stand in for it when it is lost.', backToAccount);
+      }
+      const codes = await deps.mfa.regenerateRecoveryCodes(session.accountId);
+      await deps.audit.record({ event: 'mfa.recovery_codes.generated', ...actor(req, res), details: { count: codes.length } });
+      if (!(await view.render(res, session, 200, { recoveryCodes: codes }))) await unavailable(res);
+    }),
+  );
+
+  // Adding a passkey: the page's script (views/static/passkeys.js) asks for options, then posts
+  // the authenticator's response with the name typed for it; both answer JSON.
+  router.post(
+    '/account/passkeys/options',
+    noStore,
+    hostedJson,
+    csrf(ACCOUNT_FORMS.addPasskey),
+    wrap(async (req, res) => passkeyActions.options(res, actor(req, res), signedIn(res).uid, (req.body ?? {}) as Record<string, unknown>)),
+  );
+  router.post(
+    '/account/passkeys',
+    noStore,
+    hostedJson,
+    csrf(ACCOUNT_FORMS.addPasskey),
+    wrap(async (req, res) => passkeyActions.register(res, actor(req, res), signedIn(res).uid, (req.body ?? {}) as Record<string, unknown>)),
+  );
+
+  router.post(
+    '/account/passkeys/rename',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.renamePasskey),
+    wrap(async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const name = cleanPasskeyName(body.name);
+      if (typeof body.passkey !== 'string' || !PASSKEY_ID.test(body.passkey))
+        return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
+      if (!name) return message(res, 400, 'Name not accepted', 'Give the passkey a name of at most 64 characters.', backToAccount);
+      if (!(await passkeyActions.rename(actor(req, res), body.passkey, name))) {
+        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+      }
+      res.redirect(303, '/account?done=passkey-renamed');
+    }),
+  );
+
+  router.post(
+    '/account/passkeys/remove',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.removePasskey),
+    wrap(async (req, res) => {
+      const id = (req.body as Record<string, unknown> | undefined)?.passkey;
+      if (typeof id !== 'string' || !PASSKEY_ID.test(id)) return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
+      if (!(await passkeyActions.remove(actor(req, res), id))) {
+        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+      }
+      res.redirect(303, '/account?done=passkey-removed');
     }),
   );
 

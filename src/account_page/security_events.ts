@@ -31,6 +31,8 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'upstream.failure': (row) => `Failed sign-in through ${String(detail(row, 'upstream'))}`,
   'login.failure': (row) => {
     const reason = FAILURE_REASONS[String(detail(row, 'reason'))] ?? 'refused';
+    if (detail(row, 'form') === 'add_passkey')
+      return detail(row, 'reason') === 'bad_credentials' ? 'Passkey not added (wrong current password)' : `Passkey not added (${reason})`;
     if (detail(row, 'form') !== 'change_password') return `Failed sign-in (${reason})`;
     return detail(row, 'reason') === 'bad_credentials' ? 'Password change refused (wrong current password)' : `Password change refused (${reason})`;
   },
@@ -44,11 +46,30 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'sessions.revoked': (row) =>
     detail(row, 'everywhere') === true ? 'Signed out everywhere' : `Signed out ${count(detail(row, 'sessions'), 'session', 'sessions')}`,
   'password.changed': () => 'Password changed',
+  'passkey.enrolled': (row) => `Passkey added (${String(detail(row, 'name'))})`,
+  'passkey.renamed': (row) => `Passkey renamed to ${String(detail(row, 'name'))}`,
+  'passkey.removed': (row) =>
+    typeof detail(row, 'name') === 'string' ? `Passkey removed (${String(detail(row, 'name'))})` : 'Passkeys removed by an administrator',
+  'passkey.used': (row, app) =>
+    detail(row, 'step') === 'second_factor'
+      ? `Passkey used as the second step${app ? ` for ${app}` : ''}`
+      : `Signed in with a passkey${app ? ` to ${app}` : ''}`,
+  'passkey.failed': () => 'Passkey refused',
   'user.added': () => 'Account created',
   'user.disabled': () => 'Account disabled by an administrator',
   'user.enabled': () => 'Account enabled by an administrator',
   'user.password_set': () => 'Password set by an administrator',
   'user.unlocked': () => 'Sign-in lockout lifted by an administrator',
+  'mfa.totp.enrolled': () => 'Authenticator app set up',
+  'mfa.totp.removed': () => 'Authenticator app removed',
+  'mfa.recovery_codes.generated': () => 'New recovery codes created',
+  'mfa.recovery_code.used': (row) => `Signed in with a recovery code (${count(detail(row, 'remaining'), 'code', 'codes')} left)`,
+  'mfa.success': (row, app) =>
+    detail(row, 'step_up') === true ? `Confirmed a second factor for ${app ?? 'an application'}` : `Second factor accepted${app ? ` for ${app}` : ''}`,
+  'mfa.failure': (row) => (detail(row, 'reason') === 'locked_out' ? 'Second factor refused (too many wrong codes, locked)' : 'Wrong second-factor code'),
+  'mfa.locked': () => 'Second-factor codes locked after too many wrong attempts',
+  'mfa.enrolment_required': (_row, app) => `${app ?? 'An application'} asked for a second factor; set-up offered`,
+  'mfa.reset': () => 'Second factors removed by an administrator',
   'user.claims_changed': (row) => (detail(row, 'claim') === 'roles' ? 'Roles changed by an administrator' : 'Account details changed by an administrator'),
 };
 

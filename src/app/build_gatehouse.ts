@@ -21,12 +21,16 @@ import { createClientAuthThrottle } from '../throttling/client_auth_throttle.js'
 import { createBackchannelQueue, type BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createCsrf } from '../http/csrf.js';
 import { createAuditLog, type AuditLog } from '../audit/audit_log.js';
+import { createSecondFactors } from '../mfa/second_factors.js';
+import { loadSecretBox } from '../mfa/secret_box.js';
 import { accountClient } from '../account_page/account_client.js';
 import { createUpstreamRegistry } from '../federation/upstream_registry.js';
 import { createFederatedSignIn, type FederatedSignIn } from '../federation/federated_sign_in.js';
 import type { SessionUpstream } from '../provider/upstream_sessions.js';
 import { createUpstreamRequests } from '../federation/upstream_requests.js';
 import { createUpstreamIdentities } from '../accounts/upstream_identities.js';
+import { createPasskeysRepo } from '../storage/passkeys_repo.js';
+import { createPasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -113,6 +117,29 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     audit,
     log,
   });
-  const app = createApp({ env, db, log, host, users, consents, throttle, render, metrics, csrf, audit, backchannel, federation, identities });
+  // Second factors: TOTP secrets sealed under MFA_ENCRYPTION_KEY or the database's own key (secret_box.ts).
+  const mfa = await createSecondFactors(db, await loadSecretBox(db, env.mfaKeys), new URL(env.issuer).host);
+  // Passkeys: the relying-party id is ISSUER's hostname, the only origin ISSUER's origin.
+  const passkeysRepo = createPasskeysRepo(db);
+  const passkeys = createPasskeyCeremonies({ issuer: env.issuer, rpName: 'Gatehouse', passkeys: passkeysRepo });
+  const app = createApp({
+    env,
+    db,
+    log,
+    host,
+    users,
+    consents,
+    throttle,
+    render,
+    metrics,
+    csrf,
+    audit,
+    backchannel,
+    federation,
+    identities,
+    mfa,
+    passkeys,
+    passkeysRepo,
+  });
   return { app, host, metrics, audit, backchannel, applyConfig };
 }

@@ -19,6 +19,7 @@ import { limitAuthorizationRequestSize } from '../http/authorization_request_siz
 import { createRequestRateLimit } from '../throttling/request_rate_limit.js';
 import type { Csrf } from '../http/csrf.js';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { SecondFactors } from '../mfa/second_factors.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from '../core/request_context.js';
@@ -29,8 +30,12 @@ import path from 'node:path';
 import { createFederationRouter } from '../federation/router.js';
 import type { FederatedSignIn } from '../federation/federated_sign_in.js';
 import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
+import { vendorScripts } from '../http/vendor_scripts.js';
+import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 
 export interface AppDeps {
+  mfa: SecondFactors;
   env: Env;
   db: Db;
   log: Logger;
@@ -46,6 +51,8 @@ export interface AppDeps {
   /** sign-in through upstream identity providers */
   federation: FederatedSignIn;
   identities: UpstreamIdentities;
+  passkeys: PasskeyCeremonies;
+  passkeysRepo: PasskeysRepo;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →
@@ -93,6 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     trackRequestContext(req, res, () => bodyLimit(req, res, (error?: unknown) => (error ? next(error) : toProvider(req, res, next))));
   });
+  app.use(vendorScripts());
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));
   app.get('/metrics', metricsEndpoint(deps.metrics, deps.env.metricsToken));

@@ -53,6 +53,34 @@ const AUDIT_EVENTS = {
   'upstream.unlinked': 'info',
   /** the user changed their password on /account */
   'password.changed': 'info',
+  /** a passkey was added on /account; details.passkey (credential id), name, amr (hwk | swk) */
+  'passkey.enrolled': 'info',
+  /** details.passkey, name */
+  'passkey.renamed': 'info',
+  /** details.passkey, name; actor cli when `users mfa reset` removed them (details.passkeys: count) */
+  'passkey.removed': 'info',
+  /** a passkey signed in, or completed the second-factor step; details.passkey, amr, step (sign_in | second_factor) */
+  'passkey.used': 'info',
+  /** a passkey sign-in or registration was refused; details.reason, step, passkey when known */
+  'passkey.failed': 'info',
+  /** an authenticator app was confirmed (details.where: account | sign_in) */
+  'mfa.totp.enrolled': 'info',
+  /** the authenticator app was removed on /account */
+  'mfa.totp.removed': 'info',
+  /** ten new recovery codes replaced the old ones */
+  'mfa.recovery_codes.generated': 'info',
+  /** a recovery code was used at sign-in; details.remaining */
+  'mfa.recovery_code.used': 'warn',
+  /** a second factor was accepted at sign-in; details.method: totp | recovery_code (| passkey), step_up */
+  'mfa.success': 'info',
+  /** a second factor was refused; details.reason: bad_code | locked_out, details.form: sign_in | enrol | account */
+  'mfa.failure': 'info',
+  /** too many wrong codes: second-factor attempts locked; details.reason: account | ip */
+  'mfa.locked': 'warn',
+  /** a client or request demanded a second factor of a user without one: sent to set one up */
+  'mfa.enrolment_required': 'info',
+  /** `gatehouse users mfa reset`: every second factor removed, sessions ended; details.removed */
+  'mfa.reset': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -16,6 +16,7 @@ import { auditCliAction } from './cli_audit.js';
 import { formatTable } from './format_table.js';
 import { describeEnded, endAllSignIns } from './end_account_sessions.js';
 import { registerUserClaimsCommands } from './user_claims_commands.js';
+import { removeAllFactors } from '../mfa/second_factors.js';
 
 // `gatehouse users …`: the only way to create accounts. Passwords come from stdin only, and
 // neither a password nor its hash is ever printed.
@@ -187,4 +188,22 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     });
 
   registerUserClaimsCommands(users, ctx);
+
+  const mfa = users.command('mfa').description("manage a user's second factors");
+  mfa
+    .command('reset')
+    .description("remove every second factor (authenticator app, recovery codes, passkeys) and end the user's sessions")
+    .argument('<username>')
+    .action(async (username: string) => {
+      const summary = await ctx.withDb(async (db) => {
+        const user = await findOrFail(createUsersRepo(db), username);
+        // Every kind in FACTOR_KINDS (second_factors.ts): passkeys register theirs there too.
+        const removed = await removeAllFactors(db, user.sub);
+        const ended = await endAllSignIns(db, user.sub);
+        await auditCliAction(ctx, db, { event: 'mfa.reset', accountId: user.sub, username: user.username, details: { removed, sessions: ended.sessions } });
+        return { removed, ended };
+      });
+      const parts = Object.entries(summary.removed).map(([kind, n]) => `${kind} ${n}`);
+      ctx.print(`second factors removed (${parts.join(', ')}); ${describeEnded(summary.ended)}`);
+    });
 }

@@ -16,6 +16,25 @@ const trustProxy = z
     return parsed;
   });
 
+/** A 32-byte key written as 64 hex digits or base64 (url-safe or not); undefined otherwise. */
+function decodeMfaKey(text: string): Buffer | undefined {
+  const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  return key?.length === 32 ? key : undefined;
+}
+
+const mfaKey = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    if (!raw?.trim()) return undefined;
+    const key = decodeMfaKey(raw.trim());
+    if (!key) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
+      return z.NEVER;
+    }
+    return key;
+  });
+
 const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -87,6 +106,28 @@ const envSchema = z
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
     REQUEST_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(10_000_000).default(600),
     REQUEST_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    // AES-256-GCM key sealing TOTP secrets (src/mfa/secret_box.ts): 32 bytes, base64 or hex.
+    // Unset: a key kept in the database's server_secrets table. PREVIOUS: a comma-separated list
+    // of older keys still accepted for opening (rotation; README "Second factors").
+    MFA_ENCRYPTION_KEY: mfaKey,
+    MFA_ENCRYPTION_KEY_PREVIOUS: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        const keys: Buffer[] = [];
+        for (const part of (raw ?? '')
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)) {
+          const key = decodeMfaKey(part);
+          if (!key) {
+            ctx.addIssue({ code: 'custom', message: 'each key must be 32 bytes, base64 or hex' });
+            return z.NEVER;
+          }
+          keys.push(key);
+        }
+        return keys;
+      }),
   })
   .transform((env) => {
     const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
@@ -125,6 +166,7 @@ const envSchema = z
       session: { idleSeconds: env.SESSION_IDLE_SECONDS, maxSeconds: env.SESSION_MAX_SECONDS },
       backchannel: { retryBaseMs: env.BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: env.BACKCHANNEL_MAX_ATTEMPTS },
       secureCookies: issuer.startsWith('https://'),
+      mfaKeys: { current: env.MFA_ENCRYPTION_KEY, previous: env.MFA_ENCRYPTION_KEY_PREVIOUS },
     };
   });
 

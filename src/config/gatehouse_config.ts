@@ -63,6 +63,8 @@ export const clientSchema = z
     require_pkce: z.boolean().optional(),
     /** the upstream identity providers (ids of `upstreams`) this client's users may sign in with; absent: all */
     upstreams: z.array(z.string()).optional(),
+    /** every sign-in to this client uses a second factor (acr `mfa`) */
+    require_mfa: z.boolean().optional(),
   })
   .strict();
 

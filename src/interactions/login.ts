@@ -10,6 +10,7 @@ import { setRetryAfter } from '../http/retry_after.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { Logger } from '../core/log.js';
 import { WrongPrompt } from './interaction_errors.js';
+import type { SecondFactorStep } from './second_factor.js';
 
 // The login step: one message and one status for an unknown user, a wrong password and a
 // disabled account without the right password, and the same argon2 work for each. Repeated
@@ -37,7 +38,7 @@ const lockedMessage = (seconds: number) => {
 
 type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string };
 
-export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps) {
+export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps, secondFactor: Pick<SecondFactorStep, 'afterPassword'>) {
   async function page(res: Response, status: number, locals: PageLocals) {
     const csrfToken = csrf.issue('interaction', locals.uid);
     res
@@ -133,15 +134,9 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
         await page(res, 403, { ...locals, error: DISABLED });
         return;
       }
-      await audit.record({ event: 'login.success', ...origin, accountId: user.sub, username: user.username, details: { amr: ['pwd'] } });
-      metrics.signIn('success');
       if (check.outdated) await upgradeHash(user, password);
-      await provider.interactionFinished(
-        req,
-        res,
-        { login: { accountId: user.sub, amr: ['pwd'], ts: Math.floor(Date.now() / 1000), remember } },
-        { mergeWithLastSubmission: false },
-      );
+      // Signed in now (amr pwd), or on to the second factor (second_factor.ts).
+      await secondFactor.afterPassword(req, res, details, user, remember);
     },
   };
 }

@@ -3,6 +3,9 @@ import { errors } from 'oidc-provider';
 import { createLogin, type LoginDeps } from './login.js';
 import { createConsent, type ConsentDeps } from './consent.js';
 import { createAbort } from './abort.js';
+import { createPasskeySignIn, type PasskeySignInDeps } from './passkey_sign_in.js';
+import { hostedJson } from '../http/json_body.js';
+import { createSecondFactorStep, type SecondFactorDeps } from './second_factor.js';
 import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 import type { FederatedSignIn } from '../federation/federated_sign_in.js';
@@ -12,7 +15,7 @@ import type { RenderPage } from '../pages/render_page.js';
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & { csrf: Csrf; federation: FederatedSignIn };
+type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & PasskeySignInDeps & { csrf: Csrf; federation: FederatedSignIn };
 
 /** The login page, with a button per upstream identity provider the interaction's client allows. */
 function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
@@ -28,9 +31,11 @@ function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
 
 export function createInteractionRouter(deps: Deps): express.Router {
   const router = express.Router();
-  const login = createLogin({ ...deps, render: withUpstreamButtons(deps.render, deps) });
+  const secondFactor = createSecondFactorStep(deps);
+  const login = createLogin({ ...deps, render: withUpstreamButtons(deps.render, deps) }, secondFactor);
   const consent = createConsent(deps);
   const abort = createAbort(deps);
+  const passkey = createPasskeySignIn(deps, secondFactor);
   const csrf = requireCsrfToken(deps.csrf, {
     purpose: 'interaction',
     bindingOf: (req) => String(req.params.uid),
@@ -47,11 +52,16 @@ export function createInteractionRouter(deps: Deps): express.Router {
       const details = await provider.interactionDetails(req, res);
       const client = await provider.Client.find(String(details.params.client_id));
       if (!client) throw new errors.InvalidClient('the application is no longer registered');
-      // `upstream=<id>` (or `login_hint=upstream:<id>`) goes straight to that upstream.
-      const hinted = details.prompt.name === 'login' ? deps.federation.hinted(details.params, client) : undefined;
-      if (hinted) {
-        await deps.federation.begin(req, res, hinted, details.uid, client.clientId);
-      } else if (details.prompt.name === 'login') {
+      if (details.prompt.name === 'login') {
+        // The password is verified (or the session's user is known and only a second factor is
+        // missing): the code form, or setting one up.
+        if (await secondFactor.show(res, details)) return;
+        // `upstream=<id>` (or `login_hint=upstream:<id>`) goes straight to that upstream.
+        const hinted = deps.federation.hinted(details.params, client);
+        if (hinted) {
+          await deps.federation.begin(req, res, hinted, details.uid, client.clientId);
+          return;
+        }
         await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);
@@ -61,7 +71,13 @@ export function createInteractionRouter(deps: Deps): express.Router {
     }),
   );
   router.post('/interaction/:uid/login', noStore, hostedForm, csrf, wrap(login.submit));
+  router.post('/interaction/:uid/mfa', noStore, hostedForm, csrf, wrap(secondFactor.submit));
+  router.post('/interaction/:uid/mfa/enrol', noStore, hostedForm, csrf, wrap(secondFactor.enrol));
   router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
   router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
+  // Passkeys (login page and second step): the script fetches options as JSON (the page's CSRF
+  // token in the body), then posts the authenticator's response in a form.
+  router.post('/interaction/:uid/passkey/options', noStore, hostedJson, csrf, wrap(passkey.options));
+  router.post('/interaction/:uid/passkey', noStore, hostedForm, csrf, wrap(passkey.verify));
   return router;
 }

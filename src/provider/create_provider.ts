@@ -17,6 +17,7 @@ import { sessionCookieOptions } from './session_cookie_options.js';
 import { limitClaimsParameter } from './claims_parameter.js';
 import { createApiTokenClaims } from './api_token_claims.js';
 import { recordUpstreamInSessions, withUpstreamSessions } from './upstream_sessions.js';
+import { ACR_VALUES, createInteractionPolicy } from './mfa_policy.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -36,7 +37,7 @@ const HOUR = 3600;
 const DAY = 24 * HOUR;
 
 // Our own client metadata; oidc-provider drops anything it does not know unless declared.
-const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce', 'upstreams'];
+const EXTRA_CLIENT_METADATA = ['skip_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'require_pkce', 'upstreams', 'require_mfa'];
 
 function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata?: Record<string, unknown>): void {
   if (value === undefined) return;
@@ -97,8 +98,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     // Discovery's scopes_supported and claims_supported come from these two.
+    // `acr` and `amr` (RFC 8176) ride with `openid` like `sub`: every ID token says how the user
+    // signed in (the library would release them only when the request asks for them).
     claims: Object.fromEntries(
-      Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, scope === 'openid' ? [...claims, 'idp'] : [...claims]]),
+      Object.entries(scopeClaims.providerClaims).map(([scope, claims]) => [scope, scope === 'openid' ? [...claims, 'acr', 'amr', 'idp'] : [...claims]]),
     ),
     scopes: [...scopeClaims.scopes, ...resources.scopes],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
@@ -114,7 +117,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       // an RP can end just that session; a client may still register `false`.
       backchannel_logout_session_required: true,
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // acr_values_supported; `mfa` demands a second factor (mfa_policy.ts), also in an existing session.
+    acrValues: ACR_VALUES,
+    interactions: { policy: createInteractionPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: createLoadExistingGrant(deps.consents, resources, scopeClaims),
     // OIDC Core 11: offline_access only with prompt=consent (the library enforces that);
     // a refresh token then needs the refresh_token grant and offline_access in the grant.

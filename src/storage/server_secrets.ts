@@ -7,7 +7,7 @@ import { expectRow } from '../db/expect_row.js';
 // row that won, so all agree. Unlike the cookie and signing keys these never rotate: what they
 // key (throttle rows) lives for minutes, and rotating would only reset the counts.
 
-export type ServerSecretName = 'throttle_keys';
+export type ServerSecretName = 'throttle_keys' | 'mfa_encryption' | 'recovery_codes';
 
 export async function loadServerSecret(db: Pick<Db, 'query'>, name: ServerSecretName): Promise<Buffer> {
   await db.query('INSERT INTO server_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32)]);

@@ -22,10 +22,11 @@ describe('usage errors', () => {
   it('a command group without its subcommand names the subcommands', async () => {
     expectOneLineError(
       await cli('users'),
-      /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|unlock\|delete\|show\|set-claim\|unset-claim\|roles>/,
+      /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|unlock\|delete\|show\|set-claim\|unset-claim\|roles\|mfa>/,
     );
     expectOneLineError(await cli('keys'), /missing command: gatehouse keys <list\|rotate\|revoke>/);
     expectOneLineError(await cli('users', 'roles'), /missing command: gatehouse users roles <add\|remove>/);
+    expectOneLineError(await cli('users', 'mfa'), /missing command: gatehouse users mfa <reset>/);
   });
 
   it('an unknown command', async () => {

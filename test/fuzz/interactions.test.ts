@@ -97,7 +97,13 @@ function stepForm(hidden: RawPair[]): fc.Arbitrary<RawBody> {
     login: fc.option(loginValue, { nil: undefined }),
     password: fc.option(passwordValue, { nil: undefined }),
     extra: fc.array(
-      fc.tuple(fc.oneof(rawName, fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]')), fc.option(rawValue, { nil: undefined })),
+      fc.tuple(
+        fc.oneof(
+          rawName,
+          fc.constantFrom('login[]', 'password[]', 'login[a]', 'csrf_token', 'csrf_token[]', 'code', 'code[]', 'response', 'response[]', 'remember'),
+        ),
+        fc.option(rawValue, { nil: undefined }),
+      ),
       { maxLength: 4 },
     ),
   });
@@ -117,7 +123,7 @@ function stepForm(hidden: RawPair[]): fc.Arbitrary<RawBody> {
   );
 }
 
-const STEPS = ['login', 'confirm', 'abort'] as const;
+const STEPS = ['login', 'mfa', 'mfa/enrol', 'passkey', 'passkey/options', 'confirm', 'abort'] as const;
 const forwardedFor = fc.option(
   fc.oneof(fc.constantFrom('203.0.113.7', '::1', '2001:db8::1, 10.0.0.1', 'unknown', '999.1.1.1', ', ,', '[::1]:80'), shortText.map(headerSafe)),
   { nil: undefined },
@@ -129,7 +135,7 @@ describe('interaction routes under hostile input', () => {
     async () => {
       const uid = fc.oneof(rawValue, fc.constantFrom('', '.', '..', '%2e%2e', 'a'.repeat(3000), '%00', '%zz'));
       const method = fc.constantFrom('GET', 'POST');
-      const step = fc.constantFrom('', '/login', '/confirm', '/abort', '/login/x', '/', '/%2e%2e/login');
+      const step = fc.constantFrom('', '/login', '/mfa', '/mfa/enrol', '/passkey', '/passkey/options', '/confirm', '/abort', '/login/x', '/', '/%2e%2e/login');
       await fc.assert(
         fc.asyncProperty(uid, step, method, rawBody(), cookieHeader([sessionCookie]), acceptHeader, async (u, s, m, body, cookie, accept) => {
           await sendSafely(t.gh.server, { method: m, path: `/interaction/${u}${s}`, headers: { cookie, accept }, ...(m === 'POST' ? { body } : {}) }, t.policy);

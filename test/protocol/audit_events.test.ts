@@ -100,7 +100,9 @@ describe.each(availableBackends())('audit trail on %s', (backend) => {
       expect.objectContaining({ ...origin, account_id: null, username: null, details: { reason: 'bad_credentials' } }),
       expect.objectContaining({ ...origin, account_id: subs.bob, username: 'bob', details: { reason: 'disabled' } }),
     ]);
-    expect(await rows('login.success')).toEqual([expect.objectContaining({ ...origin, account_id: subs.alice, username: 'alice', details: { amr: ['pwd'] } })]);
+    expect(await rows('login.success')).toEqual([
+      expect.objectContaining({ ...origin, account_id: subs.alice, username: 'alice', details: { amr: ['pwd'], acr: 'pwd' } }),
+    ]);
     expect(JSON.stringify(await rows())).not.toContain(UNKNOWN_LOGIN);
     // The same events as log lines, under the same names.
     expect(logLines('login.failure').map((l) => l.reason)).toEqual(['bad_credentials', 'bad_credentials', 'disabled']);

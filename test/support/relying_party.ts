@@ -28,6 +28,8 @@ export interface AuthorizeOptions {
   credentials?: Credentials;
   /** what to press when the consent page shows; omit to expect no consent page */
   consent?: 'allow' | 'deny';
+  /** what to type on the second-factor code form (a TOTP or recovery code); omit to expect none */
+  secondFactor?: () => string;
   ua?: UserAgent;
 }
 
@@ -39,11 +41,12 @@ export interface AuthorizeResult {
   state: string;
   nonce: string;
   /** pages seen on the way, by kind */
-  seen: { login: number; consent: number };
+  seen: { login: number; consent: number; secondFactor?: number };
 }
 
-function pageKind(page: Page): 'login' | 'consent' | 'other' {
+function pageKind(page: Page): 'login' | 'consent' | 'mfa' | 'other' {
   if (page.$('form[action$="/login"] input[name="password"]').length) return 'login';
+  if (page.$('form[action$="/mfa"] input[name="code"]').length) return 'mfa';
   if (page.$('form[action$="/confirm"]').length) return 'consent';
   return 'other';
 }
@@ -63,7 +66,7 @@ export async function authorize(config: oidc.Configuration, options: AuthorizeOp
     nonce,
     ...options.params,
   });
-  const seen = { login: 0, consent: 0 };
+  const seen: AuthorizeResult['seen'] = { login: 0, consent: 0 };
   let result = await ua.follow(url.href, {}, RP);
   for (let step = 0; step < 5 && isPage(result); step++) {
     const kind = pageKind(result);
@@ -71,6 +74,10 @@ export async function authorize(config: oidc.Configuration, options: AuthorizeOp
       if (!options.credentials) throw new Error('unexpected login page');
       seen.login++;
       result = await ua.submit(result, 'form[action$="/login"]', { ...options.credentials }, RP);
+    } else if (kind === 'mfa') {
+      if (!options.secondFactor) throw new Error('unexpected second-factor page');
+      seen.secondFactor = (seen.secondFactor ?? 0) + 1;
+      result = await ua.submit(result, 'form[action$="/mfa"]', { code: options.secondFactor() }, RP);
     } else if (kind === 'consent') {
       if (!options.consent) throw new Error('unexpected consent page');
       seen.consent++;

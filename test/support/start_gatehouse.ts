@@ -33,6 +33,8 @@ export interface StartOptions {
   backend?: Backend;
   testDb?: TestDb;
   env?: Record<string, string>;
+  /** the issuer's host name (default 127.0.0.1); WebAuthn needs a domain such as `localhost` */
+  issuerHost?: string;
 }
 
 export async function startGatehouse(options: StartOptions = {}): Promise<RunningGatehouse> {
@@ -40,7 +42,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.issuerHost ?? '127.0.0.1'}:${port}`;
 
   const lines: string[] = [];
   const sink = new Writable({

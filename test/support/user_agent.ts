@@ -25,7 +25,10 @@ export class UserAgent {
 
   constructor(private readonly route?: Route) {}
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers = new Headers(init.headers);
     // What a browser sends on a navigation; oidc-provider answers `*/*` (fetch's default) with
     // JSON error bodies instead of its HTML error page.
@@ -36,6 +39,9 @@ export class UserAgent {
     if (init.form) {
       headers.set('content-type', 'application/x-www-form-urlencoded');
       body = new URLSearchParams(init.form).toString();
+    } else if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
     }
     const routed = this.route?.(new URL(url));
     for (const [name, value] of Object.entries(routed?.headers ?? {})) headers.set(name, value);
