@@ -10,6 +10,10 @@
   'use strict';
   var lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
+  // WebAuthn's relying-party id is a domain: with an issuer at an IP address
+  // (http://127.0.0.1:3000) no passkey can work, so none is offered.
+  var host = window.location.hostname;
+  if (/^[0-9.]+$/.test(host) || host.indexOf(':') !== -1 || host.charAt(0) === '[') return;
 
   function show(box, text) {
     var el = box.querySelector('[data-passkey-error]');
@@ -62,7 +66,8 @@
         form.submit();
       })
       .catch(function (error) {
-        if (!cancelled(error)) show(form, error.message || 'The passkey could not be used.');
+        // The autofill attempt runs unasked: only a sign-in the user started says what went wrong.
+        if (!conditional && !cancelled(error)) show(form, error.message || 'The passkey could not be used.');
       });
   }
 
