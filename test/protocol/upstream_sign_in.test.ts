@@ -26,6 +26,7 @@ let otherKey: Awaited<ReturnType<typeof startMisbehavingOidc>>;
 let downIssuer: string;
 let rp: oidc.Configuration;
 let restrictedRp: oidc.Configuration;
+let mfaRp: oidc.Configuration;
 let config: GatehouseConfig;
 
 async function closedPort(): Promise<string> {
@@ -57,6 +58,14 @@ beforeAll(async () => {
         skip_consent: true,
         upstreams: ['github'],
       },
+      {
+        client_id: 'mfa-required',
+        client_secret: SECRETS.firstParty,
+        redirect_uris: [FP_CALLBACK],
+        scope: 'openid profile email',
+        skip_consent: true,
+        require_mfa: true,
+      },
     ],
     upstreams: [
       { id: 'corp', name: 'Corp SSO', issuer: corp.issuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET, end_session: true },
@@ -83,6 +92,7 @@ beforeAll(async () => {
   corp.serve(gh.issuer, 'corp', 'trusted', 'later');
   rp = await discover(gh.issuer, 'first-party', SECRETS.firstParty);
   restrictedRp = await discover(gh.issuer, 'github-only', SECRETS.firstParty);
+  mfaRp = await discover(gh.issuer, 'mfa-required', SECRETS.firstParty);
 });
 afterAll(async () => {
   await gh?.close();
@@ -286,6 +296,16 @@ describe('OpenID Connect upstream', () => {
     );
     expect(refused.status).toBe(403);
     expect((await gh.testDb.db.query(`SELECT 1 FROM upstream_identities WHERE upstream_sub = 'corp-0001'`)).rows).toHaveLength(1);
+  });
+});
+
+describe('second factors', () => {
+  it('a client that requires a second factor gets one after an upstream sign-in too: a user without one is asked to set it up', async () => {
+    corp.signInAs = { sub: 'corp-0042', email: 'walter@corp.test', email_verified: true, name: 'Walter Skinner', preferred_username: 'walter' };
+    const result = await viaUpstream('corp', mfaRp);
+    const page = expectPage(result.landing);
+    expect(page.$('h1').text()).toBe('Set up two-step verification');
+    expect(page.$('form[action$="/mfa/enrol"] input[name="code"]').length).toBe(1);
   });
 });
 
