@@ -158,7 +158,10 @@ describe('login_hint', () => {
     const { landing } = await startAuthorization(web, { params: { login_hint: hint } });
     const page = expectPage(landing);
     expect(page.$(`${LOGIN_FORM} input[name="login"]`).attr('value')).toBe(hint);
-    expect(page.$('script')).toHaveLength(0);
+    // The page's only scripts are its own files (the passkey button): none inline, none from the hint.
+    const scripts = page.$('script').toArray();
+    expect(scripts.map((el) => page.$(el).attr('src'))).toEqual(['/static/vendor/simplewebauthn-browser.js', '/static/passkeys.js']);
+    expect(scripts.every((el) => page.$(el).text() === '')).toBe(true);
   });
 });
 
