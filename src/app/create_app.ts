@@ -33,6 +33,9 @@ import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 import { vendorScripts } from '../http/vendor_scripts.js';
 import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
+import type { ThrottleKeys } from '../throttling/throttle_keys.js';
 
 export interface AppDeps {
   mfa: SecondFactors;
@@ -53,6 +56,11 @@ export interface AppDeps {
   identities: UpstreamIdentities;
   passkeys: PasskeyCeremonies;
   passkeysRepo: PasskeysRepo;
+  /** outgoing mail (mail/mailer.ts) */
+  mailer: Mailer;
+  /** per address and per IP limits of the forms that send mail */
+  mailThrottle: MailThrottle;
+  throttleKeys: ThrottleKeys;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →

@@ -94,6 +94,8 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
 
     // Every process retries due back-channel logouts: a notice is claimed by one sender at a time.
     timers.push(gatehouse.backchannel.startRetrying(Math.min(Math.max(env.backchannel.retryBaseMs, 1000), 5000)));
+    // Every process sends due mail too (mail_outbox rows are claimed with SKIP LOCKED).
+    timers.push(gatehouse.mailer.startRetrying(Math.min(Math.max(env.mail.retryBaseMs, 1000), 5000)));
     if (options.housekeeping) {
       timers.push(
         startSweeper(db, env.sweepIntervalMs, (deleted, error) => {
