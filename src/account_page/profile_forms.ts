@@ -39,7 +39,7 @@ export function createProfileForms(deps: ProfileFormsDeps) {
       for (const { field, max } of NAME_FIELDS) {
         const raw = body[field];
         const value = typeof raw === 'string' ? raw.trim() : '';
-        if (hasNul(value) || !value.isWellFormed()) errors[field] = 'Use ordinary characters only.';
+        if (hasNul(value)) errors[field] = 'Use ordinary characters only.';
         // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, as a person counts
         else if ([...value].length > max) errors[field] = `At most ${max} characters.`;
         values[field] = value === '' ? null : value;
@@ -54,7 +54,8 @@ export function createProfileForms(deps: ProfileFormsDeps) {
 
     async requestEmailChange(user: User, actor: Actor, raw: unknown): Promise<EmailChangeRequest> {
       const email = typeof raw === 'string' ? raw.trim().slice(0, 300) : '';
-      if (hasNul(email) || !emailSchema.safeParse(email).success) return { ok: false, status: 400, message: 'Enter an email address such as name@example.com.' };
+      if (hasNul(email) || !emailSchema.safeParse(email).success)
+        return { ok: false, status: 400, message: 'Enter an email address such as name@example.com.' };
       if (user.email && user.email.toLowerCase() === email.toLowerCase()) return { ok: false, status: 400, message: 'That is already your address.' };
       const wait = await deps.registrationLimit(actor.ip);
       if (wait !== undefined) return { ok: false, status: 429, message: 'Too many requests from your network. Try again later.', retryAfterSeconds: wait };

@@ -28,7 +28,8 @@ import { cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/passkey_ce
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import { hostedJson } from '../http/json_body.js';
 import { createProfileForms } from './profile_forms.js';
-import type { SelfServiceMail } from '../accounts/self_service_mail.js';
+import type { SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
+import type { Logger } from '../core/log.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -55,6 +56,7 @@ export interface AccountRouterDeps {
   passkeysRepo: PasskeysRepo;
   /** the e-mail change link and the security notices (app/self_service_mail.ts) */
   selfServiceMail: SelfServiceMail;
+  log: Logger;
   /** per-IP limit on the mail-sending account forms */
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }
@@ -86,7 +88,17 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
   const secondFactorForms = createSecondFactorForms(deps);
-  const passkeyActions = createPasskeyActions(deps);
+  // Security notices by mail (a password changed, a second factor added): a failure to queue one
+  // is logged, never the action's failure.
+  const notify = async (sub: string, notice: SecurityNotice) => {
+    try {
+      const user = await deps.users.findBySub(sub);
+      if (user) await deps.selfServiceMail.sendNotice(user, notice);
+    } catch (error) {
+      deps.log.warn({ event: 'mail.notice_failed', notice, err: error }, 'could not queue a security notice mail');
+    }
+  };
+  const passkeyActions = createPasskeyActions({ ...deps, notify });
   const profileForms = createProfileForms(deps);
   const provider = () => deps.runtime().provider;
 
@@ -242,6 +254,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         confirm: body.confirm_password,
       });
       if (result.ok) {
+        await notify(user.sub, 'password_changed');
         res.redirect(303, '/account?done=password-changed');
         return;
       }
@@ -316,8 +329,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const token = String((req.body as Record<string, unknown>).token);
       const outcome = await profileForms.confirmEmailChange(token, requestOrigin(req));
-      if (outcome === 'expired') return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
-      if (outcome === 'taken') return message(res, 409, 'Address not changed', 'That address now belongs to another account. Your address was not changed.', backToAccount);
+      if (outcome === 'expired')
+        return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
+      if (outcome === 'taken')
+        return message(res, 409, 'Address not changed', 'That address now belongs to another account. Your address was not changed.', backToAccount);
       await message(res, 200, 'Address changed', `Your account's email address is now ${outcome.email ?? ''}, and it is verified.`, backToAccount);
     }),
   );
@@ -349,6 +364,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       const code = (req.body as Record<string, unknown> | undefined)?.code;
       const result = await secondFactorForms.confirmTotp(user, actor(req, res), typeof code === 'string' ? code : '');
       if (result.ok) {
+        await notify(user.sub, 'totp_enrolled');
         res.redirect(303, '/account?done=totp-enrolled');
         return;
       }

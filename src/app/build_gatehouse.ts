@@ -33,6 +33,8 @@ import { createPasskeysRepo } from '../storage/passkeys_repo.js';
 import { createPasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import { createMailer, type Mailer } from '../mail/mailer.js';
 import { createMailThrottle } from '../throttling/mail_throttle.js';
+import { createSelfServiceMail } from './self_service_mail.js';
+import { createRegistrationLimit } from '../throttling/registration_limit.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -149,6 +151,9 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     mailer,
     mailThrottle,
     throttleKeys,
+    selfService: () => served.self_service,
+    selfServiceMail: createSelfServiceMail({ db, mailer, issuer: env.issuer }),
+    registrationLimit: createRegistrationLimit(db),
   });
   return { app, host, metrics, audit, backchannel, mailer, applyConfig };
 }

@@ -36,6 +36,8 @@ import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { ThrottleKeys } from '../throttling/throttle_keys.js';
+import type { SelfServiceConfig } from '../config/gatehouse_config.js';
+import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 
 export interface AppDeps {
   mfa: SecondFactors;
@@ -61,6 +63,12 @@ export interface AppDeps {
   /** per address and per IP limits of the forms that send mail */
   mailThrottle: MailThrottle;
   throttleKeys: ThrottleKeys;
+  /** the serving config's self_service section */
+  selfService: () => SelfServiceConfig;
+  /** registration, verification and e-mail change mail and links (app/self_service_mail.ts) */
+  selfServiceMail: SelfServiceMail;
+  /** per-IP limit of registrations and of the other self-service forms */
+  registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →

@@ -81,6 +81,24 @@ const AUDIT_EVENTS = {
   'mfa.enrolment_required': 'info',
   /** `gatehouse users mfa reset`: every second factor removed, sessions ended; details.removed */
   'mfa.reset': 'warn',
+  /** self-service registration (src/interactions/registration.ts): an account made; details.verification */
+  'registration.completed': 'info',
+  /** the form refused (details.fields, reason username_taken): nothing made */
+  'registration.refused': 'info',
+  /** the address already had an account: its owner was mailed, the registrant told nothing */
+  'registration.email_taken': 'warn',
+  /** over the per-IP registration limit; details.retry_after */
+  'registration.throttled': 'warn',
+  /** a verification link was mailed (details.resend when asked again) */
+  'email.verification_sent': 'info',
+  /** the verification link was followed: email_verified is true */
+  'email.verified': 'info',
+  /** the user edited their name claims on /account; details.fields */
+  'profile.updated': 'info',
+  /** the user asked for a new address (details.domain; refused address_taken when another account has it) */
+  'email.change_requested': 'info',
+  /** the new address's link was followed: the account's address changed (verified) */
+  'email.changed': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -32,7 +32,6 @@ export interface SelfServiceSettings {
   allowed_email_domains: readonly string[];
 }
 
-
 /** Per-IP limit on registration posts: undefined when admitted, else seconds to wait. */
 export type RegistrationLimit = (ip: string | undefined) => Promise<number | undefined>;
 
@@ -113,8 +112,7 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       if (!emailSchema.safeParse(values.email).success) errs.email = 'Enter an email address such as name@example.com.';
       else {
         const domains = deps.selfService().allowed_email_domains;
-        if (domains.length > 0 && !domains.includes(domainOf(values.email)))
-          errs.email = `Registration is open to addresses at ${domains.join(', ')} only.`;
+        if (domains.length > 0 && !domains.includes(domainOf(values.email))) errs.email = `Registration is open to addresses at ${domains.join(', ')} only.`;
       }
     }
     if (!errs.name && (values.name.length < 1 || values.name.length > 200)) errs.name = 'Enter your name (at most 200 characters).';
@@ -148,7 +146,14 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
         setRetryAfter(res, wait);
         await deps.audit.record({ event: 'registration.throttled', ...origin, details: { retry_after: wait } });
         const minutes = Math.ceil(wait / 60);
-        await form(res, 429, details.uid, { username: text(body.username, 200), email: text(body.email, 300), name: text(body.name, 300) }, {}, `Too many registrations from your network. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`);
+        await form(
+          res,
+          429,
+          details.uid,
+          { username: text(body.username, 200), email: text(body.email, 300), name: text(body.name, 300) },
+          {},
+          `Too many registrations from your network. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`,
+        );
         return;
       }
       const { values, errors: fieldErrors } = await validate(body);

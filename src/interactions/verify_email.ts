@@ -66,13 +66,22 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
       if (!link) return expired(res);
       const user: User | undefined = await deps.users.markEmailVerified(link.sub, link.email);
       if (!user) return expired(res); // the address changed since the link was sent
-      await deps.audit.record({ event: 'email.verified', ...requestOrigin(req), accountId: user.sub, username: user.username, details: { purpose: 'registration' } });
+      await deps.audit.record({
+        event: 'email.verified',
+        ...requestOrigin(req),
+        accountId: user.sub,
+        username: user.username,
+        details: { purpose: 'registration' },
+      });
       const details = await liveInteraction(req, res, link.uid);
       if (details && !user.disabled) {
         await secondFactor.afterPassword(req, res, details, user, false);
         return;
       }
-      await message(res, 200, 'Address verified', `Your email address ${user.email ?? ''} is verified. You can now sign in.`, { href: '/account', text: 'Sign in' });
+      await message(res, 200, 'Address verified', `Your email address ${user.email ?? ''} is verified. You can now sign in.`, {
+        href: '/account',
+        text: 'Sign in',
+      });
     },
 
     async resend(req: Request, res: Response): Promise<void> {
@@ -84,7 +93,13 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
         const { user } = await deps.users.resolveLogin(login);
         if (user?.verification_pending && user.email && !user.disabled) {
           await deps.selfServiceMail.sendVerification(user, uid);
-          await deps.audit.record({ event: 'email.verification_sent', ...requestOrigin(req), accountId: user.sub, username: user.username, details: { resend: true } });
+          await deps.audit.record({
+            event: 'email.verification_sent',
+            ...requestOrigin(req),
+            accountId: user.sub,
+            username: user.username,
+            details: { resend: true },
+          });
         }
       }
       res
