@@ -94,6 +94,7 @@ export function createInteractionRouter(deps: Deps): express.Router {
   // The mailed verification link: GET shows a button (link scanners change nothing), POST uses it.
   router.get('/verify-email', noStore, wrap(verifyEmail.show));
   router.post('/verify-email', noStore, hostedForm, verifyCsrf, wrap(verifyEmail.confirm));
+  router.post('/interaction/:uid/verify-email', noStore, hostedForm, verifyCsrf, wrap(verifyEmail.confirm));
   // Passkeys (login page and second step): the script fetches options as JSON (the page's CSRF
   // token in the body), then posts the authenticator's response in a form.
   router.post('/interaction/:uid/passkey/options', noStore, hostedJson, csrf, wrap(passkey.options));

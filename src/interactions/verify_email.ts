@@ -40,7 +40,7 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
 
   /** The interaction this browser is in, when it is the token's and still at the login step. */
   async function liveInteraction(req: Request, res: Response, uid: string | undefined) {
-    if (!uid) return undefined;
+    if (!uid || req.params.uid !== uid) return undefined;
     try {
       const details = await deps.runtime().provider.interactionDetails(req, res);
       return details.uid === uid && details.prompt.name === 'login' ? details : undefined;
@@ -57,7 +57,16 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
       res
         .status(200)
         .type('html')
-        .send(await deps.render('verify_email', { token, csrfToken: deps.csrf.issue(VERIFY_EMAIL_PURPOSE, token), email: link.email }));
+        .send(
+          await deps.render('verify_email', {
+            token,
+            csrfToken: deps.csrf.issue(VERIFY_EMAIL_PURPOSE, token),
+            email: link.email,
+            // Posted under the sign-in's path, so this browser's interaction cookie (scoped to
+            // it) comes along when it is the browser that registered.
+            action: link.uid ? `/interaction/${encodeURIComponent(link.uid)}/verify-email` : '/verify-email',
+          }),
+        );
     },
 
     async confirm(req: Request, res: Response): Promise<void> {

@@ -45,8 +45,10 @@ export async function createLinkToken(
 ): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   await db.transaction(async (tx) => {
-    await tx.query({ name: 'link_token_supersede', text: SQL.supersede, values: [sub, purpose] });
-    await tx.query({ name: 'link_token_insert', text: SQL.insert, values: [hashToken(token), purpose, sub, JSON.stringify(data), ttlSeconds] });
+    // Unnamed: a transaction's client is a raw connection, and embedded PGlite multiplexes every
+    // connection onto one backend where statement names collide (db.ts strips names only in query()).
+    await tx.query({ text: SQL.supersede, values: [sub, purpose] });
+    await tx.query({ text: SQL.insert, values: [hashToken(token), purpose, sub, JSON.stringify(data), ttlSeconds] });
   });
   return token;
 }

@@ -17,7 +17,7 @@ export interface RequestRateLimitSettings {
   windowSeconds: number;
 }
 
-const INTERACTION_POST = /^\/interaction\/[^/]+\/(login|confirm|abort|register|resend-verification)$/;
+const INTERACTION_POST = /^\/interaction\/[^/]+\/(login|confirm|abort|register|resend-verification|verify-email)$/;
 
 function isLimited(method: string, path: string): boolean {
   if (path === '/auth') return method === 'GET' || method === 'POST';
