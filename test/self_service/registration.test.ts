@@ -159,7 +159,7 @@ describe('registration (open, verification on)', () => {
     const takenPage = expectPage(
       await taken.ua.submit(taken.form, REGISTER_FORM, {
         username: 'mallory',
-        email: ALICE.email!,
+        email: ALICE.email,
         name: 'Mallory',
         password: 'mallory hikes up the green hill',
       }),
@@ -167,7 +167,7 @@ describe('registration (open, verification on)', () => {
     expect(freshPage.status).toBe(200);
     expect(takenPage.status).toBe(freshPage.status);
     expect(visibleText(takenPage).replace(/interaction\/\S+/g, '')).toBe(visibleText(freshPage).replace(/interaction\/\S+/g, ''));
-    const notice = await sink.waitFor(ALICE.email!);
+    const notice = await sink.waitFor(ALICE.email);
     expect(notice.subject).toMatch(/tried to register/);
     expect(notice.text).not.toMatch(/https?:\/\//);
     const { rows } = await gh.testDb.db.query(`SELECT 1 FROM users WHERE username = 'mallory'`);
