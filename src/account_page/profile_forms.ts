@@ -5,6 +5,7 @@ import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import { hasNul } from '../core/nul_characters.js';
 import type { AuditEvent, AuditLog } from '../audit/audit_log.js';
 import type { Actor } from './account_actions.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
 
 // The profile section of /account: the user edits their own name claims (name, given_name,
 // family_name: the standard profile claims the users table has), and asks for a new e-mail
@@ -18,6 +19,7 @@ export interface ProfileFormsDeps {
   audit: Pick<AuditLog, 'record'>;
   selfServiceMail: Pick<SelfServiceMail, 'sendEmailChange' | 'consumeLink'>;
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
+  mailThrottle: Pick<MailThrottle, 'consume'>;
 }
 
 const NAME_FIELDS = [
@@ -59,6 +61,15 @@ export function createProfileForms(deps: ProfileFormsDeps) {
       if (user.email && user.email.toLowerCase() === email.toLowerCase()) return { ok: false, status: 400, message: 'That is already your address.' };
       const wait = await deps.registrationLimit(actor.ip);
       if (wait !== undefined) return { ok: false, status: 429, message: 'Too many requests from your network. Try again later.', retryAfterSeconds: wait };
+      // Per new address too: one account cannot flood an address with links.
+      const perAddress = await deps.mailThrottle.consume('change_email', { login: email.toLowerCase() }, undefined);
+      if (!perAddress.allowed)
+        return {
+          ok: false,
+          status: 429,
+          message: 'Too many links were sent to that address. Try again later.',
+          retryAfterSeconds: perAddress.retryAfterSeconds,
+        };
       const other = await deps.users.findByEmail(email);
       // Another account's address: the same answer, nothing sent (audited for the operator).
       if (!other) await deps.selfServiceMail.sendEmailChange(user, email);

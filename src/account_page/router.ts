@@ -30,6 +30,7 @@ import { hostedJson } from '../http/json_body.js';
 import { createProfileForms } from './profile_forms.js';
 import type { SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { Logger } from '../core/log.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -57,6 +58,7 @@ export interface AccountRouterDeps {
   /** the e-mail change link and the security notices (app/self_service_mail.ts) */
   selfServiceMail: SelfServiceMail;
   log: Logger;
+  mailThrottle: MailThrottle;
   /** per-IP limit on the mail-sending account forms */
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }

@@ -14,6 +14,7 @@ import { setRetryAfter } from '../http/retry_after.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import type { SecondFactorStep } from './second_factor.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
 
 // Self-service registration (config `self_service.registration: "open"`): the login page's
 // "Create account" link leads to /interaction/:uid/register, a form with username, email, name
@@ -44,6 +45,8 @@ export interface RegistrationDeps {
   selfService: () => SelfServiceSettings;
   selfServiceMail: Pick<SelfServiceMail, 'sendVerification' | 'sendAlreadyRegistered' | 'peekLink' | 'consumeLink'>;
   registrationLimit: RegistrationLimit;
+  /** per-address limit of the mails these forms send (the IP is counted by registrationLimit) */
+  mailThrottle: Pick<MailThrottle, 'consume'>;
 }
 
 /** Registration is off (or by invitation only): the page does not exist. */
@@ -186,7 +189,8 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
         // The address has an account: its owner is told, the registrant sees what a new account shows.
         const owner = taken ?? (await deps.users.findByEmail(values.email));
         await hashPassword(values.password); // the argon2 work a new account costs
-        if (owner) {
+        // Over the address's mail budget: nothing sent, the same page.
+        if (owner && (await deps.mailThrottle.consume('registration', { sub: owner.sub }, undefined)).allowed) {
           await deps.selfServiceMail.sendAlreadyRegistered(owner);
           await deps.audit.record({ event: 'registration.email_taken', ...origin, accountId: owner.sub, username: owner.username });
         }

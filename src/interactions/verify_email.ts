@@ -5,6 +5,7 @@ import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { SecondFactorStep } from './second_factor.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 
 // The mailed verification link of a self-registered account (registration.ts). Opening it
@@ -23,6 +24,7 @@ export interface VerifyEmailDeps {
   audit: Pick<AuditLog, 'record'>;
   selfServiceMail: Pick<SelfServiceMail, 'sendVerification' | 'peekLink' | 'consumeLink'>;
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
+  mailThrottle: Pick<MailThrottle, 'consume'>;
 }
 
 export const VERIFY_EMAIL_PURPOSE = 'verify-email';
@@ -100,13 +102,14 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
       const wait = await deps.registrationLimit(req.ip);
       if (wait === undefined && login) {
         const { user } = await deps.users.resolveLogin(login);
-        if (user?.verification_pending && user.email && !user.disabled) {
-          await deps.selfServiceMail.sendVerification(user, uid);
+        const pending = user?.verification_pending && user.email && !user.disabled ? user : undefined;
+        if (pending && (await deps.mailThrottle.consume('verify_email', { sub: pending.sub }, undefined)).allowed) {
+          await deps.selfServiceMail.sendVerification(pending, uid);
           await deps.audit.record({
             event: 'email.verification_sent',
             ...requestOrigin(req),
-            accountId: user.sub,
-            username: user.username,
+            accountId: pending.sub,
+            username: pending.username,
             details: { resend: true },
           });
         }
