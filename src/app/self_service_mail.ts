@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.js';
-import type { Mailer } from '../mail/mailer.js';
+import { renderMail, type Mailer } from '../mail/mailer.js';
+import { storeMail } from '../storage/mail_outbox.js';
 import type { User } from '../accounts/users_repo.js';
 import type { LinkData, LinkPurpose, SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
 import { consumeLinkToken, createLinkToken, peekLinkToken, type LinkToken } from '../storage/link_tokens.js';
@@ -58,4 +59,15 @@ export function createSelfServiceMail({ db, mailer, issuer }: { db: Db; mailer: 
       return linkData(await consumeLinkToken(db, purpose, token));
     },
   };
+}
+
+/**
+ * For a process that does not send mail itself (the CLI): the notice is stored in the outbox,
+ * and the running server's retry loop sends it (or logs it without SMTP_URL).
+ */
+export async function queueSecurityNotice(db: Db, user: User, notice: SecurityNotice): Promise<boolean> {
+  if (!user.email) return false;
+  const rendered = await renderMail('security_notice', { brand: 'Gatehouse', name: user.name ?? '', username: user.username, ...NOTICES[notice] });
+  await storeMail(db, { template: 'security_notice', to: user.email, sub: user.sub, ...rendered });
+  return true;
 }

@@ -1,3 +1,4 @@
+import { queueSecurityNotice } from '../app/self_service_mail.js';
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
@@ -147,6 +148,8 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
           username: found.username,
           details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked, logouts: replaced.logoutNotices },
         });
+        // The user is told by mail (sent by the running server from the outbox).
+        await queueSecurityNotice(db, found, 'password_changed');
         return { user: found, replaced };
       });
       const ended = { sessions: replaced.sessionsEnded, grants: replaced.grantsRevoked, notices: replaced.logoutNotices };
