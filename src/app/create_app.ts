@@ -36,6 +36,7 @@ import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { ThrottleKeys } from '../throttling/throttle_keys.js';
+import { createPasswordResetRouter } from '../self_service/password_reset.js';
 
 export interface AppDeps {
   mfa: SecondFactors;
@@ -121,6 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createFederationRouter(deps));
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
+  app.use(createPasswordResetRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(bodyLimit);
   app.use(toProvider);
   app.use(errorPage(deps.render, deps.log));
