@@ -11,7 +11,7 @@ const LAYERS = [
   ['mfa'], // second factors: TOTP, recovery codes, passkeys' count and removal, the factor list
   ['provider'], // oidc-provider assembly and its extensions
   ['federation'], // sign-in through upstream identity providers
-  ['interactions', 'account_page'], // login and consent, the /account page
+  ['interactions', 'account_page', 'self_service'], // login and consent, the /account page, pages reached from mailed links
   ['app'], // Express composition
   ['process', 'cli'], // serving, the cluster, the gatehouse command
 ];

@@ -172,7 +172,7 @@ export function createUsersRepo(db: Db) {
     },
 
     /** The address `email` is confirmed (a followed link): verified, and no longer pending. Undefined when it changed meanwhile. */
-    async markEmailVerified(sub: string, email: string): Promise<User | undefined> {
+    async confirmEmail(sub: string, email: string): Promise<User | undefined> {
       const { rows } = await db.query<User>(
         `UPDATE users SET email_verified = true, verification_pending = false, updated_at = now()
           WHERE sub = $1 AND lower(email) = lower($2) RETURNING ${COLUMNS}`,
@@ -242,11 +242,41 @@ export function createUsersRepo(db: Db) {
       return rows[0];
     },
 
-    async setPasswordHash(sub: string, hash: string): Promise<void> {
-      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [
+    /**
+     * `gatehouse users invite`: a user without a password (password sign-in refuses them like a
+     * wrong password) until they follow the mailed invitation link.
+     */
+    async createInvited(input: { username: string; email: string; name?: string | undefined }): Promise<User> {
+      const user = newUserSchema.omit({ password: true }).parse(input);
+      try {
+        const { rows } = await db.query<User>(
+          `INSERT INTO users (username, email, email_verified, name, password_hash) VALUES ($1, $2, false, $3, NULL) RETURNING ${COLUMNS}`,
+          [user.username, user.email ?? null, user.name ?? null],
+        );
+        return expectRow(rows, 'INSERT INTO users');
+      } catch (error) {
+        const field = uniqueViolation(error);
+        if (field) throw new UserError(`a user with that ${field} already exists`);
+        throw error;
+      }
+    },
+
+    /** The user proved they read `email` (a link mailed there): verified, if it is still their address. */
+    async markEmailVerified(sub: string, email: string): Promise<boolean> {
+      const { rowCount } = await db.query(`UPDATE users SET email_verified = true, updated_at = now() WHERE sub = $1 AND email = $2 AND NOT email_verified`, [
         sub,
-        hash,
+        email,
       ]);
+      return rowCount > 0;
+    },
+
+    async setPasswordHash(sub: string, hash: string): Promise<void> {
+      // A new password kills the links that would set one (migrations/0014, storage/link_tokens.ts).
+      await db.query(
+        `WITH dead_links AS (DELETE FROM link_tokens WHERE sub = $1 AND purpose IN ('password_reset', 'invitation'))
+         UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`,
+        [sub, hash],
+      );
     },
 
     /**

@@ -38,6 +38,7 @@ import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { ThrottleKeys } from '../throttling/throttle_keys.js';
 import type { SelfServiceConfig } from '../config/gatehouse_config.js';
 import type { SelfServiceMail } from '../accounts/self_service_mail.js';
+import { createPasswordResetRouter } from '../self_service/password_reset.js';
 
 export interface AppDeps {
   mfa: SecondFactors;
@@ -129,6 +130,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createFederationRouter(deps));
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
+  app.use(createPasswordResetRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(bodyLimit);
   app.use(toProvider);
   app.use(errorPage(deps.render, deps.log));

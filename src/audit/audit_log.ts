@@ -99,6 +99,20 @@ const AUDIT_EVENTS = {
   'email.change_requested': 'info',
   /** the new address's link was followed: the account's address changed (verified) */
   'email.changed': 'warn',
+  /** the forgot-password form was sent for an existing account (a link was mailed); unknown addresses leave no row */
+  'password_reset.requested': 'info',
+  /** the forgot-password form was refused by the per-address or per-IP limit; details.scope: address | ip */
+  'password_reset.throttled': 'warn',
+  /** a new password was set through a reset link; every session ended */
+  'password_reset.completed': 'info',
+  /** a reset link was refused or its new password was; details.reason: invalid_link | weak_password | disabled */
+  'password_reset.failed': 'info',
+  /** `gatehouse users invite` (actor cli): the user was created without a password, or re-invited; details.reinvited */
+  'user.invited': 'info',
+  /** the invited user set a password through the invitation link (email_verified becomes true) */
+  'invitation.accepted': 'info',
+  /** an invitation link was refused or its password was; details.reason: invalid_link | weak_password */
+  'invitation.failed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -19,7 +19,7 @@ import type { SecondFactorStep } from './second_factor.js';
 // (login.success, login.failure with its reason, login.locked).
 
 export interface LoginDeps {
-  runtime: () => Pick<Runtime, 'provider'>;
+  runtime: () => Pick<Runtime, 'provider' | 'selfService'>;
   metrics: Pick<Metrics, 'signIn' | 'lockout'>;
   users: UsersRepo;
   throttle: LoginThrottle;
@@ -45,7 +45,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
     res
       .status(status)
       .type('html')
-      .send(await render('login', { error: undefined, remember: false, ...locals, csrfToken }));
+      .send(await render('login', { error: undefined, remember: false, ...locals, csrfToken, selfService: runtime().selfService }));
   }
 
   async function lockedPage(res: Response, locals: PageLocals, retryAfterSeconds: number) {

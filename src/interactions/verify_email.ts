@@ -18,7 +18,7 @@ import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 
 export interface VerifyEmailDeps {
   runtime: () => Pick<Runtime, 'provider'>;
-  users: Pick<UsersRepo, 'markEmailVerified' | 'resolveLogin'>;
+  users: Pick<UsersRepo, 'confirmEmail' | 'resolveLogin'>;
   render: RenderPage;
   csrf: Pick<Csrf, 'issue'>;
   audit: Pick<AuditLog, 'record'>;
@@ -75,7 +75,7 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
       const token = tokenOf((req.body as Record<string, unknown> | undefined)?.token);
       const link = token ? await deps.selfServiceMail.consumeLink('verify_email', token) : undefined;
       if (!link) return expired(res);
-      const user: User | undefined = await deps.users.markEmailVerified(link.sub, link.email);
+      const user: User | undefined = await deps.users.confirmEmail(link.sub, link.email);
       if (!user) return expired(res); // the address changed since the link was sent
       await deps.audit.record({
         event: 'email.verified',

@@ -19,8 +19,9 @@ const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').
 const wellFormed = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 const SQL = {
-  supersede: `DELETE FROM link_tokens WHERE sub = $1 AND purpose = $2`,
-  insert: `INSERT INTO link_tokens (token_hash, purpose, sub, data, expires_at)
+  // One statement: the older tokens go as the new one is stored (no transaction to hold open).
+  create: `WITH superseded AS (DELETE FROM link_tokens WHERE sub = $3 AND purpose = $2)
+           INSERT INTO link_tokens (token_hash, purpose, sub, data, expires_at)
            VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
   peek: `SELECT purpose, sub::text, data, expires_at FROM link_tokens
           WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()`,
@@ -44,12 +45,7 @@ export async function createLinkToken(
   { purpose, sub, ttlSeconds, data = {} }: { purpose: LinkPurpose; sub: string; ttlSeconds: number; data?: Record<string, unknown> },
 ): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  await db.transaction(async (tx) => {
-    // Unnamed: a transaction's client is a raw connection, and embedded PGlite multiplexes every
-    // connection onto one backend where statement names collide (db.ts strips names only in query()).
-    await tx.query({ text: SQL.supersede, values: [sub, purpose] });
-    await tx.query({ text: SQL.insert, values: [hashToken(token), purpose, sub, JSON.stringify(data), ttlSeconds] });
-  });
+  await db.query({ name: 'link_token_create', text: SQL.create, values: [hashToken(token), purpose, sub, JSON.stringify(data), ttlSeconds] });
   return token;
 }
 

@@ -41,7 +41,7 @@ describe.each(availableBackends())('migration 0015 on %s', (backend) => {
 
     const registered = await users.register({ username: 'newbie', email: 'new@example.com', name: 'New', password: 'newbie walks the dog at noon' }, true);
     expect(registered).toMatchObject({ verification_pending: true, email_verified: false });
-    expect(await users.markEmailVerified(registered.sub, 'other@example.com')).toBeUndefined();
-    expect(await users.markEmailVerified(registered.sub, 'NEW@example.com')).toMatchObject({ verification_pending: false, email_verified: true });
+    expect(await users.confirmEmail(registered.sub, 'other@example.com')).toBeUndefined();
+    expect(await users.confirmEmail(registered.sub, 'NEW@example.com')).toMatchObject({ verification_pending: false, email_verified: true });
   });
 });
