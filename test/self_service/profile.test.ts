@@ -4,6 +4,7 @@ import { RP, testConfig } from '../support/fixtures.js';
 import type { oidc } from '../support/relying_party.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
+import { totpCode } from '../support/mfa.js';
 import { startSmtpSink, type SinkMessage, type SmtpSink } from '../support/smtp_sink.js';
 import type { RunningGatehouse } from '../support/start_gatehouse.js';
 
@@ -118,5 +119,19 @@ describe('/account profile', () => {
     expect(changed.status).toBe(200);
     await expect.poll(() => mailsTo('petra.new@example.test').length).toBe(before + 1);
     expect(mailsTo('petra.new@example.test').at(-1)!.subject).toMatch(/Password changed/);
+  });
+
+  it('mails a notice when an authenticator app is set up', async () => {
+    const ua = new UserAgent();
+    const page = await openAccount(ua, 'petra.new@example.test', 'petra climbs the old stone tower');
+    const before = mailsTo('petra.new@example.test').length;
+    const setup = expectPage(await ua.submit(page, '#totp-start'));
+    const secret = setup.$('#totp-secret').text().replace(/\s/g, '');
+    const enrolled = expectPage(await ua.submit(setup, '#totp-confirm', { code: totpCode(secret, -1) }));
+    expect(enrolled.$('[role="status"]').text()).toMatch(/authenticator app is set up/);
+    await expect.poll(() => mailsTo('petra.new@example.test').length).toBe(before + 1);
+    const notice = mailsTo('petra.new@example.test').at(-1)!;
+    expect(notice.subject).toMatch(/Authenticator app added/);
+    expect(notice.text).not.toMatch(/https?:\/\//);
   });
 });
