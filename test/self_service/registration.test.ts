@@ -175,6 +175,21 @@ describe('registration (open, verification on)', () => {
   });
 });
 
+describe('registration limit', () => {
+  it('refuses registrations from one address beyond the hourly budget with 429 and Retry-After', async () => {
+    const { ua, form } = await registrationForm();
+    let last: Page = form;
+    for (let i = 0; i < 12 && last.status !== 429; i++) {
+      last = expectPage(await ua.submit(form, REGISTER_FORM, { username: `flood${i}`, email: 'not-an-address', name: 'Flood', password: 'x' }));
+    }
+    expect(last.status).toBe(429);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(last.$('[role="alert"]').text()).toMatch(/Too many registrations/);
+    const { rows } = await gh.testDb.db.query(`SELECT 1 FROM audit_events WHERE event = 'registration.throttled'`);
+    expect(rows.length).toBeGreaterThan(0);
+  });
+});
+
 describe('registration off (the default)', () => {
   let off: RunningGatehouse;
   beforeAll(async () => {
