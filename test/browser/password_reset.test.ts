@@ -43,6 +43,7 @@ describe('forgot password in Chromium', () => {
       code_challenge_method: 'S256',
     });
     await page.goto(url.href);
+    await shots('login-forgot-link');
     await page.getByRole('link', { name: 'Forgot password?' }).click();
     await page.waitForURL(/\/forgot-password/);
     await shots('forgot-password');
