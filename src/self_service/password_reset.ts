@@ -78,7 +78,7 @@ const PAGES: Record<'reset' | 'invitation', LinkPage> = {
     purpose: 'password_reset',
     path: '/reset-password',
     title: 'Choose a new password',
-    lead: 'Signing in with the new password ends every other session of your account.',
+    lead: 'Setting it signs your account out everywhere it is signed in.',
     button: 'Set password',
     failedEvent: 'password_reset.failed',
     doneEvent: 'password_reset.completed',
