@@ -7,11 +7,11 @@ const LAYERS = [
   ['db'], // the Db interface, migrations, the embedded database
   ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics
   ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
-  ['throttling', 'logout', 'passkeys'], // login and client throttles, sign-out delivery, WebAuthn ceremonies
+  ['throttling', 'logout', 'passkeys', 'mail'], // login and client throttles, sign-out delivery, WebAuthn ceremonies, the mail queue
   ['mfa'], // second factors: TOTP, recovery codes, passkeys' count and removal, the factor list
   ['provider'], // oidc-provider assembly and its extensions
   ['federation'], // sign-in through upstream identity providers
-  ['interactions', 'account_page'], // login and consent, the /account page
+  ['interactions', 'account_page', 'self_service'], // login and consent, the /account page, pages reached from mailed links
   ['app'], // Express composition
   ['process', 'cli'], // serving, the cluster, the gatehouse command
 ];

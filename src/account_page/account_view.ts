@@ -36,6 +36,8 @@ export const ACCOUNT_FORMS = {
   addPasskey: 'account/add-passkey',
   renamePasskey: 'account/rename-passkey',
   removePasskey: 'account/remove-passkey',
+  editProfile: 'account/edit-profile',
+  changeEmail: 'account/change-email',
 } as const;
 
 /** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
@@ -48,6 +50,8 @@ export const NOTICES = {
   'totp-removed': 'Your authenticator app was removed.',
   'passkey-added': 'The passkey was added. You can sign in with it.',
   'passkey-renamed': 'The passkey was renamed.',
+  'profile-updated': 'Your profile was saved. Applications see the new values the next time you sign in to them.',
+  'email-change-sent': 'We sent a confirmation link to the new address. Your account keeps its current address until you follow it.',
   'passkey-removed': 'The passkey was removed. It no longer signs you in here; you can also delete it from your device.',
 } as const;
 
@@ -70,6 +74,8 @@ export interface AccountViewDeps {
 
 export interface AccountPageState {
   notice?: string | undefined;
+  /** the profile form's problems, per field (name, given_name, family_name, email) */
+  profileErrors?: Record<string, string> | undefined;
   /** the change-password form's problem, shown beside it */
   passwordError?: string | undefined;
   /** the authenticator-app set-up form's problem */
@@ -146,7 +152,15 @@ export function createAccountView(deps: AccountViewDeps) {
         notice: state.notice,
         passwordError: state.passwordError,
         mfa: { ...factors, pendingTotp, totpError: state.totpError, recoveryCodes: state.recoveryCodes },
-        profile: { username: user.username, name: user.name, email: user.email, emailVerified: user.email_verified },
+        profile: {
+          username: user.username,
+          name: user.name,
+          given_name: user.given_name,
+          family_name: user.family_name,
+          email: user.email,
+          emailVerified: user.email_verified,
+        },
+        profileErrors: state.profileErrors ?? {},
         sessions: sessions.map((s) => ({
           id: s.id,
           current: s.id === session.key,
@@ -183,6 +197,8 @@ export function createAccountView(deps: AccountViewDeps) {
           endSession: issue(ACCOUNT_FORMS.endSession),
           revokeApp: issue(ACCOUNT_FORMS.revokeApp),
           changePassword: issue(ACCOUNT_FORMS.changePassword),
+          editProfile: issue(ACCOUNT_FORMS.editProfile),
+          changeEmail: issue(ACCOUNT_FORMS.changeEmail),
           signOutEverywhere: issue(ACCOUNT_FORMS.signOutEverywhere),
           unlinkIdentity: issue(ACCOUNT_FORMS.unlinkIdentity),
           totpStart: issue(ACCOUNT_FORMS.totpStart),

@@ -9,6 +9,7 @@ import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import { amrOf, cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import { passkeyRefusalMessage } from '../passkeys/passkey_refusals.js';
 import type { Actor } from './account_actions.js';
+import type { SecurityNotice } from '../accounts/self_service_mail.js';
 
 // Passkeys on /account: adding one (two script requests: options, then the authenticator's
 // response with the name typed for it), renaming and removing (plain forms). All of it scoped to
@@ -23,6 +24,8 @@ export interface PasskeyActionsDeps {
   audit: Pick<AuditLog, 'record' | 'recordRepeated'>;
   throttle: LoginThrottle;
   metrics: Pick<Metrics, 'lockout'>;
+  /** mails the user a security notice (a passkey added); never fails the action */
+  notify: (sub: string, notice: SecurityNotice) => Promise<void>;
 }
 
 const jsonRefusal = (res: Response, status: number, reason: string, message: string) => res.status(status).json({ error: 'passkey_refused', reason, message });
@@ -32,7 +35,7 @@ const lockedMessage = (seconds: number) => {
   return `Too many wrong passwords. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
 };
 
-export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, throttle, metrics }: PasskeyActionsDeps) {
+export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, throttle, metrics, notify }: PasskeyActionsDeps) {
   return {
     /** The registration options, once the current password (`body.current_password`) is right. */
     async options(res: Response, actor: Actor, sessionUid: string, body: Record<string, unknown>): Promise<void> {
@@ -79,6 +82,7 @@ export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, thr
         return void jsonRefusal(res, 400, result.reason, passkeyRefusalMessage(result.reason));
       }
       await audit.record({ event: 'passkey.enrolled', ...actor, details: { passkey: result.passkey.id, name, amr: amrOf(result.passkey) } });
+      await notify(actor.accountId, 'passkey_added');
       res.json({ redirect: '/account?done=passkey-added' });
     },
 

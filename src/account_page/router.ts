@@ -27,6 +27,10 @@ import { createPasskeyActions } from './passkey_actions.js';
 import { cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import { hostedJson } from '../http/json_body.js';
+import { createProfileForms } from './profile_forms.js';
+import type { SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
+import type { Logger } from '../core/log.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -51,6 +55,12 @@ export interface AccountRouterDeps {
   mfa: SecondFactors;
   passkeys: PasskeyCeremonies;
   passkeysRepo: PasskeysRepo;
+  /** the e-mail change link and the security notices (app/self_service_mail.ts) */
+  selfServiceMail: SelfServiceMail;
+  log: Logger;
+  mailThrottle: MailThrottle;
+  /** per-IP limit on the mail-sending account forms */
+  registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }
 
 /** A form posted by a browser that is no longer signed in: shown as "Sign-in required". */
@@ -80,7 +90,18 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const actions = createAccountActions({ ...deps, sessions });
   const changePassword = createPasswordChanger({ ...deps, sessions });
   const secondFactorForms = createSecondFactorForms(deps);
-  const passkeyActions = createPasskeyActions(deps);
+  // Security notices by mail (a password changed, a second factor added): a failure to queue one
+  // is logged, never the action's failure.
+  const notify = async (sub: string, notice: SecurityNotice) => {
+    try {
+      const user = await deps.users.findBySub(sub);
+      if (user) await deps.selfServiceMail.sendNotice(user, notice);
+    } catch (error) {
+      deps.log.warn({ event: 'mail.notice_failed', notice, err: error }, 'could not queue a security notice mail');
+    }
+  };
+  const passkeyActions = createPasskeyActions({ ...deps, notify });
+  const profileForms = createProfileForms(deps);
   const provider = () => deps.runtime().provider;
 
   async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
@@ -235,11 +256,86 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         confirm: body.confirm_password,
       });
       if (result.ok) {
+        await notify(user.sub, 'password_changed');
         res.redirect(303, '/account?done=password-changed');
         return;
       }
       if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
       if (!(await view.render(res, session, result.status, { passwordError: result.message }))) await unavailable(res);
+    }),
+  );
+
+  // Profile: the name claims; a new e-mail address (a link to it, a notice to the old one).
+  router.post(
+    '/account/profile',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.editProfile),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const result = await profileForms.update(user, actor(req, res), (req.body ?? {}) as Record<string, unknown>);
+      if (result.ok) {
+        res.redirect(303, '/account?done=profile-updated');
+        return;
+      }
+      if (!(await view.render(res, session, 400, { profileErrors: result.errors }))) await unavailable(res);
+    }),
+  );
+
+  router.post(
+    '/account/email',
+    noStore,
+    hostedForm,
+    csrf(ACCOUNT_FORMS.changeEmail),
+    wrap(async (req, res) => {
+      const session = signedIn(res);
+      const user = await deps.users.findBySub(session.accountId);
+      if (!user || user.disabled) return unavailable(res);
+      const result = await profileForms.requestEmailChange(user, actor(req, res), (req.body as Record<string, unknown> | undefined)?.email);
+      if (result.ok) {
+        res.redirect(303, '/account?done=email-change-sent');
+        return;
+      }
+      if (result.retryAfterSeconds) setRetryAfter(res, result.retryAfterSeconds);
+      if (!(await view.render(res, session, result.status, { profileErrors: { email: result.message } }))) await unavailable(res);
+    }),
+  );
+
+  // The link mailed to a new address: GET shows a button (mail scanners open links), POST uses it.
+  router.get(
+    '/account/email/confirm',
+    noStore,
+    wrap(async (req, res) => {
+      const token = typeof req.query.token === 'string' ? req.query.token.slice(0, 64) : '';
+      const link = token ? await deps.selfServiceMail.peekLink('change_email', token) : undefined;
+      if (!link) return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
+      res
+        .status(200)
+        .type('html')
+        .send(await deps.render('confirm_email_change', { token, email: link.email, csrfToken: deps.csrf.issue(ACCOUNT_FORMS.changeEmail, token) }));
+    }),
+  );
+  router.post(
+    '/account/email/confirm',
+    noStore,
+    hostedForm,
+    requireCsrfToken(deps.csrf, {
+      purpose: ACCOUNT_FORMS.changeEmail,
+      bindingOf: (req) => {
+        const token = (req.body as Record<string, unknown> | undefined)?.token;
+        return typeof token === 'string' ? token : undefined;
+      },
+    }),
+    wrap(async (req, res) => {
+      const token = String((req.body as Record<string, unknown>).token);
+      const outcome = await profileForms.confirmEmailChange(token, requestOrigin(req));
+      if (outcome === 'expired')
+        return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
+      if (outcome === 'taken')
+        return message(res, 409, 'Address not changed', 'That address now belongs to another account. Your address was not changed.', backToAccount);
+      await message(res, 200, 'Address changed', `Your account's email address is now ${outcome.email ?? ''}, and it is verified.`, backToAccount);
     }),
   );
 
@@ -270,6 +366,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       const code = (req.body as Record<string, unknown> | undefined)?.code;
       const result = await secondFactorForms.confirmTotp(user, actor(req, res), typeof code === 'string' ? code : '');
       if (result.ok) {
+        await notify(user.sub, 'totp_enrolled');
         res.redirect(303, '/account?done=totp-enrolled');
         return;
       }

@@ -19,6 +19,7 @@ const FAILURE_REASONS: Record<string, string> = {
   bad_credentials: 'wrong password',
   disabled: 'the account is disabled',
   locked_out: 'too many failed attempts, sign-in was locked',
+  email_unverified: 'the email address was not yet confirmed',
 };
 
 const DESCRIPTIONS: Record<string, Describe> = {
@@ -61,6 +62,16 @@ const DESCRIPTIONS: Record<string, Describe> = {
   'user.password_set': () => 'Password set by an administrator',
   'user.unlocked': () => 'Sign-in lockout lifted by an administrator',
   'mfa.totp.enrolled': () => 'Authenticator app set up',
+  'registration.completed': () => 'Account created',
+  'registration.email_taken': () => 'Someone tried to register a new account with your address',
+  'email.verification_sent': () => 'Confirmation link sent to your email address',
+  'email.verified': () => 'Email address confirmed',
+  'profile.updated': (row) => {
+    const fields = detail(row, 'fields');
+    return Array.isArray(fields) ? `Profile changed (${fields.map((f) => String(f).replace('_', ' ')).join(', ')})` : 'Profile changed';
+  },
+  'email.change_requested': () => 'Change of email address requested (a link was sent to the new address)',
+  'email.changed': () => 'Email address changed',
   'mfa.totp.removed': () => 'Authenticator app removed',
   'mfa.recovery_codes.generated': () => 'New recovery codes created',
   'mfa.recovery_code.used': (row) => `Signed in with a recovery code (${count(detail(row, 'remaining'), 'code', 'codes')} left)`,

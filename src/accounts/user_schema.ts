@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { passwordLengthProblem } from './password_policy.js';
 
-const usernameSchema = z
+export const usernameSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'may contain letters, digits and . _ @ + - only');
 
-const emailSchema = z.email({ error: 'must be an email address' }).max(254);
+export const emailSchema = z.email({ error: 'must be an email address' }).max(254);
 
 // NIST SP 800-63B: length is what matters; long passphrases allowed. The length rule only:
 // password_policy.ts's passwordProblem() adds the checks against common and context passwords.

@@ -21,6 +21,8 @@ export interface User {
   /** whether password_hash is of the normalised password (false: it may predate normalisation) */
   password_normalized: boolean;
   disabled: boolean;
+  /** self-registered, the address not yet confirmed: no password sign-in (migration 0015) */
+  verification_pending?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -42,7 +44,7 @@ export class UserError extends GatehouseError {
 }
 
 const COLUMNS =
-  'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, created_at, updated_at';
+  'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, verification_pending, created_at, updated_at';
 
 /** What a change to a user's claims did: no such user, refused as too large, or the user after it. */
 export type ClaimsChange = { found: false } | { found: true; tooLarge: true } | { found: true; tooLarge: false; user: User };
@@ -149,6 +151,59 @@ export function createUsersRepo(db: Db) {
       throw new UserError('could not find a free username');
     },
 
+    /**
+     * A self-registered user (registration.ts): the policy already checked by the caller.
+     * `pending` (email verification on): no password sign-in until the address is confirmed.
+     */
+    async register(input: { username: string; email: string; name: string; password: string }, pending: boolean): Promise<User> {
+      const hash = await hashPassword(input.password);
+      try {
+        const { rows } = await db.query<User>(
+          `INSERT INTO users (username, email, email_verified, name, password_hash, password_normalized, password_changed_at, verification_pending)
+           VALUES ($1, $2, false, $3, $4, true, now(), $5) RETURNING ${COLUMNS}`,
+          [input.username, input.email, input.name, hash, pending],
+        );
+        return expectRow(rows, 'INSERT INTO users');
+      } catch (error) {
+        const field = uniqueViolation(error);
+        if (field) throw new UserError(`a user with that ${field} already exists`);
+        throw error;
+      }
+    },
+
+    /** The address `email` is confirmed (a followed link): verified, and no longer pending. Undefined when it changed meanwhile. */
+    async confirmEmail(sub: string, email: string): Promise<User | undefined> {
+      const { rows } = await db.query<User>(
+        `UPDATE users SET email_verified = true, verification_pending = false, updated_at = now()
+          WHERE sub = $1 AND lower(email) = lower($2) RETURNING ${COLUMNS}`,
+        [sub, email],
+      );
+      return rows[0];
+    },
+
+    /** The user's own profile edit (/account): the standard name claims; null clears one. */
+    async updateProfile(sub: string, profile: { name: string | null; given_name: string | null; family_name: string | null }): Promise<User | undefined> {
+      const { rows } = await db.query<User>(
+        `UPDATE users SET name = $2, given_name = $3, family_name = $4, updated_at = now() WHERE sub = $1 RETURNING ${COLUMNS}`,
+        [sub, profile.name, profile.given_name, profile.family_name],
+      );
+      return rows[0];
+    },
+
+    /** A confirmed e-mail change: the new address, verified. Throws UserError when another account took it meanwhile. */
+    async changeEmail(sub: string, email: string): Promise<User | undefined> {
+      try {
+        const { rows } = await db.query<User>(
+          `UPDATE users SET email = $2, email_verified = true, verification_pending = false, updated_at = now() WHERE sub = $1 RETURNING ${COLUMNS}`,
+          [sub, email],
+        );
+        return rows[0];
+      } catch (error) {
+        if (uniqueViolation(error)) throw new UserError('a user with that email already exists');
+        throw error;
+      }
+    },
+
     resolveLogin,
 
     /** By username or email, case-insensitively (the login form's `login` field). */
@@ -187,11 +242,41 @@ export function createUsersRepo(db: Db) {
       return rows[0];
     },
 
-    async setPasswordHash(sub: string, hash: string): Promise<void> {
-      await db.query(`UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`, [
+    /**
+     * `gatehouse users invite`: a user without a password (password sign-in refuses them like a
+     * wrong password) until they follow the mailed invitation link.
+     */
+    async createInvited(input: { username: string; email: string; name?: string | undefined }): Promise<User> {
+      const user = newUserSchema.omit({ password: true }).parse(input);
+      try {
+        const { rows } = await db.query<User>(
+          `INSERT INTO users (username, email, email_verified, name, password_hash) VALUES ($1, $2, false, $3, NULL) RETURNING ${COLUMNS}`,
+          [user.username, user.email ?? null, user.name ?? null],
+        );
+        return expectRow(rows, 'INSERT INTO users');
+      } catch (error) {
+        const field = uniqueViolation(error);
+        if (field) throw new UserError(`a user with that ${field} already exists`);
+        throw error;
+      }
+    },
+
+    /** The user proved they read `email` (a link mailed there): verified, if it is still their address. */
+    async markEmailVerified(sub: string, email: string): Promise<boolean> {
+      const { rowCount } = await db.query(`UPDATE users SET email_verified = true, updated_at = now() WHERE sub = $1 AND email = $2 AND NOT email_verified`, [
         sub,
-        hash,
+        email,
       ]);
+      return rowCount > 0;
+    },
+
+    async setPasswordHash(sub: string, hash: string): Promise<void> {
+      // A new password kills the links that would set one (migrations/0014, storage/link_tokens.ts).
+      await db.query(
+        `WITH dead_links AS (DELETE FROM link_tokens WHERE sub = $1 AND purpose IN ('password_reset', 'invitation'))
+         UPDATE users SET password_hash = $2, password_normalized = true, password_changed_at = now(), updated_at = now() WHERE sub = $1`,
+        [sub, hash],
+      );
     },
 
     /**

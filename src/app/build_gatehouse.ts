@@ -31,6 +31,10 @@ import { createUpstreamRequests } from '../federation/upstream_requests.js';
 import { createUpstreamIdentities } from '../accounts/upstream_identities.js';
 import { createPasskeysRepo } from '../storage/passkeys_repo.js';
 import { createPasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
+import { createMailer, type Mailer } from '../mail/mailer.js';
+import { createMailThrottle } from '../throttling/mail_throttle.js';
+import { createSelfServiceMail } from './self_service_mail.js';
+import { createRegistrationLimit } from '../throttling/registration_limit.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -39,6 +43,8 @@ export interface Gatehouse {
   audit: AuditLog;
   /** back-channel logout notices: sent at once, retried from Postgres */
   backchannel: BackchannelQueue;
+  /** outgoing mail: queued in Postgres, sent at once, retried */
+  mailer: Mailer;
   /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. One call at a time. */
   applyConfig(config: GatehouseConfig): Promise<void>;
 }
@@ -66,6 +72,8 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const throttleKeys = await loadThrottleKeys(db);
   const clientAuthThrottle = createClientAuthThrottle(db, throttleKeys, env.clientAuthThrottle);
   const backchannel = createBackchannelQueue({ db, log, provider: () => host.current().provider, settings: env.backchannel });
+  const mailer = createMailer({ db, log, settings: env.mail });
+  const mailThrottle = createMailThrottle(db, throttleKeys, env.mailThrottle);
   // Upstream identity providers: discovered in the background, a failure only a warning.
   const upstreams = createUpstreamRegistry(log, []);
   // `federation` is made below; no sign-out reaches the provider before the app serves.
@@ -140,6 +148,12 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     mfa,
     passkeys,
     passkeysRepo,
+    mailer,
+    mailThrottle,
+    throttleKeys,
+    selfService: () => served.self_service,
+    selfServiceMail: createSelfServiceMail({ db, mailer, issuer: env.issuer }),
+    registrationLimit: createRegistrationLimit(db),
   });
-  return { app, host, metrics, audit, backchannel, applyConfig };
+  return { app, host, metrics, audit, backchannel, mailer, applyConfig };
 }

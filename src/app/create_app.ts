@@ -33,6 +33,12 @@ import type { UpstreamIdentities } from '../accounts/upstream_identities.js';
 import { vendorScripts } from '../http/vendor_scripts.js';
 import type { PasskeyCeremonies } from '../passkeys/passkey_ceremonies.js';
 import type { PasskeysRepo } from '../storage/passkeys_repo.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
+import type { ThrottleKeys } from '../throttling/throttle_keys.js';
+import type { SelfServiceConfig } from '../config/gatehouse_config.js';
+import type { SelfServiceMail } from '../accounts/self_service_mail.js';
+import { createPasswordResetRouter } from '../self_service/password_reset.js';
 
 export interface AppDeps {
   mfa: SecondFactors;
@@ -53,6 +59,17 @@ export interface AppDeps {
   identities: UpstreamIdentities;
   passkeys: PasskeyCeremonies;
   passkeysRepo: PasskeysRepo;
+  /** outgoing mail (mail/mailer.ts) */
+  mailer: Mailer;
+  /** per address and per IP limits of the forms that send mail */
+  mailThrottle: MailThrottle;
+  throttleKeys: ThrottleKeys;
+  /** the serving config's self_service section */
+  selfService: () => SelfServiceConfig;
+  /** registration, verification and e-mail change mail and links (app/self_service_mail.ts) */
+  selfServiceMail: SelfServiceMail;
+  /** per-IP limit of registrations and of the other self-service forms */
+  registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }
 
 // Request order: metrics → request log → https only → issuer's host → security headers → static → health →
@@ -113,6 +130,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createFederationRouter(deps));
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
+  app.use(createPasswordResetRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(bodyLimit);
   app.use(toProvider);
   app.use(errorPage(deps.render, deps.log));

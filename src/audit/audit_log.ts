@@ -81,6 +81,38 @@ const AUDIT_EVENTS = {
   'mfa.enrolment_required': 'info',
   /** `gatehouse users mfa reset`: every second factor removed, sessions ended; details.removed */
   'mfa.reset': 'warn',
+  /** self-service registration (src/interactions/registration.ts): an account made; details.verification */
+  'registration.completed': 'info',
+  /** the form refused (details.fields, reason username_taken): nothing made */
+  'registration.refused': 'info',
+  /** the address already had an account: its owner was mailed, the registrant told nothing */
+  'registration.email_taken': 'warn',
+  /** over the per-IP registration limit; details.retry_after */
+  'registration.throttled': 'warn',
+  /** a verification link was mailed (details.resend when asked again) */
+  'email.verification_sent': 'info',
+  /** the verification link was followed: email_verified is true */
+  'email.verified': 'info',
+  /** the user edited their name claims on /account; details.fields */
+  'profile.updated': 'info',
+  /** the user asked for a new address (details.domain; refused address_taken when another account has it) */
+  'email.change_requested': 'info',
+  /** the new address's link was followed: the account's address changed (verified) */
+  'email.changed': 'warn',
+  /** the forgot-password form was sent for an existing account (a link was mailed); unknown addresses leave no row */
+  'password_reset.requested': 'info',
+  /** the forgot-password form was refused by the per-address or per-IP limit; details.scope: address | ip */
+  'password_reset.throttled': 'warn',
+  /** a new password was set through a reset link; every session ended */
+  'password_reset.completed': 'info',
+  /** a reset link was refused or its new password was; details.reason: invalid_link | weak_password | disabled */
+  'password_reset.failed': 'info',
+  /** `gatehouse users invite` (actor cli): the user was created without a password, or re-invited; details.reinvited */
+  'user.invited': 'info',
+  /** the invited user set a password through the invitation link (email_verified becomes true) */
+  'invitation.accepted': 'info',
+  /** an invitation link was refused or its password was; details.reason: invalid_link | weak_password */
+  'invitation.failed': 'info',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

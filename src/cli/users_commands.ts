@@ -1,3 +1,4 @@
+import { queueSecurityNotice } from '../app/self_service_mail.js';
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { createUsersRepo, type User, type UsersRepo } from '../accounts/users_repo.js';
@@ -17,6 +18,10 @@ import { formatTable } from './format_table.js';
 import { describeEnded, endAllSignIns } from './end_account_sessions.js';
 import { registerUserClaimsCommands } from './user_claims_commands.js';
 import { removeAllFactors } from '../mfa/second_factors.js';
+import { createLogger } from '../core/log.js';
+import { createMailer } from '../mail/mailer.js';
+import { createLinkToken } from '../storage/link_tokens.js';
+import { INVITATION_TTL_SECONDS } from '../self_service/password_reset.js';
 
 // `gatehouse users …`: the only way to create accounts. Passwords come from stdin only, and
 // neither a password nor its hash is ever printed.
@@ -78,6 +83,47 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         return created;
       });
       ctx.print(user.sub);
+    });
+
+  users
+    .command('invite')
+    .description("create a user without a password and mail them a link to choose one (7 days, single use); prints the user's sub")
+    .argument('<username>', 'sign-in name (letters, digits and . _ @ + -)')
+    .requiredOption('--email <email>', 'where the invitation goes')
+    .option('--name <name>', 'full name')
+    .addHelpText(
+      'after',
+      '\nInviting again a user who has not set a password yet sends a new link; the older one stops working.\nExample:\n  gatehouse users invite alice --email alice@example.com --name "Alice Liddell"',
+    )
+    .action(async (username: string, opts: { email: string; name?: string }) => {
+      const parsed = newUserSchema.omit({ password: true }).safeParse({ username, email: opts.email, name: opts.name });
+      if (!parsed.success) throw invalid('user', parsed.error);
+      const email = parsed.data.email ?? opts.email;
+      const env = ctx.env();
+      // Mail log lines (and, without SMTP_URL, the message itself) go to stderr.
+      const log = createLogger(env.mail.smtpUrl ? 'warn' : 'info', ctx.io.stderr as NodeJS.WritableStream);
+      const outcome = await ctx.withDb(async (db) => {
+        const repo = createUsersRepo(db);
+        const existing = await repo.findByUsername(username);
+        if (existing && existing.password_hash !== null) throw new CliError(`user "${existing.username}" already has a password; use \`users set-password\``);
+        if (existing && existing.email?.toLowerCase() !== email.toLowerCase())
+          throw new CliError(`user "${existing.username}" was invited at another address; delete the user to invite them elsewhere`);
+        const user = existing ?? (await repo.createInvited({ username: parsed.data.username, email, name: parsed.data.name }));
+        const token = await createLinkToken(db, { purpose: 'invitation', sub: user.sub, ttlSeconds: INVITATION_TTL_SECONDS });
+        const mailer = createMailer({ db, log, settings: env.mail });
+        const { id } = await mailer.send({
+          to: email,
+          template: 'invitation',
+          sub: user.sub,
+          locals: { link: `${env.issuer}/invitation?token=${token}`, name: user.name ?? '', username: user.username },
+        });
+        await mailer.idle();
+        const { rows } = await db.query<{ sent: boolean }>('SELECT sent_at IS NOT NULL AS sent FROM mail_outbox WHERE id = $1', [id]);
+        await auditCliAction(ctx, db, { event: 'user.invited', accountId: user.sub, username: user.username, details: { reinvited: Boolean(existing) } });
+        return { user, sent: rows[0]?.sent ?? false };
+      });
+      if (!outcome.sent) ctx.io.stderr.write('note: the mail server did not take the invitation yet; a running Gatehouse retries it\n');
+      ctx.print(outcome.user.sub);
     });
 
   users
@@ -147,6 +193,8 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
           username: found.username,
           details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked, logouts: replaced.logoutNotices },
         });
+        // The user is told by mail (sent by the running server from the outbox).
+        await queueSecurityNotice(db, found, 'password_changed');
         return { user: found, replaced };
       });
       const ended = { sessions: replaced.sessionsEnded, grants: replaced.grantsRevoked, notices: replaced.logoutNotices };

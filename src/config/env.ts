@@ -103,6 +103,25 @@ const envSchema = z
       .default(30 * 86400),
     BACKCHANNEL_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(10),
     BACKCHANNEL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    // Outgoing mail (src/mail/mailer.ts): smtp:// (STARTTLS when the server offers it) or smtps://
+    // (TLS from the start). Unset: each message is logged at info level instead (development).
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    MAIL_FROM: z.string().min(3).default('Gatehouse <gatehouse@localhost>'),
+    MAIL_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+    MAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(15),
+    // Forms that send mail (forgot password, registration, ...): per address and per IP, per window.
+    MAIL_FORM_MAX_PER_ADDRESS: z.coerce.number().int().min(1).max(1000).default(5),
+    MAIL_FORM_MAX_PER_IP: z.coerce.number().int().min(1).max(100_000).default(30),
+    MAIL_FORM_WINDOW_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86400)
+      .default(3600),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
     REQUEST_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(10_000_000).default(600),
     REQUEST_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
@@ -161,6 +180,8 @@ const envSchema = z
         maxFailures: env.CLIENT_AUTH_MAX_FAILURES,
         windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
       },
+      mailThrottle: { maxPerAddress: env.MAIL_FORM_MAX_PER_ADDRESS, maxPerIp: env.MAIL_FORM_MAX_PER_IP, windowSeconds: env.MAIL_FORM_WINDOW_SECONDS },
+      mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, retryBaseMs: env.MAIL_RETRY_SECONDS * 1000, maxAttempts: env.MAIL_MAX_ATTEMPTS },
       auditRetentionDays: env.AUDIT_RETENTION_DAYS,
       requestRateLimit: { points: env.REQUEST_RATE_LIMIT_PER_IP, windowSeconds: env.REQUEST_RATE_LIMIT_WINDOW_SECONDS },
       session: { idleSeconds: env.SESSION_IDLE_SECONDS, maxSeconds: env.SESSION_MAX_SECONDS },

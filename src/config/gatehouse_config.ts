@@ -186,8 +186,30 @@ function checkIdentityResources(config: { identity_resources: IdentityResourceCo
   });
 }
 
+// Self-service over e-mail (README "Self-service"): registration, e-mail verification, forgotten
+// passwords. Mail goes out through SMTP_URL (or the log without it).
+const emailDomain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as example.com');
+export const selfServiceSchema = z
+  .object({
+    /** off: admins create users; open: anyone may register; invite: only `users invite` */
+    registration: z.enum(['off', 'open', 'invite']).default('off'),
+    /** the login page's "Forgot password?" link and its form */
+    password_reset: z.boolean().default(true),
+    /** a new or changed address must be confirmed by a link before it counts (email_verified) */
+    email_verification: z.boolean().default(true),
+    /** registration only: addresses at these domains (empty: any) */
+    allowed_email_domains: z.array(emailDomain).default([]),
+  })
+  .strict();
+export type SelfServiceConfig = z.infer<typeof selfServiceSchema>;
+
 export const gatehouseConfigSchema = z
   .object({
+    self_service: selfServiceSchema.default(() => selfServiceSchema.parse({})),
     clients: z.array(clientSchema).default([]),
     apis: z.array(apiSchema).default([]),
     identity_resources: z.array(identityResourceSchema).default([]),

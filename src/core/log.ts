@@ -36,6 +36,15 @@ const REDACT_PATHS = [
   '*.id_token_hint',
   'logout_token',
   '*.logout_token',
+  // mail: addresses and the single-use links they carry (src/mail/mailer.ts)
+  'email',
+  '*.email',
+  'to',
+  '*.to',
+  'link',
+  '*.link',
+  'links',
+  '*.links',
 ];
 
 export type { Logger };

@@ -19,7 +19,7 @@ import type { SecondFactorStep } from './second_factor.js';
 // (login.success, login.failure with its reason, login.locked).
 
 export interface LoginDeps {
-  runtime: () => Pick<Runtime, 'provider'>;
+  runtime: () => Pick<Runtime, 'provider' | 'selfService'>;
   metrics: Pick<Metrics, 'signIn' | 'lockout'>;
   users: UsersRepo;
   throttle: LoginThrottle;
@@ -36,7 +36,8 @@ const lockedMessage = (seconds: number) => {
   return `Too many failed sign-ins. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
 };
 
-type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string };
+type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string; resendVerification?: boolean };
+const UNVERIFIED = 'Confirm your email address first: follow the link in the message we sent you.';
 
 export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps, secondFactor: Pick<SecondFactorStep, 'afterPassword'>) {
   async function page(res: Response, status: number, locals: PageLocals) {
@@ -44,7 +45,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
     res
       .status(status)
       .type('html')
-      .send(await render('login', { error: undefined, remember: false, ...locals, csrfToken }));
+      .send(await render('login', { error: undefined, remember: false, ...locals, csrfToken, selfService: runtime().selfService }));
   }
 
   async function lockedPage(res: Response, locals: PageLocals, retryAfterSeconds: number) {
@@ -132,6 +133,14 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
         await audit.record({ event: 'login.failure', ...origin, accountId: user.sub, username: user.username, details: { reason: 'disabled' } });
         metrics.signIn('disabled');
         await page(res, 403, { ...locals, error: DISABLED });
+        return;
+      }
+      // Self-registered and the address not yet confirmed (registration.ts): the right password is
+      // told so, with a button to send the link again (throttled like every mail-sending form).
+      if (user.verification_pending) {
+        await audit.record({ event: 'login.failure', ...origin, accountId: user.sub, username: user.username, details: { reason: 'email_unverified' } });
+        metrics.signIn('failure');
+        await page(res, 403, { ...locals, error: UNVERIFIED, resendVerification: true });
         return;
       }
       if (check.outdated) await upgradeHash(user, password);

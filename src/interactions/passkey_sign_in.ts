@@ -30,7 +30,7 @@ import { secondFactorSubject, type SecondFactorStep, type SecondFactorSubject } 
 type Details = Awaited<ReturnType<Runtime['provider']['interactionDetails']>>;
 
 export interface PasskeySignInDeps {
-  runtime: () => Pick<Runtime, 'provider'>;
+  runtime: () => Pick<Runtime, 'provider' | 'selfService'>;
   metrics: Pick<Metrics, 'signIn' | 'lockout'>;
   users: Pick<UsersRepo, 'findBySub'>;
   throttle: LoginThrottle;
@@ -66,7 +66,7 @@ export function createPasskeySignIn(
     const csrfToken = csrf.issue('interaction', details.uid);
     const html = subject
       ? await render('mfa_code', { uid: details.uid, csrfToken, clientName, stepUp: subject.stepUp, error })
-      : await render('login', { uid: details.uid, csrfToken, clientName, login: '', remember: false, error });
+      : await render('login', { uid: details.uid, csrfToken, clientName, login: '', remember: false, error, selfService: runtime().selfService });
     res.status(status).type('html').send(html);
   }
 

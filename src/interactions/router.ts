@@ -10,12 +10,14 @@ import { requireCsrfToken, type Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
 import type { FederatedSignIn } from '../federation/federated_sign_in.js';
 import type { RenderPage } from '../pages/render_page.js';
+import { createRegistration, type RegistrationDeps } from './registration.js';
+import { createVerifyEmail, VERIFY_EMAIL_PURPOSE, type VerifyEmailDeps } from './verify_email.js';
 
 // /interaction/:uid — where oidc-provider sends the browser when it needs the user. The GET
 // shows the step the provider is at; each POST carries the page's CSRF token (bound to the
 // interaction uid) and checks that the provider is still at that step.
 
-type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & PasskeySignInDeps & { csrf: Csrf; federation: FederatedSignIn };
+type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & PasskeySignInDeps & RegistrationDeps & VerifyEmailDeps & { csrf: Csrf; federation: FederatedSignIn };
 
 /** The login page, with a button per upstream identity provider the interaction's client allows. */
 function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
@@ -25,7 +27,8 @@ function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
     const interaction = await provider.Interaction.find(locals.uid);
     const client = interaction ? await provider.Client.find(String(interaction.params.client_id)) : undefined;
     const upstreams = deps.federation.allowedFor(client).map((u) => ({ id: u.config.id, name: u.config.name }));
-    return render(view, { ...locals, upstreams });
+    const registrationOpen = deps.selfService().registration === 'open';
+    return render(view, { ...locals, upstreams, registrationOpen });
   };
 }
 
@@ -36,6 +39,15 @@ export function createInteractionRouter(deps: Deps): express.Router {
   const consent = createConsent(deps);
   const abort = createAbort(deps);
   const passkey = createPasskeySignIn(deps, secondFactor);
+  const registration = createRegistration(deps, secondFactor);
+  const verifyEmail = createVerifyEmail(deps, secondFactor);
+  const verifyCsrf = requireCsrfToken(deps.csrf, {
+    purpose: VERIFY_EMAIL_PURPOSE,
+    bindingOf: (req) => {
+      const token = (req.body as Record<string, unknown> | undefined)?.token;
+      return typeof token === 'string' ? token : undefined;
+    },
+  });
   const csrf = requireCsrfToken(deps.csrf, {
     purpose: 'interaction',
     bindingOf: (req) => String(req.params.uid),
@@ -75,6 +87,14 @@ export function createInteractionRouter(deps: Deps): express.Router {
   router.post('/interaction/:uid/mfa/enrol', noStore, hostedForm, csrf, wrap(secondFactor.enrol));
   router.post('/interaction/:uid/confirm', noStore, hostedForm, csrf, wrap(consent.submit));
   router.post('/interaction/:uid/abort', noStore, hostedForm, csrf, wrap(abort));
+  // Self-service registration (404 unless config self_service.registration is open).
+  router.get('/interaction/:uid/register', noStore, wrap(registration.show));
+  router.post('/interaction/:uid/register', noStore, hostedForm, csrf, wrap(registration.submit));
+  router.post('/interaction/:uid/resend-verification', noStore, hostedForm, csrf, wrap(verifyEmail.resend));
+  // The mailed verification link: GET shows a button (link scanners change nothing), POST uses it.
+  router.get('/verify-email', noStore, wrap(verifyEmail.show));
+  router.post('/verify-email', noStore, hostedForm, verifyCsrf, wrap(verifyEmail.confirm));
+  router.post('/interaction/:uid/verify-email', noStore, hostedForm, verifyCsrf, wrap(verifyEmail.confirm));
   // Passkeys (login page and second step): the script fetches options as JSON (the page's CSRF
   // token in the body), then posts the authenticator's response in a form.
   router.post('/interaction/:uid/passkey/options', noStore, hostedJson, csrf, wrap(passkey.options));

@@ -9,6 +9,7 @@ import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { setRetryAfter } from '../http/retry_after.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
+import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { SecondFactors } from '../mfa/second_factors.js';
 import { ACR_MFA, ACR_PASSWORD, SECOND_FACTOR_REASONS, mfaDemanded } from '../provider/mfa_policy.js';
 import { WrongPrompt } from './interaction_errors.js';
@@ -36,6 +37,8 @@ export interface SecondFactorDeps {
   csrf: Pick<Csrf, 'issue'>;
   audit: Pick<AuditLog, 'record' | 'recordRepeated'>;
   mfa: SecondFactors;
+  /** the security notice of an authenticator app set up during sign-in */
+  selfServiceMail?: Pick<SelfServiceMail, 'sendNotice'>;
 }
 
 /** Where the password step leaves its result on the interaction. */
@@ -95,7 +98,7 @@ export interface FinishSignIn {
   clientId: string | undefined;
 }
 
-export function createSecondFactorStep({ runtime, metrics, users, throttle, render, csrf, audit, mfa }: SecondFactorDeps) {
+export function createSecondFactorStep({ runtime, metrics, users, throttle, render, csrf, audit, mfa, selfServiceMail }: SecondFactorDeps) {
   async function clientOf(details: Details): Promise<Client | undefined> {
     return runtime().provider.Client.find(String(details.params.client_id));
   }
@@ -322,6 +325,7 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
       }
       await throttle.succeeded(admission.attempt);
       await audit.record({ event: 'mfa.totp.enrolled', ...origin, details: { where: 'sign_in' } });
+      await selfServiceMail?.sendNotice(user, 'totp_enrolled').catch(() => undefined);
       await completeSecondFactor(req, res, details, subject, ['otp'], 'totp');
     },
   };

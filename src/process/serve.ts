@@ -4,6 +4,9 @@ import { loadConfigFile } from '../config/load_config_file.js';
 import { ConfigError } from '../config/format_issues.js';
 import { openDb } from '../db/open_db.js';
 import { startSweeper } from '../storage/sweep_expired.js';
+import { sweepSentMail } from '../storage/mail_outbox.js';
+import { sweepLinkTokens } from '../storage/link_tokens.js';
+import { deleteInBatches } from '../db/delete_in_batches.js';
 import { unavailableReason } from '../core/database_unavailable.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { buildGatehouse, type Gatehouse } from '../app/build_gatehouse.js';
@@ -94,6 +97,8 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
 
     // Every process retries due back-channel logouts: a notice is claimed by one sender at a time.
     timers.push(gatehouse.backchannel.startRetrying(Math.min(Math.max(env.backchannel.retryBaseMs, 1000), 5000)));
+    // Every process sends due mail too (mail_outbox rows are claimed with SKIP LOCKED).
+    timers.push(gatehouse.mailer.startRetrying(Math.min(Math.max(env.mail.retryBaseMs, 1000), 5000)));
     if (options.housekeeping) {
       timers.push(
         startSweeper(db, env.sweepIntervalMs, (deleted, error) => {
@@ -102,6 +107,10 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
           pruneExpiredKeys(db)
             .then((kids) => kids.length && log.info({ event: 'keys.pruned', kids }, 'expired keys deleted'))
             .catch((err: unknown) => log.warn({ err }, 'key pruning failed'));
+          // Sent mail's envelopes and link tokens a day past their use.
+          Promise.all([deleteInBatches((n) => sweepSentMail(db, n), 1000), deleteInBatches((n) => sweepLinkTokens(db, n), 1000)])
+            .then(([mail, links]) => (mail || links) && log.info({ event: 'mail.pruned', mail, links }, 'sent mail and expired links deleted'))
+            .catch((err: unknown) => log.warn({ err }, 'mail pruning failed'));
           pruneAuditEvents(db, env.auditRetentionDays)
             .then((pruned) => pruned && log.info({ event: 'audit.pruned', deleted: pruned }, 'audit events past AUDIT_RETENTION_DAYS deleted'))
             .catch((err: unknown) => log.warn({ err }, 'audit pruning failed'));

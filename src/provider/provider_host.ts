@@ -2,7 +2,7 @@ import type { RequestListener } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type Provider from 'oidc-provider';
 import type { Env } from '../config/env.js';
-import type { GatehouseConfig } from '../config/gatehouse_config.js';
+import type { GatehouseConfig, SelfServiceConfig } from '../config/gatehouse_config.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
@@ -30,6 +30,8 @@ export interface Runtime {
   formActionOrigins: readonly string[];
   /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
   cookieKeys: readonly string[];
+  /** the config file's self_service section (registration, password reset, ...) */
+  selfService: SelfServiceConfig;
 }
 
 /** What each provider is built from, and the extensions installed on it (install_extensions.ts). */
@@ -94,7 +96,15 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     const callback: RequestListener = (req, res) => {
       void handle(req, res);
     };
-    return { provider, callback, resources, scopeClaims, formActionOrigins: clientOrigins(config), cookieKeys: keys.cookieKeys };
+    return {
+      provider,
+      callback,
+      resources,
+      scopeClaims,
+      formActionOrigins: clientOrigins(config),
+      cookieKeys: keys.cookieKeys,
+      selfService: config.self_service,
+    };
   }
 
   function keysNotReloaded(error: unknown): void {

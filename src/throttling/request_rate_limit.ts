@@ -17,12 +17,12 @@ export interface RequestRateLimitSettings {
   windowSeconds: number;
 }
 
-const INTERACTION_POST = /^\/interaction\/[^/]+\/(login|confirm|abort)$/;
+const INTERACTION_POST = /^\/interaction\/[^/]+\/(login|confirm|abort|register|resend-verification|verify-email)$/;
 
 function isLimited(method: string, path: string): boolean {
   if (path === '/auth') return method === 'GET' || method === 'POST';
   if (method !== 'POST') return false;
-  return path === '/request' || INTERACTION_POST.test(path);
+  return path === '/request' || path === '/verify-email' || INTERACTION_POST.test(path);
 }
 
 export function createRequestRateLimit(db: Db, settings: RequestRateLimitSettings): RequestHandler {

@@ -22,7 +22,7 @@ describe('usage errors', () => {
   it('a command group without its subcommand names the subcommands', async () => {
     expectOneLineError(
       await cli('users'),
-      /missing command: gatehouse users <add\|list\|disable\|enable\|set-password\|unlock\|delete\|show\|set-claim\|unset-claim\|roles\|mfa>/,
+      /missing command: gatehouse users <add\|invite\|list\|disable\|enable\|set-password\|unlock\|delete\|show\|set-claim\|unset-claim\|roles\|mfa>/,
     );
     expectOneLineError(await cli('keys'), /missing command: gatehouse keys <list\|rotate\|revoke>/);
     expectOneLineError(await cli('users', 'roles'), /missing command: gatehouse users roles <add\|remove>/);

@@ -247,6 +247,12 @@ describe('gatehouse users set-password', () => {
     expect(await argon2.verify(after.password_hash!, NEW_PASSWORD)).toBe(true);
     expect(await argon2.verify(after.password_hash!, PASSWORD)).toBe(false);
     expect(after.password_changed_at!.getTime()).toBeGreaterThanOrEqual(before.password_changed_at!.getTime());
+    // The user is told by mail: queued in the outbox for the running server to send.
+    const { rows } = await cli.db.query<{ template: string; subject: string }>(
+      `SELECT template, subject FROM mail_outbox WHERE sub = $1 ORDER BY id DESC LIMIT 1`,
+      [after.sub],
+    );
+    expect(rows[0]).toEqual({ template: 'security_notice', subject: 'Password changed on your Gatehouse account' });
   });
 
   it("refuses a common password, or the user's own name, and keeps the old hash", async () => {

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import type { Env } from '../config/env.js';
+import type { Db } from '../db/db.js';
+import type { Logger } from '../core/log.js';
+import type { User, UsersRepo } from '../accounts/users_repo.js';
+import { passwordProblem } from '../accounts/password_policy.js';
+import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
+import type { Csrf } from '../http/csrf.js';
+import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
+import { setRetryAfter } from '../http/retry_after.js';
+import type { RenderPage } from '../pages/render_page.js';
+import { consumeLinkToken, createLinkToken, peekLinkToken, type LinkPurpose } from '../storage/link_tokens.js';
+import { createAccountSessions } from '../storage/account_sessions.js';
+import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
+import { createPasswordReplacer } from '../logout/replace_password.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { MailThrottle } from '../throttling/mail_throttle.js';
+import type { Runtime } from '../provider/provider_host.js';
+
+// Forgotten passwords (#16) and invitations (`gatehouse users invite`): pages reached by a mailed,
+// single-use link (storage/link_tokens.ts) where the user sets a password.
+//
+// /forgot-password answers the same page whatever the address: known or not, the request does
+// the same lookup and the same throttle counting, and the link is made and mailed after the
+// answer, in the background, so neither the page nor its timing tells which addresses exist.
+// The link lives 30 minutes, works once, and dies when a newer one is sent or the password
+// changes (users_repo.setPasswordHash). Setting the password through it is a password change
+// like any other (logout/replace_password.ts): every session ends and every grant is revoked,
+// with back-channel logouts sent.
+//
+// Links carry the token in the query string, which the request log never shows (logged_path.ts).
+
+export const RESET_TTL_SECONDS = 30 * 60;
+export const INVITATION_TTL_SECONDS = 7 * 86400;
+
+export interface PasswordResetDeps {
+  env: Env;
+  db: Db;
+  log: Logger;
+  users: UsersRepo;
+  render: RenderPage;
+  csrf: Csrf;
+  audit: AuditLog;
+  backchannel: Pick<BackchannelQueue, 'send'>;
+  mailer: Mailer;
+  mailThrottle: MailThrottle;
+  runtime: () => Runtime;
+}
+
+const FORM_COOKIE = 'gatehouse.form';
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return rest.join('=');
+  }
+  return undefined;
+}
+
+/** The lookup form of a typed address: what the per-address throttle counts for an unknown one. */
+const addressKey = (email: string) => email.trim().toLowerCase();
+
+interface LinkPage {
+  purpose: LinkPurpose;
+  path: string;
+  title: string;
+  lead: string;
+  button: string;
+  failedEvent: 'password_reset.failed' | 'invitation.failed';
+  doneEvent: 'password_reset.completed' | 'invitation.accepted';
+}
+
+const PAGES: Record<'reset' | 'invitation', LinkPage> = {
+  reset: {
+    purpose: 'password_reset',
+    path: '/reset-password',
+    title: 'Choose a new password',
+    lead: 'Setting it signs your account out everywhere it is signed in.',
+    button: 'Set password',
+    failedEvent: 'password_reset.failed',
+    doneEvent: 'password_reset.completed',
+  },
+  invitation: {
+    purpose: 'invitation',
+    path: '/invitation',
+    title: 'Choose your password',
+    lead: 'Welcome. Choose the password you will sign in with.',
+    button: 'Set password',
+    failedEvent: 'invitation.failed',
+    doneEvent: 'invitation.accepted',
+  },
+};
+
+export function createPasswordResetRouter(deps: PasswordResetDeps): express.Router {
+  const { db, users, render, csrf, audit, log } = deps;
+  const router = express.Router();
+  const sessions = createAccountSessions(db);
+  const replacePassword = createPasswordReplacer({ users, sessions, notify: (notices) => deps.backchannel.send(notices) });
+  const enabled = () => deps.runtime().selfService.password_reset;
+  const secure = deps.env.secureCookies;
+
+  /** The form's CSRF binding: a random cookie of this browser (the form has no session to bind to). */
+  function formBinding(req: Request, res: Response): string {
+    const existing = readCookie(req, FORM_COOKIE);
+    if (existing && /^[A-Za-z0-9_-]{22}$/.test(existing)) return existing;
+    const fresh = randomBytes(16).toString('base64url');
+    res.cookie(FORM_COOKIE, fresh, { httpOnly: true, sameSite: 'lax', secure, path: '/' });
+    return fresh;
+  }
+
+  async function page(res: Response, status: number, view: string, locals: Record<string, unknown>) {
+    res
+      .status(status)
+      .type('html')
+      .send(await render(view, locals));
+  }
+  const message = (res: Response, status: number, heading: string, body: string, link?: { href: string; text: string }) =>
+    page(res, status, 'account_message', { heading, message: body, link });
+
+  async function interactionAlive(uid: unknown): Promise<string | undefined> {
+    if (typeof uid !== 'string' || !UID.test(uid)) return undefined;
+    const interaction = await deps.runtime().provider.Interaction.find(uid);
+    return interaction ? uid : undefined;
+  }
+
+  async function forgotForm(req: Request, res: Response, status = 200, error?: string) {
+    const interaction = typeof req.query.interaction === 'string' && UID.test(req.query.interaction) ? req.query.interaction : undefined;
+    await page(res, status, 'forgot_password', { csrfToken: csrf.issue('forgot_password', formBinding(req, res)), interaction, error, email: '' });
+  }
+
+  // Made after the answer: the known address's extra work (a token, a message) never shows in it.
+  async function sendResetLink(user: User, interaction: string | undefined, origin: ReturnType<typeof requestOrigin>) {
+    if (!user.email || user.disabled) return;
+    const token = await createLinkToken(db, {
+      purpose: 'password_reset',
+      sub: user.sub,
+      ttlSeconds: RESET_TTL_SECONDS,
+      data: interaction ? { interaction } : {},
+    });
+    const link = `${deps.env.issuer}/reset-password?token=${token}`;
+    await deps.mailer.send({ to: user.email, template: 'password_reset', sub: user.sub, locals: { link, name: user.name ?? '', username: user.username } });
+    await audit.record({ event: 'password_reset.requested', accountId: user.sub, username: user.username, ...origin });
+  }
+
+  router.get(
+    '/forgot-password',
+    noStore,
+    wrap(async (req, res) => {
+      if (!enabled()) return message(res, 404, 'Not available', 'Password reset by e-mail is not enabled here. Ask your administrator.');
+      await forgotForm(req, res);
+    }),
+  );
+
+  router.post(
+    '/forgot-password',
+    noStore,
+    hostedForm,
+    wrap(async (req, res) => {
+      if (!enabled()) return message(res, 404, 'Not available', 'Password reset by e-mail is not enabled here. Ask your administrator.');
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const binding = readCookie(req, FORM_COOKIE);
+      if (!binding || !csrf.verify('forgot_password', binding, body.csrf_token)) return forgotForm(req, res, 403, 'The form expired. Please try again.');
+      const email = text(body.email).trim();
+      if (!email || email.length > 254 || !email.includes('@')) return forgotForm(req, res, 400, 'Enter the e-mail address of your account.');
+      const origin = requestOrigin(req);
+      const user = await users.findByEmail(email);
+      const verdict = await deps.mailThrottle.consume('password_reset', user ? { sub: user.sub } : { login: addressKey(email) }, origin.ip);
+      if (!verdict.allowed) {
+        await audit.record({ event: 'password_reset.throttled', accountId: user?.sub, username: user?.username, ...origin, details: { scope: verdict.scope } });
+        if (verdict.scope === 'ip') {
+          setRetryAfter(res, verdict.retryAfterSeconds);
+          return message(res, 429, 'Too many requests', 'Too many password reset requests from your network. Try again later.');
+        }
+      }
+      const interaction = typeof body.interaction === 'string' && UID.test(body.interaction) ? body.interaction : undefined;
+      await page(res, 200, 'forgot_password_sent', { interaction });
+      if (user && verdict.allowed) {
+        sendResetLink(user, interaction, origin).catch((error: unknown) => log.error({ err: error, sub: user.sub }, 'password reset mail could not be queued'));
+      }
+    }),
+  );
+
+  function linkRoutes(kind: 'reset' | 'invitation') {
+    const spec = PAGES[kind];
+    const invalid = (res: Response) =>
+      kind === 'reset'
+        ? message(res, 400, 'This link no longer works', 'Password reset links work once and expire after 30 minutes; a newer link replaces older ones.', {
+            href: '/forgot-password',
+            text: 'Send a new link',
+          })
+        : message(
+            res,
+            400,
+            'This link no longer works',
+            'Invitation links work once and expire after 7 days; a newer invitation replaces older ones. Ask your administrator for a new one.',
+          );
+    const form = (res: Response, status: number, token: string, username: string, error?: string) =>
+      page(res, status, 'set_password', { ...spec, token, username, error, csrfToken: csrf.issue(spec.purpose, token) });
+
+    router.get(
+      spec.path,
+      noStore,
+      wrap(async (req, res) => {
+        const token = text(req.query.token);
+        const live = kind === 'reset' && !enabled() ? undefined : await peekLinkToken(db, spec.purpose, token);
+        const user = live && (await users.findBySub(live.sub));
+        if (!live || !user || user.disabled) return invalid(res);
+        await form(res, 200, token, user.username);
+      }),
+    );
+
+    router.post(
+      spec.path,
+      noStore,
+      hostedForm,
+      wrap(async (req, res) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const token = text(body.token);
+        const origin = requestOrigin(req);
+        if (!csrf.verify(spec.purpose, token, body.csrf_token)) return invalid(res);
+        const live = kind === 'reset' && !enabled() ? undefined : await peekLinkToken(db, spec.purpose, token);
+        const user = live && (await users.findBySub(live.sub));
+        if (!live || !user || user.disabled) {
+          await audit.record({
+            event: spec.failedEvent,
+            accountId: user?.sub,
+            username: user?.username,
+            ...origin,
+            details: { reason: user?.disabled ? 'disabled' : 'invalid_link' },
+          });
+          return invalid(res);
+        }
+        const password = text(body.password);
+        const problem = await passwordProblem(password, { username: user.username, email: user.email });
+        if (problem) {
+          await audit.record({ event: spec.failedEvent, accountId: user.sub, username: user.username, ...origin, details: { reason: 'weak_password' } });
+          return form(res, 400, token, user.username, `The password ${problem}.`);
+        }
+        // The link is used up here, once: a second submission (or a race) finds it gone.
+        const used = await consumeLinkToken(db, spec.purpose, token);
+        if (!used) return invalid(res);
+        const replaced = await replacePassword(user.sub, password);
+        if (kind === 'invitation' && user.email) await users.markEmailVerified(user.sub, user.email);
+        await audit.record({
+          event: spec.doneEvent,
+          accountId: user.sub,
+          username: user.username,
+          ...origin,
+          details: { sessions_ended: replaced.sessionsEnded, grants_revoked: replaced.grantsRevoked },
+        });
+        const interaction = await interactionAlive(used.data.interaction);
+        await message(
+          res,
+          200,
+          'Your password is set',
+          interaction
+            ? 'You can continue signing in with your new password.'
+            : 'You can now sign in with your new password from the application you were using.',
+          interaction ? { href: `/interaction/${interaction}`, text: 'Continue signing in' } : undefined,
+        );
+      }),
+    );
+  }
+  linkRoutes('reset');
+  linkRoutes('invitation');
+  return router;
+}
