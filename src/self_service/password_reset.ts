@@ -14,6 +14,7 @@ import { consumeLinkToken, createLinkToken, peekLinkToken, type LinkPurpose } fr
 import { createAccountSessions } from '../storage/account_sessions.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createPasswordReplacer } from '../logout/replace_password.js';
+import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { Runtime } from '../provider/provider_host.js';
@@ -45,6 +46,8 @@ export interface PasswordResetDeps {
   backchannel: Pick<BackchannelQueue, 'send'>;
   mailer: Mailer;
   mailThrottle: MailThrottle;
+  /** the "your password was changed" notice after a reset */
+  selfServiceMail: Pick<SelfServiceMail, 'sendNotice'>;
   runtime: () => Runtime;
 }
 
@@ -244,6 +247,8 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
         if (!used) return invalid(res);
         const replaced = await replacePassword(user.sub, password);
         if (kind === 'invitation' && user.email) await users.markEmailVerified(user.sub, user.email);
+        // A reset someone else started (with a mailbox they got into) is news to the owner too.
+        if (kind === 'reset') await deps.selfServiceMail.sendNotice(user, 'password_changed').catch(() => undefined);
         await audit.record({
           event: spec.doneEvent,
           accountId: user.sub,

@@ -74,6 +74,10 @@ describe('forgot password', () => {
     const done = expectPage(await ua.submit(weak, 'form[action="/reset-password"]', { password: fresh }));
     expect(done.status).toBe(200);
     expect(done.$('h1').text()).toBe('Your password is set');
+    // The owner is told, in case the reset was not theirs.
+    await eventually(() => sink.messages.some((m) => m.to.includes('eve@example.test') && m.subject.startsWith('Password changed')), {
+      what: 'the password-changed notice',
+    });
 
     await expect(oidc.refreshTokenGrant(rp, refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
     // The old password is no longer the account's.
