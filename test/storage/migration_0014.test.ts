@@ -27,8 +27,10 @@ describe.each(availableBackends())('migration 0014 on %s', (backend) => {
 
   it('an existing user gets a link and a queued mail; both go with the user', async () => {
     await migrate(testDb.db, before);
-    const user = await createUsersRepo(testDb.db).create({ username: 'olduser', email: 'old@example.test', password: 'a passphrase from before 0014' });
-    expect(await migrate(testDb.db)).toEqual(['0014']);
+    // As the release before stored it (today's users_repo may write columns of later migrations).
+    await testDb.db.query(`INSERT INTO users (username, email) VALUES ('olduser', 'old@example.test')`);
+    expect(await migrate(testDb.db)).toContain('0014');
+    const user = (await createUsersRepo(testDb.db).findByUsername('olduser'))!;
     const token = await createLinkToken(testDb.db, { purpose: 'password_reset', sub: user.sub, ttlSeconds: 60 });
     await storeMail(testDb.db, { template: 'password_reset', to: 'old@example.test', subject: 's', text: 't', sub: user.sub });
     expect(await claimDueMail(testDb.db, 10, 30)).toHaveLength(1);
