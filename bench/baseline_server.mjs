@@ -15,7 +15,7 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { gatehouseConfigSchema } from '../dist/config/gatehouse_config.js';
 import { clientMetadata } from '../dist/storage/client_sync.js';
 import { createResourceServers } from '../dist/provider/resource_servers.js';
-import { CLAIMS_BY_SCOPE } from '../dist/accounts/scope_claims.js';
+import { CLAIMS_BY_SCOPE } from '../dist/config/claim_names.js';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
