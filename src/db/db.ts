@@ -15,19 +15,22 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<void>): Db {
+/**
+ * `namedStatements: false` sends every statement unnamed: embedded PGlite multiplexes every pg
+ * connection onto one backend, where statement names from different connections collide, and a
+ * transaction-mode pooler (pool_mode.ts) runs each statement on whichever server connection is free.
+ */
+export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<void>, { namedStatements = kind === 'postgres' } = {}): Db {
   return {
     kind,
     pool,
     async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
-      // Embedded PGlite multiplexes every pg connection onto one backend, where statement names
-      // from different connections collide: prepare by name on a real server only.
       const config =
         typeof text === 'string'
           ? { text, values }
-          : kind === 'embedded'
-            ? { text: text.text, values: text.values ?? values }
-            : { ...text, values: text.values ?? values };
+          : namedStatements
+            ? { ...text, values: text.values ?? values }
+            : { text: text.text, values: text.values ?? values };
       const result = await pool.query<R>(config);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     },

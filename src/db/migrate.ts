@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { QueryConfig } from 'pg';
 import type { Db } from './db.js';
 
-// migrations/NNNN_name.sql, applied in order, each in its own transaction, all under one
-// advisory lock so instances starting together take turns instead of racing.
+// migrations/NNNN_name.sql, applied in order, in one transaction under an advisory lock, so
+// instances starting together take turns instead of racing.
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 const LOCK_KEY = 0x6761_7465; // "gate"
@@ -32,33 +32,42 @@ async function applied(db: Pick<Db, 'query'>): Promise<Set<string>> {
   return new Set(rows.map((r) => r.version));
 }
 
-/** Applies pending migrations; returns the versions applied by this call. */
+/**
+ * Applies pending migrations; returns the versions applied by this call. All of them run in one
+ * transaction: an upgrade that fails part-way leaves the schema as the release before left it,
+ * so that release keeps serving.
+ */
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await listMigrations(dir);
   const client = await db.pool.connect();
   try {
-    await client.query(unbounded('SELECT pg_advisory_lock($1)', [LOCK_KEY]));
+    await client.query('BEGIN');
     try {
+      // A transaction-level advisory lock ends with the transaction on the server connection
+      // that took it, which also holds behind a pooler in transaction mode (PgBouncer), where a
+      // session lock would stay with whichever server connection ran that one statement and an
+      // unlock could land on another. Instances starting together take turns: the second finds
+      // the work done.
+      await client.query(unbounded('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]));
       await client.query(ensureTable);
       const done = await applied(client);
       const ran: string[] = [];
       for (const migration of migrations) {
         if (done.has(migration.version)) continue;
         const sql = await readFile(migration.file, 'utf8');
-        await client.query('BEGIN');
         try {
           await client.query(unbounded(sql));
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, path.basename(migration.file)]);
-          await client.query('COMMIT');
         } catch (error) {
-          await client.query('ROLLBACK');
           throw new Error(`migration ${path.basename(migration.file)} failed: ${(error as Error).message}`);
         }
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, path.basename(migration.file)]);
         ran.push(migration.version);
       }
+      await client.query('COMMIT');
       return ran;
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
     }
   } finally {
     client.release();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { dbOnPool, type Db } from './db.js';
+import { PoolModeError, splitPoolMode } from './pool_mode.js';
 import { acquireLock, publishSocket, readLock, releaseLock, type LockInfo } from './embedded_lock.js';
 import { DataDirNotPrivate, makeDataDirPrivate } from './private_data_dir.js';
 import { GatehouseError } from '../core/errors.js';
@@ -54,8 +55,14 @@ function makePool(config: pg.PoolConfig, options: OpenDbOptions): pg.Pool {
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
-    const pool = makePool({ connectionString: options.databaseUrl, max: options.poolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }, options);
-    return dbOnPool('postgres', pool, () => Promise.resolve());
+    let target;
+    try {
+      target = splitPoolMode(options.databaseUrl);
+    } catch (error) {
+      throw error instanceof PoolModeError ? new DbOpenError(error.message) : error;
+    }
+    const pool = makePool({ connectionString: target.connectionString, max: options.poolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }, options);
+    return dbOnPool('postgres', pool, () => Promise.resolve(), { namedStatements: target.poolMode === 'session' });
   }
   if (options.embeddedSocketDir) {
     return dbOnPool('embedded', socketPool(options.embeddedSocketDir, options.poolSize, options), () => Promise.resolve());

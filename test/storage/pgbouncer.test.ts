@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/open_db.js';
+import { listMigrations, migrate } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/db.js';
+import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
+import { serverBackends } from '../support/storage_backends.js';
+import type { TestDb } from '../support/test_db.js';
+import { startGatehouse } from '../support/start_gatehouse.js';
+import { ALICE, SECRETS } from '../support/fixtures.js';
+import { discover, oidc, signIn } from '../support/relying_party.js';
+import { introspect } from '../support/oauth_requests.js';
+
+// Production puts PgBouncer in transaction pooling mode in front of Postgres (deploy/pgbouncer.ini):
+// each transaction, and each statement outside one, may run on a different server connection.
+// With `?pool_mode=transaction` on DATABASE_URL, Gatehouse keeps no state a server connection
+// would have to remember: unnamed statements, a transaction-level migration lock.
+
+const NAMED = { name: 'pgbouncer_probe', text: 'SELECT $1::int AS n' };
+
+/** The Postgres server itself, even when this whole run already goes through PgBouncer (pgbouncer_setup.ts). */
+function serverUrl(): string {
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  url.searchParams.delete('pool_mode');
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+describe.each(serverBackends())('behind PgBouncer in transaction pooling (%s)', () => {
+  let bouncer: RunningPgBouncer;
+  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
+  const opened: Db[] = [];
+  let dataDir: string;
+
+  /** DATABASE_URL of the test database through PgBouncer, with or without Gatehouse's pool_mode parameter */
+  function bouncedUrl(poolMode?: 'transaction'): string {
+    const url = new URL(bouncer.url);
+    url.pathname = `/${name}`;
+    url.search = poolMode ? `?pool_mode=${poolMode}` : '';
+    return url.toString();
+  }
+  async function open(poolMode?: 'transaction', poolSize = 5): Promise<Db> {
+    const db = await openDb({ databaseUrl: bouncedUrl(poolMode), dataDir, poolSize, role: 'server' });
+    opened.push(db);
+    return db;
+  }
+
+  beforeAll(async () => {
+    bouncer = await startPgBouncer(serverUrl());
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-pgbouncer-data-'));
+    await adminQuery(`CREATE DATABASE ${name}`);
+  });
+  afterAll(async () => {
+    for (const db of opened) await db.close().catch(() => undefined);
+    await bouncer?.stop();
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('lets two instances migrate at once through it; the schema is applied once and the lock is not left behind', async () => {
+    const [a, b] = [await open('transaction'), await open('transaction')];
+    const [ranA, ranB] = await Promise.all([migrate(a), migrate(b)]);
+    const expected = (await listMigrations()).map((m) => m.version);
+    expect([...ranA, ...ranB].sort()).toEqual(expected);
+    expect(ranA.length === 0 || ranB.length === 0).toBe(true);
+    // A third instance starting later is not kept waiting by a lock left on some server connection.
+    const third = await open('transaction');
+    expect(await migrate(third)).toEqual([]);
+  });
+
+  it('runs named statements from many connections at once with pool_mode=transaction', async () => {
+    const db = await open('transaction');
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => db.query<{ n: number }>({ ...NAMED, values: [i] })));
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
+    expect(results.map((r) => (r as PromiseFulfilledResult<{ rows: { n: number }[] }>).value.rows[0]!.n)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
+
+  it('fails the same statements without the parameter: the server connection does not keep the name (why the parameter exists)', async () => {
+    const db = await open(undefined);
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => db.query({ ...NAMED, values: [i] })));
+    const reasons = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+    expect(reasons.length).toBeGreaterThan(0);
+    expect(reasons[0]).toMatch(/prepared statement "pgbouncer_probe" (does not exist|already exists)/);
+  });
+
+  it('serves a sign-in, a refresh and introspection, and keeps refresh rotation exact', async () => {
+    const db = await open('transaction');
+    const testDb: TestDb = { db, backend: 'postgres', databaseUrl: bouncedUrl('transaction'), dataDir, drop: async () => undefined };
+    const gh = await startGatehouse({ testDb });
+    try {
+      await gh.createUser(ALICE);
+      const rp = await discover(gh.issuer, 'web', SECRETS.web);
+      const { tokens } = await signIn(rp, {
+        scope: 'openid profile offline_access',
+        params: { prompt: 'consent' },
+        credentials: { login: ALICE.username, password: ALICE.password },
+        consent: 'allow',
+      });
+      expect(tokens.refresh_token).toBeTypeOf('string');
+      const refreshed = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+      expect((await introspect(gh.issuer, { clientId: 'web', secret: SECRETS.web }, refreshed.access_token)).body).toMatchObject({ active: true });
+      // The rotated refresh token used again: refused, and the grant's tokens end with it.
+      await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      expect((await introspect(gh.issuer, { clientId: 'web', secret: SECRETS.web }, refreshed.access_token)).body).toMatchObject({ active: false });
+    } finally {
+      await gh.close();
+    }
+  });
+});
