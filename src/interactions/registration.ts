@@ -52,7 +52,7 @@ export interface RegistrationDeps {
 /** Registration is off (or by invitation only): the page does not exist. */
 export class RegistrationClosed extends GatehouseError {
   constructor() {
-    super('ERR_REQUEST_REFUSED', 'self-service registration is not open', { status: 404, error: 'not_found', description: 'This page does not exist.' });
+    super('ERR_REQUEST_REFUSED', 'self-service registration is not open', { status: 404, error: 'not_found' });
   }
 }
 
