@@ -20,12 +20,19 @@ function flatten(catalogue: Catalogue, prefix = ''): Map<string, string> {
 
 const PLURAL = /_(zero|one|two|few|many|other)$/;
 
+/** A plural key's base (`codes_left` of `codes_left_one`): English has its `_one` and `_other`. */
+function pluralBase(english: Map<string, string>, key: string): string | undefined {
+  const base = key.replace(PLURAL, '');
+  return base !== key && english.has(`${base}_one`) && english.has(`${base}_other`) ? base : undefined;
+}
+
 /** The keys a language must have: English's, with each plural key in that language's CLDR forms. */
 function expectedKeys(english: Map<string, string>, locale: Locale): Set<string> {
   const forms = new Intl.PluralRules(locale).resolvedOptions().pluralCategories;
   const keys = new Set<string>();
   for (const key of english.keys()) {
-    if (PLURAL.test(key)) for (const form of forms) keys.add(key.replace(PLURAL, `_${form}`));
+    const base = pluralBase(english, key);
+    if (base) for (const form of forms) keys.add(`${base}_${form}`);
     else keys.add(key);
   }
   return keys;
@@ -33,10 +40,12 @@ function expectedKeys(english: Map<string, string>, locale: Locale): Set<string>
 
 /** The English text a translated key renders: a plural form's own, else `_other`'s. */
 function englishFor(english: Map<string, string>, key: string): string | undefined {
-  return english.get(key) ?? (PLURAL.test(key) ? english.get(key.replace(PLURAL, '_other')) : undefined);
+  const base = key.replace(PLURAL, '');
+  return english.get(key) ?? (english.has(`${base}_other`) ? english.get(`${base}_other`) : undefined);
 }
 
-const placeholders = (text: string) => [...text.matchAll(/\{\{\s*-?\s*([^}\s]+)\s*\}\}/g)].map((m) => m[1]).sort();
+/** The distinct placeholders of a text (a translation may say one twice). */
+const placeholders = (text: string) => [...new Set([...text.matchAll(/\{\{\s*-?\s*([^}\s]+)\s*\}\}/g)].map((m) => m[1]))].sort();
 const tags = (text: string) => [...text.matchAll(/<\/?[a-z][^>]*>/g)].map((m) => m[0]).sort();
 
 const english = flatten(readCatalogue('en'));
