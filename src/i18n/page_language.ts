@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import { translatorFor, type MessageParams, type Translator } from './catalogues.js';
-import { negotiateLocale, type Locale } from './locales.js';
+import { isLocale, negotiateLocale, type Locale } from './locales.js';
 
 // The language of the page being answered. A request starts with its Accept-Language; once a
 // handler learns the authorization request's `ui_locales` (an interaction's params, the
@@ -59,4 +59,13 @@ export function markPageLanguage(locale: Locale): void {
   if (!res || res.headersSent) return;
   res.setHeader('Content-Language', locale);
   res.vary('Accept-Language');
+}
+
+/**
+ * The language to write to a person in (a mail): the one they are known to read (their stored
+ * `locale`) while Gatehouse still supports it, else the language of the page that caused the mail
+ * (English outside a request).
+ */
+export function recipientLocale(stored: string | null | undefined): Locale {
+  return isLocale(stored) ? stored : pageLocale();
 }
