@@ -154,6 +154,19 @@ describe('device authorization grant', () => {
     expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
   });
 
+  it('offline_access (with prompt=consent, as for any client): the device also gets a refresh token, which rotates', async () => {
+    const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid offline_access', prompt: 'consent' });
+    const polling = oidc.pollDeviceAuthorizationGrant(tv, started);
+    const ua = new BrowserAt();
+    const { seen } = await allowDevice(ua, await enterUserCode(ua, gh.issuer, started.user_code), { credentials: credentialsOf(ALICE), consent: 'allow' });
+    expect(seen).toEqual(['login', 'consent']);
+    const tokens = await polling;
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await oidc.refreshTokenGrant(tv, tokens.refresh_token!);
+    expect(refreshed.refresh_token).toBeTruthy();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+  });
+
   it('prefilled from verification_uri_complete: the input page shows the code, Continue leads to the confirmation', async () => {
     const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const ua = new BrowserAt();
