@@ -169,7 +169,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       backchannelLogout: { enabled: true },
       // RFC 8628 (README "Devices"): /device/auth, /device and the device_code grant.
-      deviceFlow: deviceFlowFeature({ render: deps.render, scopeClaims, resources }),
+      deviceFlow: deviceFlowFeature({ render: deps.render, scopeClaims, resources, sessionCookie: sessionCookieOptions(env.secureCookies) }),
       resourceIndicators: {
         enabled: true,
         defaultResource: resources.defaultResource,

@@ -5,6 +5,7 @@ import type { ScopeClaims } from '../accounts/scope_claims.js';
 import { describeScope } from '../pages/scope_descriptions.js';
 import { UserCodeLocked } from '../throttling/user_code_lockout.js';
 import type { ResourceServers } from './resource_servers.js';
+import type { sessionCookieOptions } from './session_cookie_options.js';
 
 // The device authorization grant (RFC 8628, README "Devices"): oidc-provider runs the protocol
 // (the device authorization endpoint, /device, the device_code grant) and hands the user to the
@@ -25,6 +26,24 @@ export interface DeviceFlowPagesDeps {
   render: RenderPage;
   scopeClaims: ScopeClaims;
   resources: ResourceServers;
+  /** the options of the session cookie (session_cookie_options.ts) */
+  sessionCookie: ReturnType<typeof sessionCookieOptions>;
+}
+
+/** How long a session made only to carry /device's CSRF secret lives (as an interaction). */
+const FORM_SESSION_SECONDS = 3600;
+
+/**
+ * A POST to /device without a live session (no cookie, or one whose session expired) fails the
+ * library's CSRF check; its error handler then puts a fresh CSRF secret into a session that was
+ * never saved, and the library's final save of it throws (a 500). Saved here, with its cookie,
+ * the page shows again with a form that works.
+ */
+async function keepFormSession(ctx: KoaContextWithOIDC, cookie: DeviceFlowPagesDeps['sessionCookie']): Promise<void> {
+  const session = ctx.oidc.session as (KoaContextWithOIDC['oidc']['session'] & { id: string; touched?: boolean; exp?: number }) | undefined;
+  if (!session || typeof session.exp === 'number' || !session.touched) return;
+  ctx.oidc.cookies.set(ctx.oidc.provider.cookieName('session'), session.id, cookie);
+  await session.save(FORM_SESSION_SECONDS);
 }
 
 /** What a prefilled link (verification_uri_complete) carried, kept for the input page. */
@@ -71,6 +90,7 @@ export function deviceFlowFeature(deps: DeviceFlowPagesDeps): DeviceFlowFeature 
     deviceInfo: () => ({}),
 
     async userCodeInputSource(ctx, _form, _out, err) {
+      await keepFormSession(ctx, deps.sessionCookie);
       const action = ctx.oidc.urlFor('code_verification');
       if (err instanceof UserCodeLocked) {
         // The status (429) and Retry-After are set by the error handler and the lockout.

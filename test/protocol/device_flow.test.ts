@@ -249,6 +249,49 @@ describe('device authorization grant', () => {
     expect((await pollOnce(gh, started.device_code)).body).toMatchObject({ token_type: 'Bearer' });
   });
 
+  it('hostile input at /device: a plain page in words (400 or 200), never a 500, a stack or markup echoed', async () => {
+    const ua = new BrowserAt();
+    const input = asPage(await ua.follow(`${gh.issuer}/device?user_code=${encodeURIComponent('<script>alert(1)</script>')}`));
+    expect(input.status).toBe(200);
+    expect(input.body).not.toContain('<script>alert(1)</script>');
+    const xsrf = input.$(`${CODE_FORM} input[name="xsrf"]`).attr('value')!;
+    // Raw bodies (a field twice, a NUL, 5000 letters), with this browser's session cookie or none.
+    const post = async (body: string, withSession: boolean) =>
+      fetch(`${gh.issuer}/device`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'text/html',
+          'x-forwarded-for': ua.ip,
+          cookie: withSession ? await ua.jar.getCookieString(gh.issuer) : '',
+        },
+        body,
+      });
+    for (const [body, withSession] of [
+      [`xsrf=${xsrf}&user_code=AAAA&user_code=BBBB`, true],
+      [`xsrf=${xsrf}&user_code=${'B'.repeat(5000)}`, true],
+      [`xsrf=${xsrf}&user_code=%00BCDF`, true],
+      [`xsrf=${xsrf}&user_code=%F0%9F%98%80`, true],
+      [`user_code=BCDF-GHJK`, false],
+    ] as const) {
+      const response = await post(body, withSession);
+      const text = await response.text();
+      expect([200, 400]).toContain(response.status);
+      expect(text).toContain('Connect a device');
+      expect(text).not.toMatch(/\bat [\w.<>]+ \(|node_modules|Error: /);
+    }
+  });
+
+  it('a form posted without a session (cookie lost or expired): shown again, and that form works', async () => {
+    const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    const ua = new BrowserAt();
+    const refused = asPage(await ua.follow(`${gh.issuer}/device`, { method: 'POST', form: { user_code: started.user_code } }));
+    expect(refused.status).toBe(400);
+    expect(refused.$('[role="alert"]').text()).toBe('This form has expired. Enter the code again.');
+    const confirm = asPage(await ua.submit(refused, CODE_FORM, { user_code: started.user_code }));
+    expect(confirm.$('h1').text()).toBe('Connect Living Room TV?');
+  });
+
   it('a form without the library CSRF token is refused and nothing is approved', async () => {
     const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const ua = new BrowserAt();
