@@ -6,6 +6,7 @@ import { describeScope } from '../pages/scope_descriptions.js';
 import { UserCodeLocked } from '../throttling/user_code_lockout.js';
 import type { ResourceServers } from './resource_servers.js';
 import type { sessionCookieOptions } from './session_cookie_options.js';
+import { t, useUiLocales } from '../i18n/page_language.js';
 
 // The device authorization grant (RFC 8628, README "Devices"): oidc-provider runs the protocol
 // (the device authorization endpoint, /device, the device_code grant) and hands the user to the
@@ -50,13 +51,21 @@ async function keepFormSession(ctx: KoaContextWithOIDC, cookie: DeviceFlowPagesD
 const PREFILLED = Symbol('prefilled user code');
 type WithPrefill = KoaContextWithOIDC & { [PREFILLED]?: string };
 
-/** The library's names for the ways a typed code is refused (helpers/re_render_errors.js). */
-const CODE_ERRORS: Record<string, string> = {
-  NoCodeError: 'Enter the code shown on your device.',
-  NotFoundError: 'That code is not right. Check the code on your device and try again.',
-  ExpiredError: 'That code has expired. Start again on your device to get a new one.',
-  AlreadyUsedError: 'That code was already used. Start again on your device to get a new one.',
+/** The library's names for the ways a typed code is refused (helpers/re_render_errors.js), and what the page says. */
+const CODE_ERRORS: Record<string, () => string> = {
+  NoCodeError: () => t('device_code.error.no_code'),
+  NotFoundError: () => t('device_code.error.not_found'),
+  ExpiredError: () => t('device_code.error.expired'),
+  AlreadyUsedError: () => t('device_code.error.used'),
 };
+
+/**
+ * A device may say which language its user reads (`ui_locales` in its device authorization
+ * request, RFC 8628 3.1): once the code is known, /device speaks it, as the sign-in pages then do.
+ */
+function speakDeviceLanguage(ctx: KoaContextWithOIDC): void {
+  useUiLocales(ctx.oidc.entities.DeviceCode?.params?.ui_locales);
+}
 
 const clientNameOf = (client: Client | undefined) => (client ? (client.clientName ?? client.clientId) : undefined);
 
@@ -91,6 +100,7 @@ export function deviceFlowFeature(deps: DeviceFlowPagesDeps): DeviceFlowFeature 
 
     async userCodeInputSource(ctx, _form, _out, err) {
       await keepFormSession(ctx, deps.sessionCookie);
+      speakDeviceLanguage(ctx);
       const action = ctx.oidc.urlFor('code_verification');
       if (err instanceof UserCodeLocked) {
         // The status (429) and Retry-After are set by the error handler and the lockout.
@@ -106,7 +116,7 @@ export function deviceFlowFeature(deps: DeviceFlowPagesDeps): DeviceFlowFeature 
       }
       const xsrf = (ctx.oidc.session?.state as { secret?: string } | undefined)?.secret ?? '';
       const typed = (err as { userCode?: unknown } | undefined)?.userCode;
-      const error = err ? (CODE_ERRORS[err.name] ?? 'This form has expired. Enter the code again.') : undefined;
+      const error = err ? (CODE_ERRORS[err.name] ?? (() => t('device_code.error.form_expired')))() : undefined;
       // A form that failed for another reason (its xsrf token, a lost session) is shown again as 400.
       if (err && !CODE_ERRORS[err.name]) ctx.status = 400;
       await sendPage(ctx, render, 'device_code', {
@@ -118,6 +128,7 @@ export function deviceFlowFeature(deps: DeviceFlowPagesDeps): DeviceFlowFeature 
     },
 
     async userCodeConfirmSource(ctx, _form, client, _deviceInfo, userCode) {
+      speakDeviceLanguage(ctx);
       const code = ctx.oidc.entities.DeviceCode;
       await sendPage(ctx, render, 'device_confirm', {
         action: ctx.oidc.urlFor('code_verification'),
@@ -129,6 +140,7 @@ export function deviceFlowFeature(deps: DeviceFlowPagesDeps): DeviceFlowFeature 
     },
 
     async successSource(ctx) {
+      speakDeviceLanguage(ctx);
       await sendPage(ctx, render, 'device_done', { approved: true, clientName: clientNameOf(ctx.oidc.client), action: ctx.oidc.urlFor('code_verification') });
     },
   };

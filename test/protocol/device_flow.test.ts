@@ -37,8 +37,11 @@ const BOB = buildUser();
 let nextAddress = 10;
 class BrowserAt extends UserAgent {
   readonly ip = `192.0.2.${String(nextAddress++)}`;
+  constructor(private readonly extraHeaders: Record<string, string> = {}) {
+    super();
+  }
   override request(url: string, init: Parameters<UserAgent['request']>[1] = {}) {
-    return super.request(url, { ...init, headers: { 'x-forwarded-for': this.ip, ...init.headers } });
+    return super.request(url, { ...init, headers: { 'x-forwarded-for': this.ip, ...this.extraHeaders, ...init.headers } });
   }
 }
 
@@ -290,6 +293,21 @@ describe('device authorization grant', () => {
     expect(refused.$('[role="alert"]').text()).toBe('This form has expired. Enter the code again.');
     const confirm = asPage(await ua.submit(refused, CODE_FORM, { user_code: started.user_code }));
     expect(confirm.$('h1').text()).toBe('Connect Living Room TV?');
+  });
+
+  it("speaks the reader's language: Accept-Language at /device, the device's ui_locales once its code is known", async () => {
+    const german = new BrowserAt({ 'accept-language': 'de-DE,de;q=0.9' });
+    const wrong = await enterUserCode(german, gh.issuer, 'BBBB-BBBB');
+    expect(wrong.$('h1').text()).toBe('Gerät verbinden');
+    expect(wrong.$('html').attr('lang')).toBe('de');
+    expect(wrong.$('[role="alert"]').text()).toBe('Dieser Code stimmt nicht. Prüfen Sie den Code auf Ihrem Gerät und versuchen Sie es erneut.');
+    // The device asked for French: its confirmation is in French, whatever the browser prefers.
+    const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid', ui_locales: 'fr' });
+    const confirm = await enterUserCode(german, gh.issuer, started.user_code);
+    expect(confirm.$('h1').text()).toBe('Connecter Living Room TV\u00a0?');
+    expect(confirm.$(`${ALLOW_FORM} button`).text()).toBe('Autoriser');
+    const done = asPage(await german.submit(confirm, DENY_FORM));
+    expect(done.$('h1').text()).toBe('Appareil non connecté');
   });
 
   it('a form without the library CSRF token is refused and nothing is approved', async () => {
