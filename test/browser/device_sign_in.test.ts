@@ -8,7 +8,7 @@ import { discover, oidc } from '../support/relying_party.js';
 
 // The /device pages in Chromium under the real CSP (#17): the code typed by hand (lower case,
 // with its dash), sign-in, the confirmation, consent and the done page; then the link with the
-// code in it (verification_uri_complete) and Deny. Each page shot in light and dark, and at 375 px
+// code in it (verification_uri_complete) and Deny; the lockout page. Each page shot in light and dark, and at 375 px
 // (SHOTS_DIR keeps them).
 
 const TV = {
@@ -29,7 +29,7 @@ describe('device sign-in in Chromium', () => {
     const base = testConfig();
     ({ gh } = await startGatehouseWithUsers([ada], {
       config: gatehouseConfigSchema.parse({ ...base, clients: [...base.clients, TV] }),
-      env: { DEVICE_POLL_INTERVAL_SECONDS: '1' },
+      env: { DEVICE_POLL_INTERVAL_SECONDS: '1', DEVICE_USER_CODE_MAX_FAILURES_PER_IP: '3' },
     }));
     tv = await discover(gh.issuer, 'tv');
     browser = await launchChromium('device', process.env.SHOTS_DIR);
@@ -94,6 +94,24 @@ describe('device sign-in in Chromium', () => {
     await shots('device-denied');
     const refused = await oidc.pollDeviceAuthorizationGrant(tv, started).catch((error: unknown) => error as { error?: string });
     expect((refused as { error?: string }).error).toBe('access_denied');
+    expect(browser.problems).toEqual([]);
+  });
+
+  it('too many wrong codes: the 429 page says when to come back', async () => {
+    const { page } = browser;
+    let status = 0;
+    for (let tries = 0; tries < 4 && status !== 429; tries++) {
+      await page.goto(`${gh.issuer}/device`);
+      await page.getByRole('textbox', { name: 'Code' }).fill('zzzz-zzzz');
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST'),
+        page.getByRole('button', { name: 'Continue' }).click(),
+      ]);
+      status = response.status();
+    }
+    expect(status).toBe(429);
+    await page.getByRole('heading', { name: 'Too many wrong codes' }).waitFor();
+    await shots('device-locked');
     expect(browser.problems).toEqual([]);
   });
 });
