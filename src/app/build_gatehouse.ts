@@ -35,6 +35,7 @@ import { createMailer, type Mailer } from '../mail/mailer.js';
 import { createMailThrottle } from '../throttling/mail_throttle.js';
 import { createSelfServiceMail } from './self_service_mail.js';
 import { createRegistrationLimit } from '../throttling/registration_limit.js';
+import { createDeviceFlowDeps } from '../provider/device_flow_install.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -79,7 +80,20 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   // `federation` is made below; no sign-out reaches the provider before the app serves.
   const upstreamSignOut = (upstream: SessionUpstream, continueTo: string) => federation.signOutUrl(upstream, continueTo);
   const host: ProviderHost = await createProviderHost(
-    { env, db, log, users, consents, render, audit, metrics, backchannel, clientAuthThrottle, upstreamSignOut },
+    {
+      env,
+      db,
+      log,
+      users,
+      consents,
+      render,
+      audit,
+      metrics,
+      backchannel,
+      clientAuthThrottle,
+      upstreamSignOut,
+      deviceFlow: createDeviceFlowDeps(db, env.deviceFlow),
+    },
     config,
   );
 

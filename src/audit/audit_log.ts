@@ -113,6 +113,12 @@ const AUDIT_EVENTS = {
   'invitation.accepted': 'info',
   /** an invitation link was refused or its password was; details.reason: invalid_link | weak_password */
   'invitation.failed': 'info',
+  /** a device sign-in (RFC 8628) was approved at /device; details.scope, grant_id */
+  'device.approved': 'info',
+  /** a device sign-in was denied or aborted at /device; details.reason (the error the device receives, e.g. access_denied) */
+  'device.denied': 'info',
+  /** an address typed too many wrong user codes at /device and was locked out; details.lockout_seconds */
+  'device.user_code_locked': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 type AuditEventName = keyof typeof AUDIT_EVENTS;

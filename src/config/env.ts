@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from './format_issues.js';
 import { parseTrustProxy } from './trust_proxy.js';
+import { deviceFlowEnvShape, deviceFlowSettings } from './device_flow_settings.js';
 
 const trustProxy = z
   .string()
@@ -125,6 +126,7 @@ const envSchema = z
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
     REQUEST_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(10_000_000).default(600),
     REQUEST_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    ...deviceFlowEnvShape,
     // AES-256-GCM key sealing TOTP secrets (src/mfa/secret_box.ts): 32 bytes, base64 or hex.
     // Unset: a key kept in the database's server_secrets table. PREVIOUS: a comma-separated list
     // of older keys still accepted for opening (rotation; README "Second factors").
@@ -188,6 +190,7 @@ const envSchema = z
       backchannel: { retryBaseMs: env.BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: env.BACKCHANNEL_MAX_ATTEMPTS },
       secureCookies: issuer.startsWith('https://'),
       mfaKeys: { current: env.MFA_ENCRYPTION_KEY, previous: env.MFA_ENCRYPTION_KEY_PREVIOUS },
+      deviceFlow: deviceFlowSettings(env),
     };
   });
 

@@ -23,6 +23,9 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a sc
 
 const signingAlg = z.enum(['RS256', 'ES256']);
 
+/** RFC 8628: TVs and CLIs sign in on another device; a public client (no secret) may use it. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 export const clientSchema = z
   .object({
     client_id: z.string().min(1, 'must not be empty').max(200),
@@ -32,7 +35,7 @@ export const clientSchema = z
     redirect_uris: z.array(absoluteUrl).default([]),
     post_logout_redirect_uris: z.array(absoluteUrl).default([]),
     grant_types: z
-      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT]))
       .min(1)
       .default(['authorization_code']),
     response_types: z.array(z.enum(['code'])).optional(),
@@ -292,8 +295,8 @@ export const gatehouseConfigSchema = z
       if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
         ctx.addIssue({ code: 'custom', path: at('redirect_uris'), message: 'must list at least one URI for the authorization_code grant' });
       }
-      if (client.grant_types.includes('refresh_token') && !client.grant_types.includes('authorization_code')) {
-        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'refresh_token needs authorization_code' });
+      if (client.grant_types.includes('refresh_token') && !client.grant_types.some((g) => g === 'authorization_code' || g === DEVICE_CODE_GRANT)) {
+        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'refresh_token needs authorization_code or the device_code grant' });
       }
       for (const scope of client.scope?.trim().split(/\s+/) ?? []) {
         if (!STANDARD_SCOPES.includes(scope) && !apiScopes.has(scope) && !identityScopes.has(scope)) {

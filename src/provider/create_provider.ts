@@ -18,6 +18,7 @@ import { limitClaimsParameter } from './claims_parameter.js';
 import { createApiTokenClaims } from './api_token_claims.js';
 import { recordUpstreamInSessions, withUpstreamSessions } from './upstream_sessions.js';
 import { ACR_VALUES, createInteractionPolicy } from './mfa_policy.js';
+import { deviceFlowFeature } from './device_flow.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -167,6 +168,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         postLogoutSuccessSource: pages.postLogoutSuccessSource,
       },
       backchannelLogout: { enabled: true },
+      // RFC 8628 (README "Devices"): /device/auth, /device and the device_code grant.
+      deviceFlow: deviceFlowFeature({ render: deps.render, scopeClaims, resources, sessionCookie: sessionCookieOptions(env.secureCookies) }),
       resourceIndicators: {
         enabled: true,
         defaultResource: resources.defaultResource,
@@ -185,7 +188,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       Session: (_ctx, session) => sessionTtlSeconds(session.loginTs, env.session),
       Grant: 30 * DAY,
       RefreshToken: 14 * DAY,
-      DeviceCode: 10 * 60,
+      DeviceCode: env.deviceFlow.codeTtlSeconds,
       BackchannelAuthenticationRequest: 10 * 60,
       PreAuthorizedCode: 10 * 60,
     },

@@ -17,6 +17,7 @@ import { auditProviderEvents } from './provider_audit_events.js';
 import { countProviderEvents } from './provider_metrics.js';
 import { onProviderEvent } from './provider_events.js';
 import { signOutAtUpstreams, type UpstreamSignOut } from './upstream_sessions.js';
+import { installDeviceFlow, type DeviceFlowDeps } from './device_flow_install.js';
 import { speakInteractionLanguage } from './interaction_language.js';
 
 // Everything Gatehouse adds to oidc-provider beyond its configuration (create_provider.ts):
@@ -33,6 +34,8 @@ export interface ExtensionDeps {
   metrics: Metrics;
   backchannel: Pick<BackchannelQueue, 'install'>;
   clientAuthThrottle: ClientAuthThrottle;
+  /** the device authorization grant's guards (device_flow_install.ts) */
+  deviceFlow: DeviceFlowDeps;
 }
 
 type Extension = (provider: Provider, deps: ExtensionDeps) => void;
@@ -87,6 +90,10 @@ const EXTENSIONS: readonly Extension[] = [
   (provider, { clientAuthThrottle, log, metrics, audit }) => {
     const noteFailure = limitClientAuthFailures(provider, { throttle: clientAuthThrottle, log, metrics, audit });
     for (const event of CLIENT_AUTH_ERROR_EVENTS) onProviderEvent(provider, event, noteFailure);
+  },
+  // /device: prefilled codes, wrong codes locked out per address, polling paced, outcomes audited.
+  (provider, deps) => {
+    installDeviceFlow(provider, deps.deviceFlow, deps);
   },
 ];
 

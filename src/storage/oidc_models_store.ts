@@ -17,6 +17,11 @@ export interface FoundModel {
   consumed: string | null;
 }
 
+/** A device code found by its user code: with its row key (device_code_rows.ts). */
+export interface FoundByUserCode extends FoundModel {
+  id: string;
+}
+
 /** A row as the adapter saves it. */
 export interface ModelRow {
   model: string;
@@ -76,7 +81,7 @@ const SQL = {
          WHERE model = $1 AND id = $2 AND ${LIVE}`,
   findByUid: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
               WHERE model = $1 AND uid = $2 AND ${LIVE} LIMIT 1`,
-  findByUserCode: `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
+  findByUserCode: `SELECT id, payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_models
                    WHERE model = $1 AND user_code = $2 AND ${LIVE} LIMIT 1`,
   // A lost consume race is a replay: the whole grant goes, its Grant row included, so even the
   // winner's tokens stop working (they are checked against their grant on every use).
@@ -158,7 +163,7 @@ export function createOidcModelsStore(db: Pick<Db, 'query'>) {
     // The adapter's single-row statements (postgres_adapter.ts); `id` is a storage key.
     find: async (model: string, id: string) => (await db.query<FoundModel>(statement('find', [model, id]))).rows[0],
     findByUid: async (model: string, uid: string) => (await db.query<FoundModel>(statement('findByUid', [model, uid]))).rows[0],
-    findByUserCode: async (model: string, userCode: string) => (await db.query<FoundModel>(statement('findByUserCode', [model, userCode]))).rows[0],
+    findByUserCode: async (model: string, userCode: string) => (await db.query<FoundByUserCode>(statement('findByUserCode', [model, userCode]))).rows[0],
     async revokeReplayed(model: string, id: string): Promise<void> {
       await q('revokeReplayed', [model, id]);
     },

@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
-import { storageKey, isStoredHashed } from './storage_key.js';
+import { storageKey as keyOfModel, isStoredHashed } from './storage_key.js';
+import { DEVICE_CODE_MODEL, EXPIRED_KEPT_SECONDS, deviceCodeHandle, deviceCodeKey } from './device_code_rows.js';
 import { hasNul, hasUnstorableText } from '../core/nul_characters.js';
 import { currentRequest } from '../core/request_context.js';
 import { readAhead } from '../core/read_ahead.js';
@@ -31,6 +32,11 @@ function clientInfo(model: string): { ip?: string; user_agent?: string } | null 
   if (model !== 'Session') return null;
   const request = currentRequest();
   return request ? { ip: request.ip, user_agent: request.userAgent } : null;
+}
+
+/** A stored artifact's key; a device code's may be a handle (device_code_rows.ts). */
+function storageKey(model: string, id: string): string {
+  return model === DEVICE_CODE_MODEL ? deviceCodeKey(id) : keyOfModel(model, id);
 }
 
 // Models whose rows belong to a grant and go when the grant is revoked.
@@ -165,7 +171,9 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
           }
           return;
         }
-        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+        // An expired device code is kept a while, to be answered expired_token (device_code_rows.ts).
+        const keptFor = this.model === DEVICE_CODE_MODEL ? EXPIRED_KEPT_SECONDS : 0;
+        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + (expiresIn + keptFor) * 1000) : null;
         // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
         if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
         await writes.upsert({
@@ -173,7 +181,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
           id: storageKey(this.model, id),
           payload: storedPayload(this.model, id, payload),
           grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-          userCode: payload.userCode === undefined ? null : storageKey(this.model, payload.userCode),
+          userCode: payload.userCode === undefined ? null : keyOfModel(this.model, payload.userCode),
           uid: payload.uid ?? null,
           expiresAt,
           accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
@@ -209,10 +217,12 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       return toPayload(await models.findByUid(this.model, uid));
     }
 
-    // Only the device flow looks codes up by user code, and it is not enabled: a device code
-    // found this way would come back without its id.
+    // Only the device flow looks codes up by user code (at /device): the code comes back with
+    // a handle in place of its id, which only the row's hash could give (device_code_rows.ts).
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await models.findByUserCode(this.model, storageKey(this.model, userCode)));
+      const row = await models.findByUserCode(this.model, keyOfModel(this.model, userCode));
+      const payload = toPayload(row);
+      return row && payload ? { ...payload, jti: deviceCodeHandle(row.id) } : undefined;
     }
 
     async consume(id: string): Promise<void> {

@@ -38,7 +38,7 @@ const webClient = (id: string, extra: Record<string, unknown> = {}) => ({
 
 describe('gatehouse config check', () => {
   it('accepts the example config file', async () => {
-    expect(await check([EXAMPLE])).toEqual({ code: 0, stdout: 'ok: 3 clients, 1 APIs\n', stderr: '' });
+    expect(await check([EXAMPLE])).toEqual({ code: 0, stdout: 'ok: 4 clients, 1 APIs\n', stderr: '' });
   });
 
   it('accepts the configuration the test suite serves', async () => {
@@ -47,7 +47,7 @@ describe('gatehouse config check', () => {
   });
 
   it('checks $CONFIG_FILE when no file is named', async () => {
-    expect(await check([], { CONFIG_FILE: EXAMPLE })).toEqual({ code: 0, stdout: 'ok: 3 clients, 1 APIs\n', stderr: '' });
+    expect(await check([], { CONFIG_FILE: EXAMPLE })).toEqual({ code: 0, stdout: 'ok: 4 clients, 1 APIs\n', stderr: '' });
   });
 
   it('prints every schema problem on its own line with its path, and exits 1', async () => {
@@ -64,7 +64,7 @@ describe('gatehouse config check', () => {
     expect(result.stdout.trimEnd().split('\n').sort()).toEqual(
       [
         '(root): Unrecognized key: "extra"',
-        'clients[1].grant_types[1]: Invalid option: expected one of "authorization_code"|"refresh_token"|"client_credentials"',
+        'clients[1].grant_types[1]: Invalid option: expected one of "authorization_code"|"refresh_token"|"client_credentials"|"urn:ietf:params:oauth:grant-type:device_code"',
         'clients[2].redirect_uris[1]: must be an absolute URL',
       ].sort(),
     );

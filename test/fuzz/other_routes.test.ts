@@ -46,6 +46,10 @@ const PATHS = [
   '/static/passkeys.js',
   '/session/end/success',
   '/auth/',
+  // The device authorization grant (RFC 8628): its endpoint, the code page, a resume path.
+  '/device',
+  '/device/auth',
+  '/device/some-interaction-uid',
   '/favicon.ico',
   '//evil.example/',
   '/%2F%2Fevil.example',

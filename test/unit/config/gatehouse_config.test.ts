@@ -63,7 +63,7 @@ describe('config file validation messages', () => {
       'clients[0].redirect_uris: must list at least one URI for the authorization_code grant',
     ]);
     expect(problems({ clients: [{ client_id: 'x', client_secret: SECRET, grant_types: ['client_credentials', 'refresh_token'] }] })).toEqual([
-      'clients[0].grant_types: refresh_token needs authorization_code',
+      'clients[0].grant_types: refresh_token needs authorization_code or the device_code grant',
     ]);
   });
 
