@@ -62,9 +62,10 @@ function clientOrigins(config: GatehouseConfig): string[] {
   return [...new Set(uris.map((u) => new URL(u).origin).filter((o) => o !== 'null'))];
 }
 
-// Back-channel logout URIs the admin registered: fetched even on private addresses (trusted_fetch.ts).
-function backchannelUris(config: GatehouseConfig): Set<string> {
-  return new Set(config.clients.flatMap((c) => (c.backchannel_logout_uri ? [new URL(c.backchannel_logout_uri).href] : [])));
+// Back-channel logout URIs and jwks_uris the admin registered: fetched even on private addresses (trusted_fetch.ts).
+function trustedClientUris(config: GatehouseConfig): Set<string> {
+  const uris = config.clients.flatMap((c) => [c.backchannel_logout_uri, c.jwks_uri].filter((u): u is string => u !== undefined));
+  return new Set(uris.map((u) => new URL(u).href));
 }
 
 export async function createProviderHost(deps: ProviderHostDeps, initialConfig: GatehouseConfig): Promise<ProviderHost> {
@@ -77,7 +78,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
   function build(): Runtime {
     const resources = createResourceServers(config.apis);
     const scopeClaims = createScopeClaims(config.identity_resources);
-    const trusted = backchannelUris(config);
+    const trusted = trustedClientUris(config);
     const provider = createProvider({
       env: deps.env,
       db: deps.db,
