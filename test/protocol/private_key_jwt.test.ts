@@ -75,6 +75,8 @@ beforeAll(async () => {
       signingClient('ec-signer', { jwks: { keys: [keys.ec.jwk] } }),
       signingClient('uri-signer', { jwks_uri: shortCache.uri }),
       signingClient('long-cache-signer', { jwks_uri: longCache.uri }),
+      // Port 9 (discard): nothing answers there.
+      signingClient('unreachable-signer', { jwks_uri: 'http://127.0.0.1:9/jwks.json' }),
     ),
   }));
 });
@@ -170,5 +172,10 @@ describe('a client publishing its keys at a jwks_uri', () => {
     vi.setSystemTime(start + (MAX_KEY_SET_AGE_SECONDS + 1) * 1000);
     expect((await clientCredentials('long-cache-signer', keys.longNew)).status).toBe(200);
     expect(longCache.state.fetches).toBe(2);
+  });
+
+  it('answers invalid_client, never a 500, when the key set cannot be fetched', async () => {
+    const result = await clientCredentials('unreachable-signer', keys.uriOld);
+    expect(result).toEqual({ status: 401, error: 'invalid_client' });
   });
 });
