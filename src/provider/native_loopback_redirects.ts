@@ -11,7 +11,7 @@ import type Provider from 'oidc-provider';
 const OTHER_LOOPBACK: Readonly<Record<string, string>> = { '127.0.0.1': '[::1]', '[::1]': '127.0.0.1' };
 
 /** The same URI on the other loopback literal, or undefined when it is no http loopback URI. */
-export function otherLoopback(uri: string): string | undefined {
+function otherLoopback(uri: string): string | undefined {
   let url: URL;
   try {
     url = new URL(uri);
