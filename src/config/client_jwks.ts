@@ -10,8 +10,7 @@ import { z } from 'zod';
 
 /** Algorithms a client may sign its assertion with; HS256 is client_secret_jwt's. */
 export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
-export const CLIENT_AUTH_ASYMMETRIC_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
-type AsymmetricAlg = (typeof CLIENT_AUTH_ASYMMETRIC_ALGS)[number];
+type AsymmetricAlg = Exclude<(typeof CLIENT_AUTH_SIGNING_ALGS)[number], 'HS256'>;
 
 // Every JWK member that belongs to a private or secret key (RFC 7518 6.2.2, 6.3.2, 6.4; RFC 8037 2).
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'];
