@@ -134,6 +134,17 @@ describe('a native app signing in through a loopback listener', () => {
   });
 });
 
+describe("the hosted pages' form-action", () => {
+  // Chromium applies it to the redirects after the consent post (test/browser/native_app_sign_in.test.ts).
+  it('lets the browser go on to any loopback port and to the app scheme, not to any http URL', async () => {
+    const { url } = await codeRequest(SCHEME_REDIRECT);
+    const response = await fetch(url, { redirect: 'manual' });
+    const formAction = /form-action ([^;]*)/.exec(response.headers.get('content-security-policy') ?? '')?.[1]?.split(' ') ?? [];
+    expect(formAction).toEqual(expect.arrayContaining(["'self'", 'http://127.0.0.1:*', 'com.example.cli:']));
+    expect(formAction).not.toContain('http:');
+  });
+});
+
 describe('a native app on a private-use URI scheme', () => {
   it('gets its code at com.example.cli:/callback and exchanges it', async () => {
     const { url, verifier, state } = await codeRequest(SCHEME_REDIRECT);
