@@ -26,6 +26,7 @@ beforeAll(async () => {
       application_type: 'native',
       token_endpoint_auth_method: 'none',
       redirect_uris: ['http://127.0.0.1/callback', SCHEME_REDIRECT],
+      post_logout_redirect_uris: ['http://127.0.0.1/signed-out'],
       grant_types: ['authorization_code', 'refresh_token'],
       scope: 'openid profile offline_access',
     }),
@@ -131,6 +132,25 @@ describe('a native app signing in through a loopback listener', () => {
     // Registered as RP/callback (port 9): that one is fine.
     const ok = await new UserAgent().follow(oidc.buildAuthorizationUrl(web, { redirect_uri: `${RP}/callback`, scope: 'openid', ...FIXED_PKCE }).href);
     expect(isPage(ok) && ok.$('input[name="password"]').length).toBe(1);
+  });
+});
+
+describe('a native app signing out', () => {
+  const endSession = (target: string) =>
+    new UserAgent().follow(`${gh.issuer}/session/end?${new URLSearchParams({ client_id: 'cli', post_logout_redirect_uri: target }).toString()}`);
+
+  it('may come back to its loopback listener on any port, IPv4 or IPv6', async () => {
+    for (const target of ['http://127.0.0.1:50123/signed-out', 'http://[::1]:50124/signed-out']) {
+      const page = await endSession(target);
+      expect(isPage(page) && page.status, target).toBe(200);
+      // The sign-out confirmation, not the error page a wrong URI gets.
+      expect(isPage(page) && page.$('form').length, target).toBeGreaterThan(0);
+    }
+  });
+
+  it('may not come back to another path', async () => {
+    const page = await endSession('http://127.0.0.1:50123/elsewhere');
+    expect(isPage(page) && page.status).toBe(400);
   });
 });
 
