@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ACCOUNT_CLIENT_ID } from './account_client.js';
 import { BUILT_IN_SCOPES, apiUserClaimNameSchema, claimNameProblem } from './claim_names.js';
+import { CLIENT_AUTH_SIGNING_ALGS, clientJwksSchema } from './client_jwks.js';
+import { checkClientKind } from './client_kind_rules.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
@@ -39,7 +41,19 @@ export const clientSchema = z
       .min(1)
       .default(['authorization_code']),
     response_types: z.array(z.enum(['code'])).optional(),
-    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'none']).default('client_secret_basic'),
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'])
+      .default('client_secret_basic'),
+    /** the only algorithm accepted for this client's assertions (private_key_jwt, client_secret_jwt) */
+    token_endpoint_auth_signing_alg: z.enum(CLIENT_AUTH_SIGNING_ALGS).optional(),
+    /** private_key_jwt: the client's public keys inline (client_jwks.ts) … */
+    jwks: clientJwksSchema.optional(),
+    /** … or where the client publishes them (fetched and cached, trusted_fetch.ts) */
+    jwks_uri: httpUrl.optional(),
+    /** RFC 9449: access and public clients' refresh tokens are bound to a DPoP key */
+    dpop_bound_access_tokens: z.boolean().optional(),
+    /** RFC 9126: authorization requests only through the pushed authorization request endpoint */
+    require_pushed_authorization_requests: z.boolean().optional(),
     scope: z
       .string()
       .refine(
@@ -272,16 +286,7 @@ export const gatehouseConfigSchema = z
       }
 
       const isPublic = client.token_endpoint_auth_method === 'none';
-      if (isPublic && client.client_secret) {
-        ctx.addIssue({ code: 'custom', path: at('client_secret'), message: 'a public client (token_endpoint_auth_method "none") must not have a secret' });
-      }
-      if (!isPublic && !client.client_secret) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at('client_secret'),
-          message: `is required for token_endpoint_auth_method "${client.token_endpoint_auth_method}"`,
-        });
-      }
+      checkClientKind(client, at, ctx);
       if (isPublic && client.require_pkce === false) {
         ctx.addIssue({
           code: 'custom',

@@ -12,6 +12,9 @@ import type { RenderPage } from '../pages/render_page.js';
 
 const FRAME_WAIT_MS = 3000;
 
+/** What discovery says about it (Front-Channel Logout 1.0 section 3): both are implemented here. */
+export const FRONTCHANNEL_LOGOUT_DISCOVERY = { frontchannel_logout_supported: true, frontchannel_logout_session_supported: true } as const;
+
 interface LogoutClientMetadata {
   frontchannel_logout_uri?: string;
   frontchannel_logout_session_required?: boolean;

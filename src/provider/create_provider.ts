@@ -19,6 +19,9 @@ import { createApiTokenClaims } from './api_token_claims.js';
 import { recordUpstreamInSessions, withUpstreamSessions } from './upstream_sessions.js';
 import { ACR_VALUES, createInteractionPolicy } from './mfa_policy.js';
 import { deviceFlowFeature } from './device_flow.js';
+import { allowEitherLoopbackForNativeApps } from './native_loopback_redirects.js';
+import { CLIENT_AUTH_SIGNING_ALGS } from '../config/client_jwks.js';
+import { FRONTCHANNEL_LOGOUT_DISCOVERY } from '../logout/frontchannel_logout.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -30,7 +33,7 @@ export interface ProviderDeps {
   /** the built-in scopes and the config's identity resources, and the claims each releases */
   scopeClaims: ScopeClaims;
   render: RenderPage;
-  /** back-channel logout URIs an admin registered; fetched even on private addresses */
+  /** back-channel logout URIs and jwks_uris an admin registered; fetched even on private addresses */
   trustedUris: () => ReadonlySet<string>;
 }
 
@@ -50,11 +53,13 @@ function validateExtraMetadata(_ctx: KoaContextWithOIDC | undefined, key: string
     throw new TypeError(`${key} must be a boolean`);
   } else if (key === 'require_pkce' && !value && metadata?.token_endpoint_auth_method === 'none') {
     throw new TypeError('require_pkce cannot be false for a public client (token_endpoint_auth_method "none")');
+  } else if (key === 'require_pkce' && !value && metadata?.application_type === 'native') {
+    throw new TypeError('require_pkce cannot be false for a native app (RFC 8252 8.1)');
   }
 }
 
 function pkceRequired(client: Client): boolean {
-  if (client.clientAuthMethod === 'none') return true;
+  if (client.clientAuthMethod === 'none' || client.applicationType === 'native') return true;
   return (client as unknown as { require_pkce?: boolean }).require_pkce !== false;
 }
 
@@ -131,6 +136,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     // code injection, which a client secret does not). A legacy confidential client that cannot
     // send it is let off by `require_pkce: false`; a public client never is.
     pkce: { required: (_ctx, client) => pkceRequired(client) },
+    // The algorithms a client assertion may use: the ones the config file accepts keys for.
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_AUTH_SIGNING_ALGS] },
+    discovery: { claim_types_supported: ['normal'], ...FRONTCHANNEL_LOGOUT_DISCOVERY },
     responseTypes: ['code'],
     // OIDC Core 3.1.2.1: the authorization endpoint MUST accept POST. The library allows it
     // only with SameSite=None session cookies, i.e. over https.
@@ -200,5 +208,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   // TRUST_PROXY and the issuer's host and scheme, so trusting them here is trusting ourselves.
   provider.proxy = true;
   recordUpstreamInSessions(provider);
+  allowEitherLoopbackForNativeApps(provider);
   return provider;
 }

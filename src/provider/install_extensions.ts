@@ -11,6 +11,7 @@ import { CLIENT_AUTH_ERROR_EVENTS, limitClientAuthFailures } from '../throttling
 import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
+import { challengeMissingDpopProofs } from './dpop_proof_challenge.js';
 import { createProviderPages } from './hosted_provider_pages.js';
 import { logProviderEvents } from './provider_events_log.js';
 import { auditProviderEvents } from './provider_audit_events.js';
@@ -65,6 +66,10 @@ const EXTENSIONS: readonly Extension[] = [
   (provider, { render }) => {
     const pages = createProviderPages(render);
     answerEscapedErrors(provider, (ctx, out) => pages.renderError(ctx, out));
+  },
+  // A DPoP-bound token at userinfo without its proof: 401 with a DPoP challenge, not a 400.
+  (provider) => {
+    challengeMissingDpopProofs(provider);
   },
   // Two requests presenting the same client assertion or DPoP proof at once: only one is served.
   (provider) => {

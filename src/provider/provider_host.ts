@@ -13,6 +13,7 @@ import { installExtensions, type ExtensionDeps } from './install_extensions.js';
 import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
 import { createResourceServers, type ResourceServers } from './resource_servers.js';
 import { createScopeClaims, type ScopeClaims } from '../accounts/scope_claims.js';
+import { formActionSources } from './form_action_sources.js';
 
 // oidc-provider fixes its keys and configuration when it is constructed. To take a key
 // rotation (made by any instance, or the CLI) or a reloaded config file without a restart,
@@ -58,13 +59,16 @@ export interface ProviderHost {
 function clientOrigins(config: GatehouseConfig): string[] {
   // The upstream identity providers' sign-in pages too: the upstream buttons' form redirects there.
   const upstreamUris = config.upstreams.map((u) => (u.type === 'oauth2' ? u.authorization_endpoint : u.issuer));
-  const uris = [...config.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]), ...upstreamUris];
-  return [...new Set(uris.map((u) => new URL(u).origin).filter((o) => o !== 'null'))];
+  const clientSources = config.clients.flatMap((c) =>
+    [...c.redirect_uris, ...c.post_logout_redirect_uris].flatMap((u) => formActionSources(u, c.application_type)),
+  );
+  return [...new Set([...clientSources, ...upstreamUris.map((u) => new URL(u).origin)])];
 }
 
-// Back-channel logout URIs the admin registered: fetched even on private addresses (trusted_fetch.ts).
-function backchannelUris(config: GatehouseConfig): Set<string> {
-  return new Set(config.clients.flatMap((c) => (c.backchannel_logout_uri ? [new URL(c.backchannel_logout_uri).href] : [])));
+// Back-channel logout URIs and jwks_uris the admin registered: fetched even on private addresses (trusted_fetch.ts).
+function trustedClientUris(config: GatehouseConfig): Set<string> {
+  const uris = config.clients.flatMap((c) => [c.backchannel_logout_uri, c.jwks_uri].filter((u): u is string => u !== undefined));
+  return new Set(uris.map((u) => new URL(u).href));
 }
 
 export async function createProviderHost(deps: ProviderHostDeps, initialConfig: GatehouseConfig): Promise<ProviderHost> {
@@ -77,7 +81,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
   function build(): Runtime {
     const resources = createResourceServers(config.apis);
     const scopeClaims = createScopeClaims(config.identity_resources);
-    const trusted = backchannelUris(config);
+    const trusted = trustedClientUris(config);
     const provider = createProvider({
       env: deps.env,
       db: deps.db,

@@ -118,20 +118,20 @@ describe('gatehouse config check', () => {
     const target = await file('provider.json', {
       clients: [
         webClient('fine'),
-        webClient('custom-scheme', { redirect_uris: ['com.example.app:/callback'] }),
+        webClient('custom-scheme', { post_logout_redirect_uris: ['com.example.app:/signed-out'] }),
         {
           client_id: 'native',
           application_type: 'native',
           token_endpoint_auth_method: 'none',
-          redirect_uris: ['http://app.example.com/callback'],
+          redirect_uris: ['https://localhost/callback'],
         },
       ],
     });
     const result = await check([target]);
     expectOneLineError(result, /: 2 problems$/);
     expect(result.stdout).toBe(
-      'clients[1]: redirect_uris must only contain web uris\n' +
-        'clients[2]: redirect_uris for native clients using http as a protocol can only use loopback addresses as hostnames\n',
+      'clients[1]: post_logout_redirect_uris must only contain web uris\n' +
+        'clients[2]: redirect_uris for native clients using claimed HTTPS URIs must not be using localhost as hostname\n',
     );
   });
 
