@@ -22,6 +22,7 @@ import { deviceFlowFeature } from './device_flow.js';
 import { allowEitherLoopbackForNativeApps } from './native_loopback_redirects.js';
 import { CLIENT_AUTH_SIGNING_ALGS } from '../config/client_jwks.js';
 import { FRONTCHANNEL_LOGOUT_DISCOVERY } from '../logout/frontchannel_logout.js';
+import { LOCALES } from '../i18n/locales.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -95,6 +96,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     findAccount: withUpstreamSessions(createFindAccount(deps.users, scopeClaims)),
     // `upstream=<id>`: go straight to that upstream identity provider (src/federation/).
     extraParams: ['upstream'],
+    // The languages the hosted pages speak (ui_locales picks one: i18n/locales.ts).
+    discovery: { ui_locales_supported: [...LOCALES] },
     // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
     extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,

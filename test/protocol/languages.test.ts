@@ -109,6 +109,31 @@ describe('consent page language', () => {
   });
 });
 
+describe('account page language', () => {
+  it('is German for a German browser: headings, sessions, security events', async () => {
+    const ua = browser('de-DE,de;q=0.9,en;q=0.5');
+    const login = expectPage(await ua.follow(`${gh.issuer}/account`));
+    expect(pageKind(login)).toBe('login');
+    expectLanguage(login, 'de');
+    const account = expectPage(await ua.submit(login, LOGIN_FORM, { login: 'dora', password: user('dora').password }));
+    expect(account.status).toBe(200);
+    expectLanguage(account, 'de');
+    expect(account.$('h1').text()).toBe('Ihr Konto');
+    expect(account.$('#sessions-title').text()).toBe('Wo Sie angemeldet sind');
+    expect(account.$('#sessions .badge').text()).toBe('dieser Browser');
+    expect(account.$('#events').text().replace(/\s+/g, ' ')).toMatch(/Bei Gatehouse account angemeldet von 127\.0\.0\.1/);
+    expect(account.$('#change-password button').text()).toBe('Passwort ändern');
+  });
+});
+
+describe('discovery', () => {
+  it('lists the languages the pages speak as ui_locales_supported', async () => {
+    const metadata = (await (await fetch(`${gh.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.ui_locales_supported).toEqual(['en', 'de', 'fr', 'es']);
+    expect(metadata.claim_types_supported).toEqual(['normal']);
+  });
+});
+
 describe('provider pages language', () => {
   it('shows an error page in the Accept-Language', async () => {
     const page = await browser('de-DE').follow(
