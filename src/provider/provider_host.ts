@@ -28,6 +28,8 @@ export interface Runtime {
   scopeClaims: ScopeClaims;
   /** origins the hosted forms may lead to (see security_headers.ts) */
   formActionOrigins: readonly string[];
+  /** origins the pages' images may come from: the configured logos' (see security_headers.ts) */
+  imageOrigins: readonly string[];
   /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
   cookieKeys: readonly string[];
   /** the config file's self_service section (registration, password reset, ...) */
@@ -60,6 +62,12 @@ function clientOrigins(config: GatehouseConfig): string[] {
   const upstreamUris = config.upstreams.map((u) => (u.type === 'oauth2' ? u.authorization_endpoint : u.issuer));
   const uris = [...config.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]), ...upstreamUris];
   return [...new Set(uris.map((u) => new URL(u).origin).filter((o) => o !== 'null'))];
+}
+
+// The branding logo and the clients' logos are the only images from elsewhere (the consent page shows a client's).
+function logoOrigins(config: GatehouseConfig): string[] {
+  const uris = [config.branding?.logo_uri, ...config.clients.map((c) => c.logo_uri)].filter((u): u is string => u !== undefined);
+  return [...new Set(uris.map((u) => new URL(u).origin))];
 }
 
 // Back-channel logout URIs the admin registered: fetched even on private addresses (trusted_fetch.ts).
@@ -102,6 +110,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
       resources,
       scopeClaims,
       formActionOrigins: clientOrigins(config),
+      imageOrigins: logoOrigins(config),
       cookieKeys: keys.cookieKeys,
       selfService: config.self_service,
     };
