@@ -27,8 +27,9 @@ export interface Tour {
 }
 
 /** The suite's clients plus one that requires a second factor, registration open, one upstream. */
-function tourConfig(upstreamIssuer: string, extra: Partial<GatehouseConfig>): GatehouseConfig {
+function tourConfig(upstreamIssuer: string, options: TourOptions): GatehouseConfig {
   return gatehouseConfigSchema.parse({
+    ...(options.branding ? { branding: options.branding } : {}),
     self_service: { registration: 'open', password_reset: true, email_verification: true },
     clients: [
       {
@@ -36,6 +37,7 @@ function tourConfig(upstreamIssuer: string, extra: Partial<GatehouseConfig>): Ga
         client_secret: SECRETS.web,
         client_name: 'Web App',
         client_uri: 'http://127.0.0.1:9/',
+        ...(options.webLogoUri ? { logo_uri: options.webLogoUri } : {}),
         redirect_uris: [`${RP}/callback`],
         post_logout_redirect_uris: [`${RP}/signed-out`],
         grant_types: ['authorization_code', 'refresh_token'],
@@ -53,16 +55,24 @@ function tourConfig(upstreamIssuer: string, extra: Partial<GatehouseConfig>): Ga
     ],
     apis: [{ identifier: API, name: 'Things API', scopes: ['things:read'], access_token_format: 'jwt' }],
     upstreams: [{ id: 'corp', name: 'Corp SSO', issuer: upstreamIssuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET }],
-    ...extra,
   });
 }
 
-export async function startTour(name: string, extra: Partial<GatehouseConfig> = {}, shotsDir?: string): Promise<Tour> {
+export interface TourOptions {
+  /** the config's `branding` section */
+  branding?: GatehouseConfig['branding'];
+  /** the `web` client's logo_uri (shown on its consent page) */
+  webLogoUri?: string;
+  /** where screenshots go */
+  shotsDir?: string;
+}
+
+export async function startTour(name: string, options: TourOptions = {}): Promise<Tour> {
   const [sink, upstream] = await Promise.all([startSmtpSink(), startOidcUpstream()]);
   // The upstream knows Alice's address: Gatehouse then asks her to link with her password.
   upstream.signInAs = { sub: 'corp-alice', email: ALICE.email, email_verified: true, name: 'Alice at Corp', preferred_username: 'alice.corp' };
   const started = (async () => {
-    const gh = await startGatehouse({ config: tourConfig(upstream.issuer, extra), env: { SMTP_URL: sink.url } });
+    const gh = await startGatehouse({ config: tourConfig(upstream.issuer, options), env: { SMTP_URL: sink.url } });
     upstream.serve(gh.issuer, 'corp');
     await gh.createUser(ALICE);
     await gh.createUser(BOB);
@@ -70,7 +80,7 @@ export async function startTour(name: string, extra: Partial<GatehouseConfig> = 
     await enrolTotp(gh, mara.sub);
     return gh;
   })();
-  const [launched, ready] = await Promise.allSettled([launchChromium(name, shotsDir), started]);
+  const [launched, ready] = await Promise.allSettled([launchChromium(name, options.shotsDir), started]);
   const close = async () => {
     if (launched.status === 'fulfilled') await launched.value.close();
     if (ready.status === 'fulfilled') await ready.value.close();
