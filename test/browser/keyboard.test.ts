@@ -113,4 +113,28 @@ describe('keyboard only', () => {
     await page.getByRole('heading', { level: 1, name: 'You are signed out' }).waitFor();
     expect(browser.problems).toEqual([]);
   });
+
+  it('shows the password with the "Show password" toggle (aria-pressed), and without the script there is no toggle', async () => {
+    await page.goto(authorizationUrl());
+    const toggle = page.locator('button[data-show-password]');
+    await page.keyboard.type(ALICE.username);
+    await tabTo(/^input\[password\]/);
+    await page.keyboard.type('secret words');
+    await tabTo(/^button\[button\] Show password$/);
+    expect(await toggle.getAttribute('aria-pressed')).toBe('false');
+    await page.keyboard.press('Space');
+    expect(await toggle.getAttribute('aria-pressed')).toBe('true');
+    expect(await page.locator('#password').getAttribute('type')).toBe('text');
+    await browser.screenshot('keyboard-password-shown');
+    await page.keyboard.press('Enter');
+    expect(await toggle.getAttribute('aria-pressed')).toBe('false');
+    expect(await page.locator('#password').getAttribute('type')).toBe('password');
+
+    // The script never arrives (JavaScript off, or blocked): the button stays hidden, the field a password field.
+    await page.route('**/static/show_password.js', (route) => route.abort());
+    await page.goto(authorizationUrl());
+    expect(await toggle.isHidden()).toBe(true);
+    expect(await page.locator('#password').getAttribute('type')).toBe('password');
+    await page.unroute('**/static/show_password.js');
+  });
 });
