@@ -6,8 +6,6 @@
 /** The page backgrounds of light and dark mode (views/static/gatehouse.css `--bg`). */
 export const LIGHT_BACKGROUND = '#ffffff';
 export const DARK_BACKGROUND = '#121212';
-/** The built-in accent: buttons, links and focus outlines when no branding colour is set. */
-export const DEFAULT_PRIMARY = '#1f5fbf';
 /** Text on buttons and links: WCAG AA for normal-size text. */
 export const MIN_TEXT_CONTRAST = 4.5;
 

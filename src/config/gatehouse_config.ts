@@ -212,7 +212,7 @@ export type SelfServiceConfig = z.infer<typeof selfServiceSchema>;
 // colour is the buttons' background under white text and the links' colour on the light
 // background, so it must reach 4.5:1 against white; dark mode derives a lighter variant itself
 // (brand_colors.ts darkModeVariant), which `config check` reports.
-export const brandingSchema = z
+const brandingSchema = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(60),
     logo_uri: httpUrl.optional(),

@@ -7,7 +7,7 @@ import { darkModeVariant } from '../config/brand_colors.js';
 // reaches the pages as a small stylesheet of its own (/branding.css) that overrides
 // gatehouse.css's accent variables; its URL carries a hash of the colour so a reload is seen at once.
 
-export const DEFAULT_BRAND_NAME = 'Gatehouse';
+const DEFAULT_BRAND_NAME = 'Gatehouse';
 export const BRANDING_CSS_PATH = '/branding.css';
 
 export interface PageBrand {
