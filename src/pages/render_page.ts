@@ -40,6 +40,10 @@ export function createPageRenderer(options: PageRendererOptions = {}): RenderPag
     }
     const translator = pageTranslator();
     markPageLanguage(translator.locale);
-    return ejs.renderFile(path.join(viewsDir, `${view}.ejs`), { ...locals, ...languageLocals(translator), brand }, { cache: options.cache ?? true, async: false });
+    return ejs.renderFile(
+      path.join(viewsDir, `${view}.ejs`),
+      { ...locals, ...languageLocals(translator), brand },
+      { cache: options.cache ?? true, async: false },
+    );
   };
 }
