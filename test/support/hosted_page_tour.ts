@@ -16,6 +16,8 @@ import { enrolTotp } from './mfa.js';
 
 export const MARA = { username: 'mara', email: 'mara@example.test', name: 'Mara Factor', password: 'two factors are better than one' };
 const NEWCOMER = { username: 'nina', email: 'nina@example.test', password: 'a brand new long passphrase' };
+/** An application with front-channel logout, on a name the browser answers itself (page.route, for its logout frames): no server, no DNS. */
+const FRONTCHANNEL_APP = 'http://frontchannel.example.test';
 
 export interface Tour {
   gh: RunningGatehouse;
@@ -42,6 +44,15 @@ function tourConfig(upstreamIssuer: string, options: TourOptions): GatehouseConf
         post_logout_redirect_uris: [`${RP}/signed-out`],
         grant_types: ['authorization_code', 'refresh_token'],
         scope: 'openid profile email offline_access things:read',
+      },
+      {
+        client_id: 'fc',
+        client_secret: SECRETS.web,
+        client_name: 'Front Desk',
+        redirect_uris: [`${FRONTCHANNEL_APP}/callback`],
+        frontchannel_logout_uri: `${FRONTCHANNEL_APP}/logout`,
+        scope: 'openid profile email',
+        skip_consent: true,
       },
       {
         client_id: 'secure',
@@ -93,6 +104,9 @@ export async function startTour(name: string, options: TourOptions = {}): Promis
   }
   const browser = launched.value;
   // The applications' addresses: answered here, nothing listens there.
+  await browser.page.route(`${FRONTCHANNEL_APP}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Front Desk</title><h1>Front Desk</h1>' }),
+  );
   await browser.page.route(`${RP}/**`, (route) =>
     route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>App</title><h1>Back at the application</h1>' }),
   );
@@ -100,8 +114,8 @@ export async function startTour(name: string, options: TourOptions = {}): Promis
 }
 
 /** An authorization request of `clientId`, always asking for a fresh sign-in. */
-export function authorizationUrl(gh: RunningGatehouse, clientId: 'web' | 'secure', prompt = 'login'): string {
-  const redirect = clientId === 'web' ? `${RP}/callback` : `${RP}/secure/callback`;
+export function authorizationUrl(gh: RunningGatehouse, clientId: 'web' | 'secure' | 'fc', prompt = 'login'): string {
+  const redirect = { web: `${RP}/callback`, secure: `${RP}/secure/callback`, fc: `${FRONTCHANNEL_APP}/callback` }[clientId];
   const params = new URLSearchParams({
     client_id: clientId,
     response_type: 'code',
@@ -267,6 +281,26 @@ export const PAGES: HostedPage[] = [
     name: 'logged out',
     open: async ({ page }) => {
       await submit(page, 'form:has(button[name="logout"])');
+    },
+  },
+  {
+    name: 'front-channel sign-out',
+    open: async (tour) => {
+      const { page, gh } = tour;
+      await accountAsAlice(tour);
+      // Signed in to Front Desk: the redirect back to it is proof enough (the browser's routes do
+      // not answer a redirect's target, so that navigation itself fails).
+      const back = page.waitForRequest((request) => request.url().startsWith(`${FRONTCHANNEL_APP}/callback?code=`));
+      await page.goto(authorizationUrl(gh, 'fc', '')).catch(() => undefined);
+      await back;
+      await page.waitForURL((url) => url.protocol === 'chrome-error:');
+      await page.goto(`${gh.issuer}/session/end`);
+      // Without its script the page stays (the no-JavaScript path: a timed refresh onward, 3 s).
+      await page.route('**/static/frontchannel_logout.js', (route) => route.abort());
+      await submit(page, 'form:has(button[name="logout"])');
+      await page.locator('#continue').waitFor();
+      // No refresh onward while axe looks: the <noscript> refresh applies only with JavaScript off.
+      await page.unroute('**/static/frontchannel_logout.js');
     },
   },
   {
