@@ -163,8 +163,12 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   router.get(
     '/account/signed-out',
     noStore,
+    // The same page as after signing out at /session/end: the operator's name, a way to sign in again.
     wrap(async (_req, res) => {
-      await message(res, 200, 'account.signed_out', { href: '/account', text: t('account.signed_out.sign_in') });
+      res
+        .status(200)
+        .type('html')
+        .send(await deps.render('logged_out', {}));
     }),
   );
 

@@ -66,7 +66,8 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   }
   const users = createUsersRepo(db);
   const consents = createConsentsRepo(db);
-  const render = createPageRenderer();
+  // `served` is set below, before anything renders: the pages follow each reloaded config's branding.
+  const render = createPageRenderer({ branding: () => served.branding });
   const metrics = createMetrics(db);
   const audit = createAuditLog({ db, log });
   // Shared by every instance on the database (migrations/0009): the throttle rows' key HMAC.
@@ -166,6 +167,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     mailThrottle,
     throttleKeys,
     selfService: () => served.self_service,
+    branding: () => served.branding,
     selfServiceMail: createSelfServiceMail({ db, mailer, issuer: env.issuer }),
     registrationLimit: createRegistrationLimit(db),
   });

@@ -12,6 +12,7 @@ import { VIEWS_DIR, type RenderPage } from '../pages/render_page.js';
 import { securityHeaders } from '../http/security_headers.js';
 import { createHealthRouter } from '../observability/health.js';
 import { errorPage } from './error_page.js';
+import { brandAssets } from './brand_assets.js';
 import { loggedPath } from '../http/logged_path.js';
 import { metricsEndpoint, type Metrics } from '../observability/metrics.js';
 import { providerBodyLimit } from '../http/provider_body_limit.js';
@@ -37,7 +38,7 @@ import type { PasskeysRepo } from '../storage/passkeys_repo.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { ThrottleKeys } from '../throttling/throttle_keys.js';
-import type { SelfServiceConfig } from '../config/gatehouse_config.js';
+import type { BrandingConfig, SelfServiceConfig } from '../config/gatehouse_config.js';
 import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import { createPasswordResetRouter } from '../self_service/password_reset.js';
 
@@ -65,6 +66,8 @@ export interface AppDeps {
   /** per address and per IP limits of the forms that send mail */
   mailThrottle: MailThrottle;
   throttleKeys: ThrottleKeys;
+  /** the serving config's branding (name, logo, colour of the hosted pages) */
+  branding: () => BrandingConfig | undefined;
   /** the serving config's self_service section */
   selfService: () => SelfServiceConfig;
   /** registration, verification and e-mail change mail and links (app/self_service_mail.ts) */
@@ -107,7 +110,13 @@ export function createApp(deps: AppDeps): express.Express {
   }
   if (deps.env.secureCookies) app.use(httpsOnly(deps.env.issuer));
   app.use(issuerRequest(deps.env.issuer));
-  app.use(securityHeaders({ https: deps.env.secureCookies, formActionOrigins: () => deps.host.current().formActionOrigins }));
+  app.use(
+    securityHeaders({
+      https: deps.env.secureCookies,
+      formActionOrigins: () => deps.host.current().formActionOrigins,
+      imageOrigins: () => deps.host.current().imageOrigins,
+    }),
+  );
   const bodyLimit = providerBodyLimit();
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
   const toProvider: express.RequestHandler = (req, res) => deps.host.current().callback(req, res);
@@ -122,6 +131,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(trackPageLanguage);
   app.use(vendorScripts());
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
+  app.use(brandAssets(deps.branding));
   app.use(createHealthRouter(deps.db));
   app.get('/metrics', metricsEndpoint(deps.metrics, deps.env.metricsToken));
   app.get('/', async (_req, res) => {

@@ -1,5 +1,6 @@
 import { formatPath } from './format_issues.js';
 import type { GatehouseConfig } from './gatehouse_config.js';
+import { DARK_BACKGROUND, MIN_TEXT_CONTRAST, contrastRatio, darkModeVariant, formatRatio } from './brand_colors.js';
 
 // What a valid config file may still get wrong: served as it is, but worth an operator's look.
 // Said by `gatehouse config check` and logged at start and on every reload. Messages name the
@@ -27,6 +28,14 @@ export function configWarnings(config: GatehouseConfig): ConfigWarning[] {
       });
     }
   });
+  const primary = config.branding?.primary_color;
+  if (primary && contrastRatio(primary, DARK_BACKGROUND) < MIN_TEXT_CONTRAST) {
+    const variant = darkModeVariant(primary);
+    warnings.push({
+      path: formatPath(['branding', 'primary_color']),
+      message: `contrast ${formatRatio(contrastRatio(primary, DARK_BACKGROUND))} against the dark-mode background ${DARK_BACKGROUND} is below ${MIN_TEXT_CONTRAST}:1; dark mode uses the lighter ${variant} (${formatRatio(contrastRatio(variant, DARK_BACKGROUND))}) for links and accents`,
+    });
+  }
   return warnings;
 }
 

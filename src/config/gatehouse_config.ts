@@ -3,6 +3,7 @@ import { ACCOUNT_CLIENT_ID } from './account_client.js';
 import { BUILT_IN_SCOPES, apiUserClaimNameSchema, claimNameProblem } from './claim_names.js';
 import { CLIENT_AUTH_SIGNING_ALGS, clientJwksSchema } from './client_jwks.js';
 import { checkClientKind } from './client_kind_rules.js';
+import { LIGHT_BACKGROUND, MIN_TEXT_CONTRAST, contrastRatio, darkerPassingShade, formatRatio, hexColor } from './brand_colors.js';
 
 // The config file (INTERFACE.md "Config file"). Client entries use RFC 7591 / OIDC Registration
 // metadata names so they pass straight to oidc-provider; unknown keys are refused here rather
@@ -224,8 +225,34 @@ export const selfServiceSchema = z
   .strict();
 export type SelfServiceConfig = z.infer<typeof selfServiceSchema>;
 
+// The operator's name, logo and colour on every hosted page (README "Branding"). The primary
+// colour is the buttons' background under white text and the links' colour on the light
+// background, so it must reach 4.5:1 against white; dark mode derives a lighter variant itself
+// (brand_colors.ts darkModeVariant), which `config check` reports.
+const brandingSchema = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty').max(60),
+    logo_uri: httpUrl.optional(),
+    primary_color: z
+      .string()
+      .regex(hexColor, 'must be a colour as #rrggbb')
+      .superRefine((color, ctx) => {
+        const ratio = contrastRatio(color, LIGHT_BACKGROUND);
+        if (ratio < MIN_TEXT_CONTRAST) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `contrast ${formatRatio(ratio)} against white (button text, links on the light background) is below ${MIN_TEXT_CONTRAST}:1 (WCAG AA); a darker shade such as ${darkerPassingShade(color)} passes`,
+          });
+        }
+      })
+      .optional(),
+  })
+  .strict();
+export type BrandingConfig = z.infer<typeof brandingSchema>;
+
 export const gatehouseConfigSchema = z
   .object({
+    branding: brandingSchema.optional(),
     self_service: selfServiceSchema.default(() => selfServiceSchema.parse({})),
     clients: z.array(clientSchema).default([]),
     apis: z.array(apiSchema).default([]),

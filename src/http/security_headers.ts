@@ -5,11 +5,17 @@ import type { RequestHandler } from 'express';
 // `form-action` must list the registered clients' origins: Chromium applies it to the whole
 // redirect chain after a form post (consent → /auth → the client's redirect_uri), and to the
 // auto-submitting response_mode=form_post page. oidc-provider adds its inline script's hash to
-// `script-src` itself for that page.
-export function securityHeaders(options: { https: boolean; formActionOrigins: () => readonly string[] }): RequestHandler {
+// `script-src` itself for that page. Images come from here and from the configured logos' origins
+// only (the operator's and the clients' `logo_uri`), never any https: address.
+export function securityHeaders(options: {
+  https: boolean;
+  formActionOrigins: () => readonly string[];
+  imageOrigins: () => readonly string[];
+}): RequestHandler {
   let cachedFor: readonly string[] | undefined;
+  let cachedImages: readonly string[] | undefined;
   let middleware: RequestHandler | undefined;
-  const build = (origins: readonly string[]) =>
+  const build = (origins: readonly string[], images: readonly string[]) =>
     helmet({
       contentSecurityPolicy: {
         useDefaults: false,
@@ -17,7 +23,7 @@ export function securityHeaders(options: { https: boolean; formActionOrigins: ()
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:', 'https:'],
+          'img-src': ["'self'", ...images],
           'font-src': ["'self'"],
           'connect-src': ["'self'"],
           'object-src': ["'none'"],
@@ -35,9 +41,11 @@ export function securityHeaders(options: { https: boolean; formActionOrigins: ()
     });
   return (req, res, next) => {
     const origins = options.formActionOrigins();
-    if (origins !== cachedFor || !middleware) {
+    const images = options.imageOrigins();
+    if (origins !== cachedFor || images !== cachedImages || !middleware) {
       cachedFor = origins;
-      middleware = build(origins);
+      cachedImages = images;
+      middleware = build(origins, images);
     }
     middleware(req, res, next);
   };

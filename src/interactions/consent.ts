@@ -97,6 +97,8 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
             uid: details.uid,
             csrfToken: csrf.issue('interaction', details.uid),
             clientName: client.clientName ?? client.clientId,
+            // From the config file only (no dynamic registration): its origin is in the CSP's img-src.
+            clientLogoUri: client.logoUri,
             accountName: user?.name ?? user?.username ?? t('consent.you'),
             scopes,
             apis,

@@ -79,8 +79,8 @@ interface TotpSetup {
   secret: string;
   /** otpauth:// URI */
   uri: string;
-  /** the URI as a QR code: a data:image/svg+xml URI (the CSP allows data: images) */
-  qr: string;
+  /** the URI as a QR code: SVG markup, put inline into the page */
+  qrSvg: string;
 }
 
 type CodeCheck = { ok: true; method: 'totp' | 'recovery_code'; recoveryCodesLeft?: number } | { ok: false };
@@ -130,7 +130,9 @@ export async function createSecondFactors(db: Db, box: SecretBox, issuerName: st
     const totp = totpFor(secret, accountName);
     const uri = totp.toString();
     const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-    return { secret: totp.secret.base32, uri, qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
+    // Inline SVG markup (qrcode's own output: paths, no script), not a data: image: the pages'
+    // CSP lets images come only from here and the configured logos (http/security_headers.ts).
+    return { secret: totp.secret.base32, uri, qrSvg: svg };
   }
 
   async function readTotp(sub: string, confirmed: boolean) {

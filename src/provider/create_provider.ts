@@ -88,7 +88,7 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { env, resources, scopeClaims } = deps;
-  const pages = createProviderPages(deps.render);
+  const pages = createProviderPages(deps.render, deps.users);
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),
@@ -96,8 +96,6 @@ export function createProvider(deps: ProviderDeps): Provider {
     findAccount: withUpstreamSessions(createFindAccount(deps.users, scopeClaims)),
     // `upstream=<id>`: go straight to that upstream identity provider (src/federation/).
     extraParams: ['upstream'],
-    // The languages the hosted pages speak (ui_locales picks one: i18n/locales.ts).
-    discovery: { ui_locales_supported: [...LOCALES] },
     // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
     extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,
@@ -141,7 +139,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: (_ctx, client) => pkceRequired(client) },
     // The algorithms a client assertion may use: the ones the config file accepts keys for.
     enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_AUTH_SIGNING_ALGS] },
-    discovery: { claim_types_supported: ['normal'], ...FRONTCHANNEL_LOGOUT_DISCOVERY },
+    // ui_locales_supported: the languages the hosted pages speak (ui_locales picks one: i18n/locales.ts).
+    discovery: { claim_types_supported: ['normal'], ui_locales_supported: [...LOCALES], ...FRONTCHANNEL_LOGOUT_DISCOVERY },
     responseTypes: ['code'],
     // OIDC Core 3.1.2.1: the authorization endpoint MUST accept POST. The library allows it
     // only with SameSite=None session cookies, i.e. over https.

@@ -3,6 +3,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
 import { t } from '../i18n/page_language.js';
 import { speakRequestLanguage } from './interaction_language.js';
+import type { UsersRepo } from '../accounts/users_repo.js';
+import { applicationHome, signOutDetails } from './sign_out_details.js';
 
 // The pages oidc-provider renders itself (errors, the end-session confirmation and the
 // signed-out page), drawn with our layout instead of the library's placeholders.
@@ -87,7 +89,8 @@ function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
   return typeof sid === 'string' && hint.sid === sid;
 }
 
-export function createProviderPages(render: RenderPage) {
+/** `users` names the account on the sign-out page; without it (error pages only) the page names nobody. */
+export function createProviderPages(render: RenderPage, users?: Pick<UsersRepo, 'findBySub'>) {
   return {
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
       speakRequestLanguage(ctx);
@@ -107,16 +110,19 @@ export function createProviderPages(render: RenderPage) {
       const marked = confirmed
         ? form.replace('<form ', '<form data-auto-submit ').replace('</form>', `${button}</form>`)
         : form.replace('</form>', `${button}</form>`);
+      const details = await signOutDetails(ctx, users ?? { findBySub: () => Promise.resolve(undefined) });
       ctx.type = 'html';
-      ctx.body = await render('logout', { clientName: provenClientName(ctx), form: marked, confirmed });
+      ctx.body = await render('logout', { clientName: provenClientName(ctx), form: marked, confirmed, ...details });
     },
 
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
       // Reached with a bare `client_id` (the library forwards it, and anyone can link here with
-      // one), and the sign-out covers every application anyway: name none.
+      // one), and the sign-out covers every application anyway: the text names none. A known
+      // client only gets a way back to its own registered address; else the account page, which
+      // signs in again.
       speakRequestLanguage(ctx);
       ctx.type = 'html';
-      ctx.body = await render('logged_out', {});
+      ctx.body = await render('logged_out', { returnTo: applicationHome(ctx) });
     },
   };
 }

@@ -29,6 +29,8 @@ export interface Runtime {
   scopeClaims: ScopeClaims;
   /** origins the hosted forms may lead to (see security_headers.ts) */
   formActionOrigins: readonly string[];
+  /** origins the pages' images may come from: the configured logos' (see security_headers.ts) */
+  imageOrigins: readonly string[];
   /** the live cookie keys, the signing one first; they also key CSRF tokens (http/csrf.ts) */
   cookieKeys: readonly string[];
   /** the config file's self_service section (registration, password reset, ...) */
@@ -71,6 +73,12 @@ function trustedClientUris(config: GatehouseConfig): Set<string> {
   return new Set(uris.map((u) => new URL(u).href));
 }
 
+// The branding logo and the clients' logos are the only images from elsewhere (the consent page shows a client's).
+function logoOrigins(config: GatehouseConfig): string[] {
+  const uris = [config.branding?.logo_uri, ...config.clients.map((c) => c.logo_uri)].filter((u): u is string => u !== undefined);
+  return [...new Set(uris.map((u) => new URL(u).origin))];
+}
+
 export async function createProviderHost(deps: ProviderHostDeps, initialConfig: GatehouseConfig): Promise<ProviderHost> {
   let config = initialConfig;
   let keys: LoadedKeys = await loadKeys(deps.db);
@@ -106,6 +114,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
       resources,
       scopeClaims,
       formActionOrigins: clientOrigins(config),
+      imageOrigins: logoOrigins(config),
       cookieKeys: keys.cookieKeys,
       selfService: config.self_service,
     };
