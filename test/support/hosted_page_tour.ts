@@ -1,4 +1,5 @@
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { gatehouseConfigSchema, type GatehouseConfig } from '../../src/config/gatehouse_config.js';
 import { launchChromium, type Browser } from './chromium.js';
 import { startGatehouse, type RunningGatehouse } from './start_gatehouse.js';
@@ -6,6 +7,8 @@ import { ALICE, API, BOB, FIXED_PKCE, RP, SECRETS } from './fixtures.js';
 import { firstLink, startSmtpSink, type SmtpSink } from './smtp_sink.js';
 import { startOidcUpstream, UPSTREAM_SECRET, type OidcUpstream } from './upstreams.js';
 import { enrolTotp } from './mfa.js';
+import { ALLOW_FORM, CODE_FORM } from './device_pages.js';
+import { DEVICE_CODE_GRANT } from '../../src/config/gatehouse_config.js';
 
 // Every hosted page, reached in a real Chromium the way a person reaches it, in ONE table
 // (PAGES): the accessibility test runs axe-core on each, the branding test checks each shows
@@ -63,6 +66,14 @@ function tourConfig(upstreamIssuer: string, options: TourOptions): GatehouseConf
         skip_consent: true,
         require_mfa: true,
       },
+      {
+        client_id: 'tv',
+        client_name: 'Living Room TV',
+        token_endpoint_auth_method: 'none',
+        grant_types: [DEVICE_CODE_GRANT],
+        scope: 'openid profile',
+        skip_consent: true,
+      },
     ],
     apis: [{ identifier: API, name: 'Things API', scopes: ['things:read'], access_token_format: 'jwt' }],
     upstreams: [{ id: 'corp', name: 'Corp SSO', issuer: upstreamIssuer, client_id: 'gatehouse', client_secret: UPSTREAM_SECRET }],
@@ -83,7 +94,8 @@ export async function startTour(name: string, options: TourOptions = {}): Promis
   // The upstream knows Alice's address: Gatehouse then asks her to link with her password.
   upstream.signInAs = { sub: 'corp-alice', email: ALICE.email, email_verified: true, name: 'Alice at Corp', preferred_username: 'alice.corp' };
   const started = (async () => {
-    const gh = await startGatehouse({ config: tourConfig(upstream.issuer, options), env: { SMTP_URL: sink.url } });
+    // Three wrong device codes lock the address: the last page of the tour.
+    const gh = await startGatehouse({ config: tourConfig(upstream.issuer, options), env: { SMTP_URL: sink.url, DEVICE_USER_CODE_MAX_FAILURES_PER_IP: '3' } });
     upstream.serve(gh.issuer, 'corp');
     await gh.createUser(ALICE);
     await gh.createUser(BOB);
@@ -310,4 +322,60 @@ export const PAGES: HostedPage[] = [
       await submit(tour.page, 'form[action="/account/sign-out-everywhere"]');
     },
   },
+  // The device flow's pages (RFC 8628): a fresh device authorization of the `tv` client each time.
+  { name: 'device code', open: ({ page, gh }) => goto(page, `${gh.issuer}/device`) },
+  {
+    name: 'device code error',
+    open: async ({ page, gh }) => {
+      await page.goto(`${gh.issuer}/device`);
+      await enterDeviceCode(page, 'BBBB-BBBB');
+      await page.getByRole('alert').waitFor();
+    },
+  },
+  {
+    name: 'device confirm',
+    open: async ({ page, gh }) => {
+      await page.goto((await startDeviceAuthorization(gh)).verification_uri_complete);
+      await submit(page, CODE_FORM);
+      await page.locator(ALLOW_FORM).waitFor();
+    },
+  },
+  {
+    name: 'device done',
+    open: async ({ page, gh }) => {
+      await page.goto((await startDeviceAuthorization(gh)).verification_uri_complete);
+      await submit(page, CODE_FORM);
+      await submit(page, ALLOW_FORM);
+      if (await page.locator('input[name="password"]').count()) await signIn(page, ALICE.username, ALICE.password);
+      await page.locator('main h1').waitFor();
+      expect(await page.locator('input[name="user_code"]').count()).toBe(0);
+    },
+  },
+  {
+    name: 'device locked',
+    open: async ({ page, gh }) => {
+      for (const code of ['CCCC-CCCC', 'DDDD-DDDD']) {
+        await page.goto(`${gh.issuer}/device`);
+        await enterDeviceCode(page, code);
+      }
+      await page.goto(`${gh.issuer}/device`);
+      await enterDeviceCode(page, 'FFFF-FFFF');
+      expect(await page.title()).toMatch(/too many/i);
+    },
+  },
 ];
+
+async function startDeviceAuthorization(gh: RunningGatehouse): Promise<{ verification_uri_complete: string }> {
+  const res = await fetch(`${gh.issuer}/device/auth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: 'tv', scope: 'openid profile' }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { verification_uri_complete: string };
+}
+
+async function enterDeviceCode(page: Page, code: string) {
+  await page.fill('input[name="user_code"]', code);
+  await submit(page, CODE_FORM);
+}
