@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { ConfigError } from '../config/format_issues.js';
-import { loadConfigFile } from '../config/load_config_file.js';
+import { byPath, ConfigError, formatProblem, type Problem } from '../config/format_issues.js';
+import { InvalidConfigFile, loadConfigFile } from '../config/load_config_file.js';
+import { isWithin, type SalvagedConfig } from '../config/check_config_value.js';
 import { configWarnings, formatWarning } from '../config/config_warnings.js';
 import { clientProblems, createValidationProvider } from '../provider/validate_clients.js';
 import type { CliContext } from './cli_context.js';
@@ -13,6 +14,12 @@ import { CliError } from './cli_errors.js';
 
 // load_config_file.ts reports a file it cannot read or parse under these pseudo-paths.
 const UNREADABLE = /^\((file|syntax)\): /;
+
+// `path: message`; a path never holds ': '.
+function splitProblem(line: string): Problem {
+  const at = line.indexOf(': ');
+  return { path: line.slice(0, at), message: line.slice(at + 2) };
+}
 
 function unreadable(file: string, problems: string[]): CliError {
   const [first, ...rest] = problems.map((p) => p.replace(UNREADABLE, ''));
@@ -34,19 +41,29 @@ export function registerConfigCommands(program: Command, ctx: CliContext): void 
         return new CliError(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
       };
 
-      let loaded;
+      let config;
+      let problems: Problem[] = [];
+      let salvaged: SalvagedConfig;
       try {
-        loaded = await loadConfigFile(file, { env: ctx.io.env });
+        ({ config } = await loadConfigFile(file, { env: ctx.io.env }));
+        salvaged = { config, clientAt: config.clients.map((_, i) => i) };
       } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        if (error.problems.every((p) => UNREADABLE.test(p))) throw unreadable(file, error.problems);
-        throw report(error.problems);
+        if (!(error instanceof InvalidConfigFile)) {
+          if (error instanceof ConfigError) throw unreadable(file, error.problems);
+          throw error;
+        }
+        problems = error.problems.map(splitProblem);
+        ({ salvaged } = error);
       }
-      const { clients, apis } = loaded.config;
+      // oidc-provider's own checks, on every client valid enough to be built, in the same run; a
+      // place already reported is not reported twice (an unknown scope is ours and the library's).
+      const validator = await createValidationProvider(env, salvaged.config);
+      const libraryProblems = await clientProblems(validator, salvaged.config.clients, salvaged.clientAt);
+      problems = byPath([...problems, ...libraryProblems.filter((p) => !problems.some((q) => isWithin(p.path, q.path) || isWithin(q.path, p.path)))]);
+      if (problems.length || !config) throw report(problems.map(formatProblem));
+      const { clients, apis } = config;
       // Warnings do not fail the check: the server serves such a file (and logs the same lines).
-      for (const warning of configWarnings(loaded.config)) ctx.print(`warning: ${formatWarning(warning)}`);
-      const problems = await clientProblems(await createValidationProvider(env, loaded.config), clients);
-      if (problems.length) throw report(problems);
+      for (const warning of configWarnings(config)) ctx.print(`warning: ${formatWarning(warning)}`);
       ctx.print(`ok: ${clients.length} clients, ${apis.length} APIs`);
     });
 }

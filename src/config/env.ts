@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from './format_issues.js';
 import { parseTrustProxy } from './trust_proxy.js';
+import { inOurWords } from './issue_wording.js';
 
 const trustProxy = z
   .string()
@@ -194,7 +195,7 @@ const envSchema = z
 export type Env = z.infer<typeof envSchema>;
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = envSchema.safeParse(source);
+  const result = envSchema.safeParse(source, { error: inOurWords });
   if (!result.success) throw new ConfigError('environment', formatIssues(result.error));
   return result.data;
 }
