@@ -81,7 +81,7 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { env, resources, scopeClaims } = deps;
-  const pages = createProviderPages(deps.render);
+  const pages = createProviderPages(deps.render, { developerDetails: env.developerErrors });
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),

@@ -1,5 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
+import { requestDetails } from './request_details.js';
 
 // The pages oidc-provider renders itself (errors, the end-session confirmation and the
 // signed-out page), drawn with our layout instead of the library's placeholders.
@@ -91,12 +92,21 @@ function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
   return typeof sid === 'string' && hint.sid === sid;
 }
 
-export function createProviderPages(render: RenderPage) {
+export interface ProviderPagesOptions {
+  /**
+   * The error page also shows what the request sent (client_id, redirect_uri) and the OAuth
+   * error as the library gave it: for a developer, outside production (NODE_ENV).
+   */
+  developerDetails?: boolean;
+}
+
+export function createProviderPages(render: RenderPage, { developerDetails = false }: ProviderPagesOptions = {}) {
   return {
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
       const { heading, message } = describeError(out.error, out.error_description);
+      const details = developerDetails ? { error: out.error, error_description: out.error_description, ...requestDetails(ctx) } : undefined;
       ctx.type = 'html';
-      ctx.body = await render('error', { heading, message, code: out.error });
+      ctx.body = await render('error', { heading, message, code: out.error, details });
     },
 
     async logoutSource(ctx: KoaContextWithOIDC, form: string) {
