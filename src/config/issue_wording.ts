@@ -57,10 +57,14 @@ function words(issue: Issue): string | undefined {
       return `must be a multiple of ${issue.divisor}`;
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map((k) => `\`${k}\``).join(', ')}`;
-    case 'invalid_union':
+    case 'invalid_union': {
+      // `x.or(z.literal(''))` and the like: what the first form says is what the value missed.
+      const first = (issue.errors as z.core.$ZodIssue[][] | undefined)?.[0]?.[0];
+      if (!issue.discriminator && first && first.path.length === 0) return first.message;
       return issue.discriminator
         ? `must be one of ${quoted(((issue.options ?? []) as unknown[]).filter((o) => o !== undefined))}`
         : 'matches none of the accepted forms';
+    }
     case 'invalid_key':
       return 'has a key that is not allowed';
     case 'invalid_element':
