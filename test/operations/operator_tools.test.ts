@@ -138,7 +138,7 @@ describe('the pid file and gatehouse config reload', () => {
     const [listening] = await server.waitForLogs(event('listening'));
     const pidFile = path.join(dataDir, 'gatehouse.pid');
     expect(listening).toMatchObject({ pid: server.child.pid, pid_file: pidFile });
-    expect(await readFile(pidFile, 'utf8')).toBe(`${server.child.pid}\n`);
+    expect(await readFile(pidFile, 'utf8')).toBe(`${String(server.child.pid)}\n`);
 
     const batch = { clientId: 'batch', secret: 'batch-secret-0123456789abcdef0123456789' };
     const cc = () => tokenRequest(server.issuer, batch, { grant_type: 'client_credentials', scope: 'things:read' });
@@ -153,7 +153,7 @@ describe('the pid file and gatehouse config reload', () => {
     const reload = await runCli(['config', 'reload'], { env });
     expect(reload).toEqual({
       code: 0,
-      stdout: `asked the server (pid ${server.child.pid}) to reload ${configFile}: ${v2.clients.length} clients, ${v2.apis.length} APIs; it logs config.reloaded when done (or config.reload_failed and keeps the previous config)\n`,
+      stdout: `asked the server (pid ${String(server.child.pid)}) to reload ${configFile}: ${v2.clients.length} clients, ${v2.apis.length} APIs; it logs config.reloaded when done (or config.reload_failed and keeps the previous config)\n`,
       stderr: '',
     });
     await server.waitForLogs(event('config.reloaded'), 1, 'the reload');
@@ -183,7 +183,7 @@ describe('the pid file and gatehouse config reload', () => {
     const server = await started({ ...env, PID_FILE: pidFile });
     const [listening] = await server.waitForLogs(event('listening'));
     expect(listening).toMatchObject({ pid_file: pidFile });
-    expect(await readFile(pidFile, 'utf8')).toBe(`${server.child.pid}\n`);
+    expect(await readFile(pidFile, 'utf8')).toBe(`${String(server.child.pid)}\n`);
     await server.kill(); // SIGKILL: no chance to remove the file
 
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
@@ -202,7 +202,7 @@ describe('the pid file and gatehouse config reload', () => {
     const sleeper = spawn('sleep', ['30']);
     cleanups.push(async () => void sleeper.kill('SIGKILL'));
     const pidFile = path.join(dataDir, 'other.pid');
-    await writeFile(pidFile, `${sleeper.pid}\n`);
+    await writeFile(pidFile, `${String(sleeper.pid)}\n`);
     expectOneLineError(await runCli(['config', 'reload'], { env: { ...env, PID_FILE: pidFile } }), /which is not Gatehouse \(stale pid file; delete it\)$/);
     expect(sleeper.exitCode).toBeNull();
     expect(processExists(sleeper.pid!)).toBe(true);
