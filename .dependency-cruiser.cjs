@@ -3,6 +3,7 @@
 // runs this check (npm run lint:layers), so an upward import or a cycle fails the build.
 const LAYERS = [
   ['core'], // logging, errors, request context: imports nothing of ours
+  ['i18n'], // languages: the message catalogues, choosing a request's language, t()
   ['config'], // env and config file
   ['db'], // the Db interface, migrations, the embedded database
   ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics

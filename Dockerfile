@@ -39,6 +39,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && chown node:node /data
 COPY --from=build /app/dist ./dist
 COPY views ./views
+# The message catalogues of the hosted pages and mails (src/i18n/catalogues.ts reads them at start-up).
+COPY locales ./locales
 # The common-password list `users add` and `set-password` check new passwords against.
 COPY lists ./lists
 COPY migrations ./migrations

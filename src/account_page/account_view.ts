@@ -17,6 +17,7 @@ import { listGrantedApps, type GrantedApp } from './granted_apps.js';
 import { describeSecurityEvent } from './security_events.js';
 import { describeUserAgent } from './describe_user_agent.js';
 import type { SecondFactors } from '../mfa/second_factors.js';
+import { t } from '../i18n/page_language.js';
 
 // The account page: profile, sessions, applications, password and recent security events, each
 // read fresh from storage. Every form carries a CSRF token bound to the session's uid and to
@@ -40,19 +41,19 @@ export const ACCOUNT_FORMS = {
   changeEmail: 'account/change-email',
 } as const;
 
-/** The confirmations a POST redirects back with (`?done=`); only these are ever shown. */
+/** The confirmations a POST redirects back with (`?done=`), and their text's key; only these are ever shown. */
 export const NOTICES = {
-  'session-ended': 'The session was signed out.',
-  'app-revoked': 'Access removed. The application has to ask you again before it can use your account.',
-  'password-changed': 'Your password was changed. Your other sessions were signed out, and applications must sign you in again.',
-  'identity-unlinked': 'The identity provider was unlinked. You can no longer sign in with it.',
-  'totp-enrolled': 'Your authenticator app is set up. Sign-ins now ask for a code from it. Create recovery codes in case you lose it.',
-  'totp-removed': 'Your authenticator app was removed.',
-  'passkey-added': 'The passkey was added. You can sign in with it.',
-  'passkey-renamed': 'The passkey was renamed.',
-  'profile-updated': 'Your profile was saved. Applications see the new values the next time you sign in to them.',
-  'email-change-sent': 'We sent a confirmation link to the new address. Your account keeps its current address until you follow it.',
-  'passkey-removed': 'The passkey was removed. It no longer signs you in here; you can also delete it from your device.',
+  'session-ended': 'account.notice.session_ended',
+  'app-revoked': 'account.notice.app_revoked',
+  'password-changed': 'account.notice.password_changed',
+  'identity-unlinked': 'account.notice.identity_unlinked',
+  'totp-enrolled': 'account.notice.totp_enrolled',
+  'totp-removed': 'account.notice.totp_removed',
+  'passkey-added': 'account.notice.passkey_added',
+  'passkey-renamed': 'account.notice.passkey_renamed',
+  'profile-updated': 'account.notice.profile_updated',
+  'email-change-sent': 'account.notice.email_change_sent',
+  'passkey-removed': 'account.notice.passkey_removed',
 } as const;
 
 export type Notice = keyof typeof NOTICES;
@@ -88,7 +89,7 @@ const RECENT_EVENTS = 20;
 
 /** `2025-11-26 15:07 UTC`: the server cannot know the reader's zone, and this is unambiguous. */
 function formatTime(date: Date | undefined): string {
-  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'unknown';
+  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : t('account.unknown');
 }
 
 /**
@@ -167,7 +168,7 @@ export function createAccountView(deps: AccountViewDeps) {
           signedInAt: formatTime(s.signedInAt),
           lastActiveAt: formatTime(s.lastActiveAt),
           device: describeUserAgent(s.userAgent),
-          ip: s.ip ?? 'unknown',
+          ip: s.ip ?? t('account.unknown'),
           // A revoked application keeps its (now grant-less) entry in the session until that
           // ends; it no longer has access through it, so it is not listed.
           apps: s.clients.filter((c) => c !== ACCOUNT_CLIENT_ID && withAccess.has(c)).map((c) => names.get(c) ?? c),
@@ -185,9 +186,9 @@ export function createAccountView(deps: AccountViewDeps) {
         passkeys: passkeys.map((p) => ({
           id: p.id,
           name: p.name,
-          kind: amrOf(p) === 'swk' ? 'Synced passkey' : 'Passkey on one device',
+          kind: amrOf(p) === 'swk' ? t('account.passkeys.synced') : t('account.passkeys.device_bound'),
           createdAt: formatTime(p.createdAt),
-          lastUsedAt: p.lastUsedAt ? formatTime(p.lastUsedAt) : 'never',
+          lastUsedAt: p.lastUsedAt ? formatTime(p.lastUsedAt) : t('account.passkeys.never'),
         })),
         events: events.map((row) => {
           const event = describeSecurityEvent(row, (id) => names.get(id));

@@ -1,13 +1,14 @@
 import type { User, UsersRepo } from '../accounts/users_repo.js';
 import { checkPassword } from '../accounts/passwords.js';
 import { createPasswordReplacer, type PasswordReplaced } from '../logout/replace_password.js';
-import { passwordProblem } from '../accounts/password_policy.js';
+import { describePasswordProblem, findPasswordProblem } from '../accounts/password_policy.js';
 import type { LoginThrottle } from '../throttling/login_throttle.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AccountSessions } from '../storage/account_sessions.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import type { Actor } from './account_actions.js';
+import { t } from '../i18n/page_language.js';
 
 // Changing one's password on /account. The current password is required, so a session left
 // open on someone else's screen cannot take the account over; a wrong one is a failed sign-in
@@ -35,11 +36,7 @@ export interface PasswordForm {
 
 export type PasswordChange = ({ ok: true } & PasswordReplaced) | { ok: false; status: 400 | 401 | 429; message: string; retryAfterSeconds?: number };
 
-const WRONG_CURRENT = 'Your current password is incorrect.';
-const lockedMessage = (seconds: number) => {
-  const minutes = Math.ceil(seconds / 60);
-  return `Too many wrong passwords. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-};
+const lockedMessage = (seconds: number) => t('account.password.error.locked', { count: Math.ceil(seconds / 60) });
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
 export function createPasswordChanger(deps: ChangePasswordDeps) {
@@ -54,17 +51,17 @@ export function createPasswordChanger(deps: ChangePasswordDeps) {
       await deps.audit.record({ event: 'login.locked', ...who, details: { reason: lockout.scope, lockout_seconds: lockout.retryAfterSeconds } });
       deps.metrics.lockout(lockout.scope);
     }
-    if (lockouts.length === 0) return { ok: false, status: 401, message: WRONG_CURRENT };
+    if (lockouts.length === 0) return { ok: false, status: 401, message: t('account.password.error.wrong_current') };
     const retryAfterSeconds = Math.max(...lockouts.map((l) => l.retryAfterSeconds));
     return { ok: false, status: 429, message: lockedMessage(retryAfterSeconds), retryAfterSeconds };
   }
 
   return async function changePassword(user: User, actor: Actor, currentSessionKey: string, form: PasswordForm): Promise<PasswordChange> {
     const [current, next, confirm] = [text(form.current), text(form.next), text(form.confirm)];
-    if (!current) return { ok: false, status: 400, message: 'Enter your current password.' };
-    if (next !== confirm) return { ok: false, status: 400, message: 'The new password and its confirmation do not match.' };
-    const problem = await passwordProblem(next, { username: user.username, email: user.email });
-    if (problem) return { ok: false, status: 400, message: `The new password ${problem}.` };
+    if (!current) return { ok: false, status: 400, message: t('account.password.error.current_missing') };
+    if (next !== confirm) return { ok: false, status: 400, message: t('account.password.error.mismatch') };
+    const problem = await findPasswordProblem(next, { username: user.username, email: user.email });
+    if (problem) return { ok: false, status: 400, message: t('account.password.error.rejected', { problem: describePasswordProblem(problem, t) }) };
 
     const admission = await deps.throttle.admit({ sub: user.sub }, actor.ip);
     if (!admission.admitted) {

@@ -1,3 +1,5 @@
+import { t } from '../i18n/page_language.js';
+
 // "Firefox on Windows" instead of a 120-character User-Agent header, so a person can tell their
 // sessions apart. Only the common browsers and systems are named; anything else is shown as
 // sent (shortened), which is still better than guessing.
@@ -23,10 +25,10 @@ const SYSTEMS: [RegExp, string][] = [
 const MAX_SHOWN = 80;
 
 export function describeUserAgent(userAgent: string | undefined): string {
-  if (!userAgent) return 'Unknown browser';
+  if (!userAgent) return t('account.sessions.unknown_browser');
   const browser = BROWSERS.find(([pattern]) => pattern.test(userAgent))?.[1];
   const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))?.[1];
-  if (browser && system) return `${browser} on ${system}`;
+  if (browser && system) return t('account.sessions.browser_on_system', { browser, system });
   if (browser) return browser;
   return userAgent.length > MAX_SHOWN ? `${userAgent.slice(0, MAX_SHOWN - 1)}…` : userAgent;
 }

@@ -10,6 +10,7 @@ import { amrOf, cleanPasskeyName, type PasskeyCeremonies } from '../passkeys/pas
 import { passkeyRefusalMessage } from '../passkeys/passkey_refusals.js';
 import type { Actor } from './account_actions.js';
 import type { SecurityNotice } from '../accounts/self_service_mail.js';
+import { t } from '../i18n/page_language.js';
 
 // Passkeys on /account: adding one (two script requests: options, then the authenticator's
 // response with the name typed for it), renaming and removing (plain forms). All of it scoped to
@@ -30,19 +31,16 @@ export interface PasskeyActionsDeps {
 
 const jsonRefusal = (res: Response, status: number, reason: string, message: string) => res.status(status).json({ error: 'passkey_refused', reason, message });
 
-const lockedMessage = (seconds: number) => {
-  const minutes = Math.ceil(seconds / 60);
-  return `Too many wrong passwords. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-};
+const lockedMessage = (seconds: number) => t('account.password.error.locked', { count: Math.ceil(seconds / 60) });
 
 export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, throttle, metrics, notify }: PasskeyActionsDeps) {
   return {
     /** The registration options, once the current password (`body.current_password`) is right. */
     async options(res: Response, actor: Actor, sessionUid: string, body: Record<string, unknown>): Promise<void> {
       const user = await users.findBySub(actor.accountId);
-      if (!user || user.disabled) return void jsonRefusal(res, 403, 'disabled', 'This account is disabled or no longer exists.');
+      if (!user || user.disabled) return void jsonRefusal(res, 403, 'disabled', t('account.error.unavailable.message'));
       const password = typeof body.current_password === 'string' ? body.current_password : '';
-      if (!password) return void jsonRefusal(res, 400, 'password_required', 'Enter your current password to add a passkey.');
+      if (!password) return void jsonRefusal(res, 400, 'password_required', t('account.passkeys.error.password_required'));
       const who = { ...actor, username: user.username };
       const admission = await throttle.admit({ sub: user.sub }, actor.ip);
       if (!admission.admitted) {
@@ -64,7 +62,7 @@ export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, thr
           await audit.record({ event: 'login.locked', ...who, details: { reason: lockout.scope, lockout_seconds: lockout.retryAfterSeconds } });
           metrics.lockout(lockout.scope);
         }
-        if (lockouts.length === 0) return void jsonRefusal(res, 401, 'bad_password', 'Your current password is incorrect.');
+        if (lockouts.length === 0) return void jsonRefusal(res, 401, 'bad_password', t('account.password.error.wrong_current'));
         const seconds = Math.max(...lockouts.map((l) => l.retryAfterSeconds));
         setRetryAfter(res, seconds);
         return void jsonRefusal(res, 429, 'locked', lockedMessage(seconds));
@@ -75,7 +73,7 @@ export function createPasskeyActions({ users, passkeys, passkeysRepo, audit, thr
 
     async register(res: Response, actor: Actor, sessionUid: string, body: Record<string, unknown>): Promise<void> {
       const name = cleanPasskeyName(body.name);
-      if (!name) return void jsonRefusal(res, 400, 'bad_name', 'Give the passkey a name of at most 64 characters.');
+      if (!name) return void jsonRefusal(res, 400, 'bad_name', t('account.passkeys.error.bad_name', { max: 64 }));
       const result = await passkeys.register(actor.accountId, sessionUid, body.response, name);
       if (!result.ok) {
         await audit.record({ event: 'passkey.failed', ...actor, details: { reason: result.reason, step: 'register' } });

@@ -6,6 +6,7 @@ import { hasNul } from '../core/nul_characters.js';
 import type { AuditEvent, AuditLog } from '../audit/audit_log.js';
 import type { Actor } from './account_actions.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
+import { t } from '../i18n/page_language.js';
 
 // The profile section of /account: the user edits their own name claims (name, given_name,
 // family_name: the standard profile claims the users table has), and asks for a new e-mail
@@ -41,9 +42,9 @@ export function createProfileForms(deps: ProfileFormsDeps) {
       for (const { field, max } of NAME_FIELDS) {
         const raw = body[field];
         const value = typeof raw === 'string' ? raw.trim() : '';
-        if (hasNul(value)) errors[field] = 'Use ordinary characters only.';
+        if (hasNul(value)) errors[field] = t('profile_forms.error.nul');
         // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, as a person counts
-        else if ([...value].length > max) errors[field] = `At most ${max} characters.`;
+        else if ([...value].length > max) errors[field] = t('profile_forms.error.too_long', { max });
         values[field] = value === '' ? null : value;
       }
       if (Object.keys(errors).length) return { ok: false, errors };
@@ -56,18 +57,17 @@ export function createProfileForms(deps: ProfileFormsDeps) {
 
     async requestEmailChange(user: User, actor: Actor, raw: unknown): Promise<EmailChangeRequest> {
       const email = typeof raw === 'string' ? raw.trim().slice(0, 300) : '';
-      if (hasNul(email) || !emailSchema.safeParse(email).success)
-        return { ok: false, status: 400, message: 'Enter an email address such as name@example.com.' };
-      if (user.email && user.email.toLowerCase() === email.toLowerCase()) return { ok: false, status: 400, message: 'That is already your address.' };
+      if (hasNul(email) || !emailSchema.safeParse(email).success) return { ok: false, status: 400, message: t('register.error.email') };
+      if (user.email && user.email.toLowerCase() === email.toLowerCase()) return { ok: false, status: 400, message: t('profile_forms.error.same_email') };
       const wait = await deps.registrationLimit(actor.ip);
-      if (wait !== undefined) return { ok: false, status: 429, message: 'Too many requests from your network. Try again later.', retryAfterSeconds: wait };
+      if (wait !== undefined) return { ok: false, status: 429, message: t('profile_forms.error.throttled'), retryAfterSeconds: wait };
       // Per new address too: one account cannot flood an address with links.
       const perAddress = await deps.mailThrottle.consume('change_email', { login: email.toLowerCase() }, undefined);
       if (!perAddress.allowed)
         return {
           ok: false,
           status: 429,
-          message: 'Too many links were sent to that address. Try again later.',
+          message: t('profile_forms.error.address_throttled'),
           retryAfterSeconds: perAddress.retryAfterSeconds,
         };
       const other = await deps.users.findByEmail(email);

@@ -31,6 +31,8 @@ import { createProfileForms } from './profile_forms.js';
 import type { SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { Logger } from '../core/log.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
+import { t } from '../i18n/page_language.js';
+import type { MessageParams } from '../i18n/catalogues.js';
 
 // /account — the signed-in user's own page (Keycloak's account console, without JavaScript):
 // profile, sessions, applications, password, sign-out everywhere and recent security events.
@@ -74,13 +76,8 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const MAX_CLIENT_ID = 255;
 const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
 
-const CALLBACK_PAGES: Record<CallbackFailure, { status: number; heading: string; message: string }> = {
-  expired: { status: 400, heading: 'Sign-in expired', message: 'This sign-in has expired or was already used.' },
-  cancelled: { status: 401, heading: 'Not signed in', message: 'You cancelled signing in.' },
-  refused: { status: 400, heading: 'Sign-in failed', message: 'Signing in to your account did not succeed.' },
-  invalid_code: { status: 400, heading: 'Sign-in failed', message: 'The sign-in response was not valid or was already used.' },
-  no_session: { status: 400, heading: 'Sign-in failed', message: 'Your browser did not keep the sign-in. Check that it accepts cookies from this site.' },
-};
+/** The status of each failed return from signing in; the page says `account.callback.<failure>`. */
+const CALLBACK_STATUS: Record<CallbackFailure, number> = { expired: 400, cancelled: 401, refused: 400, invalid_code: 400, no_session: 400 };
 
 export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const router = express.Router();
@@ -104,13 +101,16 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
   const profileForms = createProfileForms(deps);
   const provider = () => deps.runtime().provider;
 
-  async function message(res: Response, status: number, heading: string, text: string, link?: { href: string; text: string }) {
+  /** A page of `heading` and `message` from the catalogue's `<key>.heading` and `<key>.message`. */
+  async function message(res: Response, status: number, key: string, link?: { href: string; text: string }, params?: MessageParams) {
+    const heading = t(`${key}.heading`);
+    const text = t(`${key}.message`, params);
     res
       .status(status)
       .type('html')
       .send(await deps.render('account_message', { heading, message: text, link }));
   }
-  const backToAccount = { href: '/account', text: 'Back to your account' };
+  const backToAccount = () => ({ href: '/account', text: t('account.message.back') });
 
   /** The session the CSRF check found (it runs first on every POST). */
   const signedIn = (res: Response): SignedInSession => res.locals.accountSession as SignedInSession;
@@ -130,7 +130,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
 
   async function unavailable(res: Response) {
     clearSessionCookie(provider(), res, deps.env.secureCookies);
-    await message(res, 403, 'Account unavailable', 'This account is disabled or no longer exists.');
+    await message(res, 403, 'account.error.unavailable');
   }
 
   router.get(
@@ -142,7 +142,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         signIn.start(provider(), res);
         return;
       }
-      const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? NOTICES[req.query.done as Notice] : undefined;
+      const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? t(NOTICES[req.query.done as Notice]) : undefined;
       if (!(await view.render(res, session, 200, { notice: done }))) await unavailable(res);
     }),
   );
@@ -156,8 +156,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
         res.redirect(303, '/account');
         return;
       }
-      const page = CALLBACK_PAGES[outcome.failure];
-      await message(res, page.status, page.heading, page.message, { href: '/account', text: 'Sign in to your account' });
+      await message(res, CALLBACK_STATUS[outcome.failure], `account.callback.${outcome.failure}`, { href: '/account', text: t('account.callback.sign_in') });
     }),
   );
 
@@ -165,10 +164,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     '/account/signed-out',
     noStore,
     wrap(async (_req, res) => {
-      await message(res, 200, 'You are signed out', 'You have signed out of Gatehouse. You can close this window.', {
-        href: '/account',
-        text: 'Sign in again',
-      });
+      await message(res, 200, 'account.signed_out', { href: '/account', text: t('account.signed_out.sign_in') });
     }),
   );
 
@@ -179,10 +175,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     csrf(ACCOUNT_FORMS.endSession),
     wrap(async (req, res) => {
       const id = (req.body as Record<string, unknown> | undefined)?.session;
-      if (typeof id !== 'string' || !SESSION_ID.test(id)) return message(res, 400, 'Unknown session', 'The form named no session.', backToAccount);
+      if (typeof id !== 'string' || !SESSION_ID.test(id)) return message(res, 400, 'account.error.unknown_session', backToAccount());
       const current = id === signedIn(res).key;
       if (!(await actions.endSession(actor(req, res), id, current))) {
-        return message(res, 404, 'Session not found', 'That session has already ended.', backToAccount);
+        return message(res, 404, 'account.error.session_not_found', backToAccount());
       }
       if (!current) {
         res.redirect(303, '/account?done=session-ended');
@@ -213,10 +209,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const clientId = (req.body as Record<string, unknown> | undefined)?.client_id;
       if (typeof clientId !== 'string' || !clientId || clientId.length > MAX_CLIENT_ID) {
-        return message(res, 400, 'Unknown application', 'The form named no application.', backToAccount);
+        return message(res, 400, 'account.error.unknown_app', backToAccount());
       }
       if (!(await actions.revokeApp(actor(req, res), clientId))) {
-        return message(res, 404, 'Nothing to revoke', 'That application has no access to your account.', backToAccount);
+        return message(res, 404, 'account.error.nothing_to_revoke', backToAccount());
       }
       res.redirect(303, '/account?done=app-revoked');
     }),
@@ -231,9 +227,9 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
       const id = (req.body as Record<string, unknown> | undefined)?.identity;
       const who = actor(req, res);
       const result = typeof id === 'string' ? await deps.identities.unlink(who.accountId, id) : 'not_found';
-      if (result === 'not_found') return message(res, 404, 'Not linked', 'That identity provider is not linked to your account.', backToAccount);
+      if (result === 'not_found') return message(res, 404, 'account.error.not_linked', backToAccount());
       if (result === 'last_sign_in') {
-        return message(res, 409, 'Cannot unlink', 'This is your only way to sign in. Set a password or link another identity provider first.', backToAccount);
+        return message(res, 409, 'account.error.cannot_unlink', backToAccount());
       }
       await deps.audit.record({ event: 'upstream.unlinked', ...who, details: { identity: id } });
       res.redirect(303, '/account?done=identity-unlinked');
@@ -310,7 +306,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const token = typeof req.query.token === 'string' ? req.query.token.slice(0, 64) : '';
       const link = token ? await deps.selfServiceMail.peekLink('change_email', token) : undefined;
-      if (!link) return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
+      if (!link) return message(res, 400, 'account.error.link_expired', backToAccount());
       res
         .status(200)
         .type('html')
@@ -331,11 +327,9 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const token = String((req.body as Record<string, unknown>).token);
       const outcome = await profileForms.confirmEmailChange(token, requestOrigin(req));
-      if (outcome === 'expired')
-        return message(res, 400, 'Link expired', 'This link has expired or was already used. Ask for a new one on your account page.', backToAccount);
-      if (outcome === 'taken')
-        return message(res, 409, 'Address not changed', 'That address now belongs to another account. Your address was not changed.', backToAccount);
-      await message(res, 200, 'Address changed', `Your account's email address is now ${outcome.email ?? ''}, and it is verified.`, backToAccount);
+      if (outcome === 'expired') return message(res, 400, 'account.error.link_expired', backToAccount());
+      if (outcome === 'taken') return message(res, 409, 'account.error.address_taken', backToAccount());
+      await message(res, 200, 'account.email_changed', backToAccount(), { email: outcome.email ?? '' });
     }),
   );
 
@@ -403,7 +397,7 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const session = signedIn(res);
       if (!(await deps.mfa.status(session.accountId)).any) {
-        return message(res, 409, 'No second factor', 'Set up an authenticator app first: recovery codes stand in for it when it is lost.', backToAccount);
+        return message(res, 409, 'account.error.no_second_factor', backToAccount());
       }
       const codes = await deps.mfa.regenerateRecoveryCodes(session.accountId);
       await deps.audit.record({ event: 'mfa.recovery_codes.generated', ...actor(req, res), details: { count: codes.length } });
@@ -436,11 +430,10 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     wrap(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const name = cleanPasskeyName(body.name);
-      if (typeof body.passkey !== 'string' || !PASSKEY_ID.test(body.passkey))
-        return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
-      if (!name) return message(res, 400, 'Name not accepted', 'Give the passkey a name of at most 64 characters.', backToAccount);
+      if (typeof body.passkey !== 'string' || !PASSKEY_ID.test(body.passkey)) return message(res, 400, 'account.error.unknown_passkey', backToAccount());
+      if (!name) return message(res, 400, 'account.error.bad_passkey_name', backToAccount(), { max: 64 });
       if (!(await passkeyActions.rename(actor(req, res), body.passkey, name))) {
-        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+        return message(res, 404, 'account.error.passkey_not_found', backToAccount());
       }
       res.redirect(303, '/account?done=passkey-renamed');
     }),
@@ -453,9 +446,9 @@ export function createAccountRouter(deps: AccountRouterDeps): express.Router {
     csrf(ACCOUNT_FORMS.removePasskey),
     wrap(async (req, res) => {
       const id = (req.body as Record<string, unknown> | undefined)?.passkey;
-      if (typeof id !== 'string' || !PASSKEY_ID.test(id)) return message(res, 400, 'Unknown passkey', 'The form named no passkey.', backToAccount);
+      if (typeof id !== 'string' || !PASSKEY_ID.test(id)) return message(res, 400, 'account.error.unknown_passkey', backToAccount());
       if (!(await passkeyActions.remove(actor(req, res), id))) {
-        return message(res, 404, 'Passkey not found', 'That passkey is not (or no longer) one of yours.', backToAccount);
+        return message(res, 404, 'account.error.passkey_not_found', backToAccount());
       }
       res.redirect(303, '/account?done=passkey-removed');
     }),

@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { LoginThrottle } from '../throttling/login_throttle.js';
 import type { SecondFactors } from '../mfa/second_factors.js';
 import type { Actor } from './account_actions.js';
+import { t } from '../i18n/page_language.js';
 
 // Confirming or removing an authenticator app on /account: each needs a code (removing it takes
 // a current code or a recovery code, so a borrowed session cannot quietly turn the second factor
@@ -19,7 +20,7 @@ export interface SecondFactorFormsDeps {
 
 type Outcome = { ok: true } | { ok: false; status: number; message: string; retryAfterSeconds?: number };
 
-const lockedMessage = (seconds: number) => `Too many wrong codes. Try again in ${Math.ceil(seconds / 60)} minute(s).`;
+const lockedMessage = (seconds: number) => t('mfa_code.error.locked', { count: Math.ceil(seconds / 60) });
 
 export function createSecondFactorForms({ mfa, throttle, audit, metrics }: SecondFactorFormsDeps) {
   /** Runs `check` as one throttled guess; `ok` when it returned true. */
@@ -53,29 +54,17 @@ export function createSecondFactorForms({ mfa, throttle, audit, metrics }: Secon
 
   return {
     async confirmTotp(user: User, actor: Actor, code: string): Promise<Outcome> {
-      if (!(await mfa.pendingTotp(user.sub, user.username))) return { ok: false, status: 409, message: 'Start setting up an authenticator app first.' };
-      const outcome = await guarded(
-        user,
-        actor,
-        'account',
-        () => mfa.confirmTotp(user.sub, code),
-        'That code is not right. Enter the 6-digit code your app shows now.',
-      );
+      if (!(await mfa.pendingTotp(user.sub, user.username))) return { ok: false, status: 409, message: t('account.mfa.error.not_started') };
+      const outcome = await guarded(user, actor, 'account', () => mfa.confirmTotp(user.sub, code), t('mfa_enrol.error.wrong_code'));
       if (outcome.ok) await audit.record({ event: 'mfa.totp.enrolled', ...actor, username: user.username, details: { where: 'account' } });
       return outcome;
     },
 
     /** Removes the authenticator app when `code` is a current code from it or an unused recovery code. */
     async removeTotp(user: User, actor: Actor, code: string): Promise<Outcome> {
-      const outcome = await guarded(
-        user,
-        actor,
-        'remove',
-        async () => code !== '' && (await mfa.verify(user.sub, code)).ok,
-        'That code is not right, or was already used. Enter the current code from your app, or a recovery code.',
-      );
+      const outcome = await guarded(user, actor, 'remove', async () => code !== '' && (await mfa.verify(user.sub, code)).ok, t('account.mfa.error.wrong_code'));
       if (!outcome.ok) return outcome;
-      if (!(await mfa.removeTotp(user.sub))) return { ok: false, status: 404, message: 'No authenticator app is set up.' };
+      if (!(await mfa.removeTotp(user.sub))) return { ok: false, status: 404, message: t('account.mfa.error.no_app') };
       await audit.record({ event: 'mfa.totp.removed', ...actor, username: user.username });
       return outcome;
     },

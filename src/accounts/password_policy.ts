@@ -1,6 +1,7 @@
 import { loadCommonPasswords } from './common_passwords.js';
 import { normalizePassword } from './passwords.js';
-import { loadStrengthEstimator } from './zxcvbn_strength.js';
+import { loadStrengthEstimator, type StrengthHint } from './zxcvbn_strength.js';
+import { translatorFor, type Translate } from '../i18n/catalogues.js';
 
 // What a new password must be (NIST SP 800-63B 5.1.1.2, memorized secrets), wherever one is
 // chosen: `gatehouse users add` / `set-password` now, the account page's change-password form
@@ -20,10 +21,33 @@ const MIN_PASSWORD_LENGTH = 8;
 // pass reads the whole input), so megabyte "passwords" are refused before they cost anything.
 export const MAX_PASSWORD_LENGTH = 256;
 
-export const COMMON_PASSWORD = 'is one of the most common passwords; choose another';
-export const INVISIBLE_PASSWORD = 'must contain visible characters, not only spaces or invisible ones';
-export const GUESSABLE_PASSWORD = 'is too easy to guess';
-export const CONTEXT_PASSWORD = "must not be the username, the email address or the service's name (even with digits or symbols added)";
+/** What is wrong with a password, to be put in words (describePasswordProblem) in any language. */
+export type PasswordProblem =
+  { rule: 'too_short' | 'too_long'; limit: number } | { rule: 'invisible' | 'common' | 'context' } | { rule: 'guessable'; hint?: StrengthHint | undefined };
+
+/**
+ * The problem as a phrase that follows "The password …" (locales/*.json, `password_policy`):
+ * in English for the CLI, in the page's language with the page's t().
+ */
+export function describePasswordProblem(problem: PasswordProblem, t: Translate = translatorFor('en').t): string {
+  switch (problem.rule) {
+    case 'too_short':
+    case 'too_long':
+      return t(`password_policy.${problem.rule}`, { limit: problem.limit });
+    case 'guessable': {
+      const hint = problem.hint ? t(`password_policy.hints.${problem.hint.key}`) : '';
+      // A hint the catalogue lacks (a newer zxcvbn) is left out rather than shown as a key.
+      return hint && !hint.startsWith('password_policy.') ? t('password_policy.guessable_because', { hint }) : t('password_policy.guessable');
+    }
+    default:
+      return t(`password_policy.${problem.rule}`);
+  }
+}
+
+export const COMMON_PASSWORD = describePasswordProblem({ rule: 'common' });
+export const INVISIBLE_PASSWORD = describePasswordProblem({ rule: 'invisible' });
+export const GUESSABLE_PASSWORD = describePasswordProblem({ rule: 'guessable' });
+export const CONTEXT_PASSWORD = describePasswordProblem({ rule: 'context' });
 
 // Attackers try "alice2024!" right after "alice": digits, punctuation, symbols and spaces around
 // a context word do not make it another password.
@@ -37,13 +61,18 @@ const BLANK = /[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{M}
 // words (a passphrase's spaces are part of it, and zxcvbn measures them).
 const IGNORABLE = /[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\u2800]/gu;
 
-/** The length rule alone (sync, for the zod schemas); a message, or null when the length is fine. */
-export function passwordLengthProblem(password: string): string | null {
+function lengthProblem(password: string): PasswordProblem | null {
   // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points on purpose: NIST counts each as a character
   const length = [...normalizePassword(password)].length;
-  if (length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
-  if (length > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  if (length < MIN_PASSWORD_LENGTH) return { rule: 'too_short', limit: MIN_PASSWORD_LENGTH };
+  if (length > MAX_PASSWORD_LENGTH) return { rule: 'too_long', limit: MAX_PASSWORD_LENGTH };
   return null;
+}
+
+/** The length rule alone (sync, for the zod schemas); a message, or null when the length is fine. */
+export function passwordLengthProblem(password: string): string | null {
+  const problem = lengthProblem(password);
+  return problem ? describePasswordProblem(problem) : null;
 }
 
 /** Who the password is for: it must not be made of these. */
@@ -58,24 +87,30 @@ function contextWords({ username, email }: PasswordContext): string[] {
 }
 
 /**
- * Why `password` may not be chosen, as a message to show after "password: " — or null when it
- * may. The common-password list and the strength estimator are loaded on the first call.
+ * Why `password` may not be chosen, or null when it may. The common-password list and the
+ * strength estimator are loaded on the first call.
  */
-export async function passwordProblem(password: string, context: PasswordContext = {}): Promise<string | null> {
-  const lengthProblem = passwordLengthProblem(password);
-  if (lengthProblem) return lengthProblem;
+export async function findPasswordProblem(password: string, context: PasswordContext = {}): Promise<PasswordProblem | null> {
+  const tooLongOrShort = lengthProblem(password);
+  if (tooLongOrShort) return tooLongOrShort;
 
   const normalized = normalizePassword(password);
-  if (normalized.replace(BLANK, '') === '') return INVISIBLE_PASSWORD;
+  if (normalized.replace(BLANK, '') === '') return { rule: 'invisible' };
   // Invisible characters are dropped before measuring: "a" and seven zero-width spaces is "a".
   const lowered = normalized.replace(IGNORABLE, '').toLowerCase();
   const undecorated = lowered.replace(DECORATION, '');
   const common = await loadCommonPasswords();
-  if (common.has(lowered) || common.has(undecorated)) return COMMON_PASSWORD;
+  if (common.has(lowered) || common.has(undecorated)) return { rule: 'common' };
 
   const words = contextWords(context);
-  if (words.some((word) => lowered === word || undecorated === word)) return CONTEXT_PASSWORD;
+  if (words.some((word) => lowered === word || undecorated === word)) return { rule: 'context' };
 
   const weakness = await (await loadStrengthEstimator())(normalized.replace(IGNORABLE, ''), words);
-  return weakness === null ? null : weakness ? `${GUESSABLE_PASSWORD}: ${weakness}` : GUESSABLE_PASSWORD;
+  return weakness === null ? null : { rule: 'guessable', hint: weakness };
+}
+
+/** findPasswordProblem in English words, to show after "password: " (the CLI). */
+export async function passwordProblem(password: string, context: PasswordContext = {}): Promise<string | null> {
+  const problem = await findPasswordProblem(password, context);
+  return problem ? describePasswordProblem(problem) : null;
 }

@@ -7,8 +7,14 @@
 /** zxcvbn's score 2: at least 10^6 guesses ("somewhat guessable" is score 1 and below). */
 const MIN_SCORE = 2;
 
-/** Null when the password is strong enough; otherwise zxcvbn's reason, as a short phrase ('' when it gives none). */
-export type StrengthEstimator = (password: string, userInputs: string[]) => Promise<string | null>;
+/** Why zxcvbn finds a password weak: its message's key (`warnings.straightRow`) and English text. */
+export interface StrengthHint {
+  key: string;
+  text: string;
+}
+
+/** Null when the password is strong enough; otherwise zxcvbn's reason (undefined when it gives none). */
+export type StrengthEstimator = (password: string, userInputs: string[]) => Promise<StrengthHint | undefined | null>;
 
 const MEASURED_LENGTH = 64;
 
@@ -37,11 +43,17 @@ async function build(): Promise<StrengthEstimator> {
     // first 64 characters are measured, and a password that strong is strong enough.
     maxLength: MEASURED_LENGTH,
   });
+  // zxcvbn gives its feedback as text; its key (the catalogue's `password_policy.hints.<key>`,
+  // so a page can say it in its own language) is found by that text.
+  const keys = new Map<string, string>([
+    ...Object.entries(en.translations.warnings).map(([key, text]): [string, string] => [text, `warnings.${key}`]),
+    ...Object.entries(en.translations.suggestions).map(([key, text]): [string, string] => [text, `suggestions.${key}`]),
+  ]);
   return async (password, userInputs) => {
     const result = await zxcvbn.checkAsync(password, userInputs);
     if (result.score >= MIN_SCORE) return null;
-    // "Repeated characters like "aaa" are easy to guess." → after "is too easy to guess: ".
-    const reason = result.feedback.warning ?? result.feedback.suggestions[0] ?? '';
-    return reason.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase());
+    const text = result.feedback.warning ?? result.feedback.suggestions[0];
+    const key = text === undefined ? undefined : keys.get(text);
+    return text === undefined || key === undefined ? undefined : { key, text };
   };
 }

@@ -23,6 +23,7 @@ import type { SecondFactors } from '../mfa/second_factors.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from '../core/request_context.js';
+import { trackPageLanguage } from '../i18n/page_language.js';
 import { expressTrustProxy } from '../config/trust_proxy.js';
 import { httpsOnly } from '../http/https_only.js';
 import { issuerRequest } from '../http/issuer_request.js';
@@ -117,6 +118,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     trackRequestContext(req, res, () => bodyLimit(req, res, (error?: unknown) => (error ? next(error) : toProvider(req, res, next))));
   });
+  // Every page from here on (the provider's own too) speaks the reader's language (i18n/page_language.ts).
+  app.use(trackPageLanguage);
   app.use(vendorScripts());
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { maxAge: '1h', index: false }));
   app.use(createHealthRouter(deps.db));

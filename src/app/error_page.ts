@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { RenderPage } from '../pages/render_page.js';
 import { describeError } from '../provider/hosted_provider_pages.js';
 import { loggedPath } from '../http/logged_path.js';
+import { withPageLanguage } from '../i18n/page_language.js';
 import { setRetryAfter } from '../http/retry_after.js';
 import { GatehouseError } from '../core/errors.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, unavailableReason } from '../core/database_unavailable.js';
@@ -63,8 +64,11 @@ export function errorPage(render: RenderPage, log: Logger): ErrorRequestHandler 
     }
     if (res.headersSent) return;
     if (answer.retryAfterSeconds !== undefined) setRetryAfter(res, answer.retryAfterSeconds);
-    const { heading, message } = describeError(answer.code, answer.description);
-    render('error', { heading, message, code: answer.code })
+    // An error before the page-language middleware (create_app.ts) still answers in the reader's language.
+    withPageLanguage(req, res, () => {
+      const { heading, message } = describeError(answer.code, answer.description);
+      return render('error', { heading, message, code: answer.code });
+    })
       .then((html) => res.status(answer.status).type('html').send(html))
       .catch(() => {
         // Without a page, an outage still says 503 (and what it is); anything else is our fault.

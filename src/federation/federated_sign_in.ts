@@ -15,6 +15,7 @@ import type { UpstreamRegistry, Upstream } from './upstream_registry.js';
 import { UpstreamFailure } from './upstream_failure.js';
 import type { Outcome, UpstreamRequests } from './upstream_requests.js';
 import { mappedClaims, profileOf, usernameBase, type UpstreamProfile } from './upstream_profile.js';
+import { t } from '../i18n/page_language.js';
 
 // Sign-in through an upstream identity provider, in four steps:
 // 1. start: the login page's button (or a hint) → a state, nonce and PKCE verifier kept
@@ -46,8 +47,6 @@ function clientUpstreams(client: Client | undefined): readonly string[] | undefi
   const listed = (client as unknown as { upstreams?: unknown } | undefined)?.upstreams;
   return Array.isArray(listed) ? (listed as string[]) : undefined;
 }
-
-const WRONG_PASSWORD = 'The password is incorrect.';
 
 /** What went wrong with an openid-client call, in our terms. */
 function classify(error: unknown, upstream: Upstream): UpstreamFailure {
@@ -180,13 +179,13 @@ export function createFederatedSignIn(deps: FederationDeps) {
     let user: User | undefined;
     if (linked) {
       user = await users.findBySub(linked.sub);
-      if (!user || user.disabled) throw failure('disabled', 'This account is disabled. Contact your administrator.', linked.sub);
+      if (!user || user.disabled) throw failure('disabled', t('login.error.disabled'), linked.sub);
       return { kind: 'sign_in', sub: user.sub, idToken, amr, created: false };
     }
     const existing = profile.email ? await users.findByEmail(profile.email) : undefined;
     if (existing) {
       if (upstream.config.link === 'email' && profile.email_verified) {
-        if (existing.disabled) throw failure('disabled', 'This account is disabled. Contact your administrator.', existing.sub);
+        if (existing.disabled) throw failure('disabled', t('login.error.disabled'), existing.sub);
         await identities.link({ upstreamId: upstream.config.id, issuer: upstream.issuer, upstreamSub: profile.sub, sub: existing.sub });
         await audit.record({
           event: 'upstream.linked',
@@ -329,13 +328,9 @@ export function createFederatedSignIn(deps: FederationDeps) {
       const client = await provider.Client.find(clientId);
       const upstream = allowedFor(client).find((u) => u.config.id === req.params.id);
       if (!upstream) {
-        const failure = new UpstreamFailure(
-          upstreams.get(String(req.params.id)) ? 'not_allowed' : 'unknown_upstream',
-          'This sign-in option is not available for this application.',
-          {
-            upstreamId: String(req.params.id).slice(0, 40),
-          },
-        );
+        const failure = new UpstreamFailure(upstreams.get(String(req.params.id)) ? 'not_allowed' : 'unknown_upstream', t('federation.error.not_allowed'), {
+          upstreamId: String(req.params.id).slice(0, 40),
+        });
         await failed(req, failure, { clientId });
         throw failure;
       }
@@ -345,12 +340,12 @@ export function createFederatedSignIn(deps: FederationDeps) {
     /** GET /upstream/:id/callback: the upstream's answer. */
     async callback(req: Request, res: Response): Promise<void> {
       const upstream = upstreams.get(String(req.params.id));
-      if (!upstream) throw new UpstreamFailure('unknown_upstream', 'This sign-in option is not configured.');
+      if (!upstream) throw new UpstreamFailure('unknown_upstream', t('federation.error.unknown_upstream'));
       const at = { upstreamId: upstream.config.id };
       const state = stateOf(req);
       const pending = state ? await requests.claim(state, upstream.config.id) : undefined;
       if (!state || !pending) {
-        const failure = new UpstreamFailure('bad_state', 'unknown or used state', at);
+        const failure = new UpstreamFailure('bad_state', t('federation.error.unknown_state'), at);
         await failed(req, failure);
         throw failure;
       }
@@ -358,7 +353,7 @@ export function createFederatedSignIn(deps: FederationDeps) {
         if (typeof req.query.error === 'string') {
           const code = req.query.error.slice(0, 64).replace(/[^\w.-]/g, '');
           throw code === 'access_denied'
-            ? new UpstreamFailure('access_denied', `You did not sign in at ${upstream.config.name}, or it refused you.`, at)
+            ? new UpstreamFailure('access_denied', t('federation.error.access_denied', { upstream: upstream.config.name }), at)
             : new UpstreamFailure('upstream_error', `${upstream.config.name} refused the sign-in (${code})`, at);
         }
         const callbackUrl = new URL(req.originalUrl, deps.issuer);
@@ -383,14 +378,14 @@ export function createFederatedSignIn(deps: FederationDeps) {
       const decided = state ? await requests.decided(state, details.uid) : undefined;
       const upstream = decided ? upstreams.get(decided.upstream_id) : undefined;
       if (!state || !decided || !upstream || details.prompt.name !== 'login') {
-        const failure = new UpstreamFailure('bad_state', 'not this sign-in', { upstreamId: decided?.upstream_id });
+        const failure = new UpstreamFailure('bad_state', t('federation.error.other_sign_in'), { upstreamId: decided?.upstream_id });
         await failed(req, failure);
         throw failure;
       }
       const user = await users.findBySub(decided.outcome.sub);
       if (!user || user.disabled) {
         await requests.remove(state);
-        const failure = new UpstreamFailure('disabled', 'This account is disabled. Contact your administrator.', { upstreamId: upstream.config.id });
+        const failure = new UpstreamFailure('disabled', t('login.error.disabled'), { upstreamId: upstream.config.id });
         await failed(req, failure, { accountId: decided.outcome.sub });
         throw failure;
       }
@@ -410,7 +405,7 @@ export function createFederatedSignIn(deps: FederationDeps) {
       const decided = state ? await requests.decided(state, details.uid) : undefined;
       const upstream = decided ? upstreams.get(decided.upstream_id) : undefined;
       if (!state || !decided || decided.outcome.kind !== 'link' || !upstream || details.prompt.name !== 'login') {
-        const failure = new UpstreamFailure('bad_state', 'not this sign-in', { upstreamId: decided?.upstream_id });
+        const failure = new UpstreamFailure('bad_state', t('federation.error.other_sign_in'), { upstreamId: decided?.upstream_id });
         await failed(req, failure);
         throw failure;
       }
@@ -428,16 +423,16 @@ export function createFederatedSignIn(deps: FederationDeps) {
           details: { reason: 'bad_credentials', upstream: upstream.config.id },
         });
         if (!user || !(await requests.failedLinkAttempt(state))) {
-          const failure = new UpstreamFailure('bad_state', 'too many attempts', { upstreamId: upstream.config.id });
+          const failure = new UpstreamFailure('bad_state', t('federation.error.too_many_attempts'), { upstreamId: upstream.config.id });
           await failed(req, failure, { accountId: user?.sub });
           throw failure;
         }
-        await linkPage(res, 401, { uid: details.uid, state, upstream, user, error: WRONG_PASSWORD });
+        await linkPage(res, 401, { uid: details.uid, state, upstream, user, error: t('upstream_link.error.wrong_password') });
         return;
       }
       if (user.disabled) {
         await requests.remove(state);
-        const failure = new UpstreamFailure('disabled', 'This account is disabled. Contact your administrator.', { upstreamId: upstream.config.id });
+        const failure = new UpstreamFailure('disabled', t('login.error.disabled'), { upstreamId: upstream.config.id });
         await failed(req, failure, { accountId: user.sub });
         throw failure;
       }

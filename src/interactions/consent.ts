@@ -12,6 +12,7 @@ import { PROTOCOL_CLAIMS } from '../accounts/scope_claims.js';
 import { skipsConsent } from '../provider/skips_consent.js';
 import { describeApiUserClaims, describeClaim, describeScope } from '../pages/scope_descriptions.js';
 import { addToGrant, grantable, grantedOIDCScope } from '../provider/grant_consent.js';
+import { t } from '../i18n/page_language.js';
 
 // The consent step: shows only what the client asks for that the user has not granted yet, and
 // exactly what Allow will release (claims only as far as the shown scopes cover them,
@@ -81,7 +82,7 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
       // Claims a listed scope does not already describe (ones an earlier consent's scopes cover).
       const described = scopeClaims.claimsCoveredBy(wanted.scope);
       const claims = wanted.claims.filter((c) => !described.has(c) && !PROTOCOL_CLAIMS.has(c)).map(describeClaim);
-      if (claims.length) scopes.push(`See ${claims.join(', ')}`);
+      if (claims.length) scopes.push(t('scopes.see_claims', { claims: claims.join(', ') }));
       const apis = Object.entries(wanted.resourceScopes).map(([identifier, s]) => {
         const api = resources.byIdentifier(identifier);
         const name = api?.name ?? identifier;
@@ -96,7 +97,7 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
             uid: details.uid,
             csrfToken: csrf.issue('interaction', details.uid),
             clientName: client.clientName ?? client.clientId,
-            accountName: user?.name ?? user?.username ?? 'you',
+            accountName: user?.name ?? user?.username ?? t('consent.you'),
             scopes,
             apis,
           }),

@@ -11,6 +11,7 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { Logger } from '../core/log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import type { SecondFactorStep } from './second_factor.js';
+import { t } from '../i18n/page_language.js';
 
 // The login step: one message and one status for an unknown user, a wrong password and a
 // disabled account without the right password, and the same argon2 work for each. Repeated
@@ -29,15 +30,9 @@ export interface LoginDeps {
   log: Logger;
 }
 
-const INVALID = 'The username or password is incorrect.';
-const DISABLED = 'This account is disabled. Contact your administrator.';
-const lockedMessage = (seconds: number) => {
-  const minutes = Math.ceil(seconds / 60);
-  return `Too many failed sign-ins. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-};
+const lockedMessage = (seconds: number) => t('login.error.locked', { count: Math.ceil(seconds / 60) });
 
 type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string; resendVerification?: boolean };
-const UNVERIFIED = 'Confirm your email address first: follow the link in the message we sent you.';
 
 export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps, secondFactor: Pick<SecondFactorStep, 'afterPassword'>) {
   async function page(res: Response, status: number, locals: PageLocals) {
@@ -124,7 +119,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
           metrics.lockout(lockout.scope);
         }
         if (lockouts.length) await lockedPage(res, locals, Math.max(...lockouts.map((l) => l.retryAfterSeconds)));
-        else await page(res, 401, { ...locals, error: INVALID });
+        else await page(res, 401, { ...locals, error: t('login.error.invalid') });
         return;
       }
       // The right password ends the run of failures, even for a disabled account.
@@ -132,7 +127,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       if (user.disabled) {
         await audit.record({ event: 'login.failure', ...origin, accountId: user.sub, username: user.username, details: { reason: 'disabled' } });
         metrics.signIn('disabled');
-        await page(res, 403, { ...locals, error: DISABLED });
+        await page(res, 403, { ...locals, error: t('login.error.disabled') });
         return;
       }
       // Self-registered and the address not yet confirmed (registration.ts): the right password is
@@ -140,7 +135,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       if (user.verification_pending) {
         await audit.record({ event: 'login.failure', ...origin, accountId: user.sub, username: user.username, details: { reason: 'email_unverified' } });
         metrics.signIn('failure');
-        await page(res, 403, { ...locals, error: UNVERIFIED, resendVerification: true });
+        await page(res, 403, { ...locals, error: t('login.error.unverified'), resendVerification: true });
         return;
       }
       if (check.outdated) await upgradeHash(user, password);

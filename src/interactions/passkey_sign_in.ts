@@ -12,6 +12,7 @@ import { passkeyRefusalMessage } from '../passkeys/passkey_refusals.js';
 import { ACR_MFA } from '../provider/mfa_policy.js';
 import { WrongPrompt } from './interaction_errors.js';
 import { secondFactorSubject, type SecondFactorStep, type SecondFactorSubject } from './second_factor.js';
+import { t } from '../i18n/page_language.js';
 
 // Passkeys in the sign-in: one route pair for two uses.
 // - On the login page (no password verified yet): a passkey alone signs in, from the passkey
@@ -40,10 +41,7 @@ export interface PasskeySignInDeps {
   passkeys: PasskeyCeremonies;
 }
 
-const lockedMessage = (seconds: number) => {
-  const minutes = Math.ceil(seconds / 60);
-  return `Too many failed sign-ins. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-};
+const lockedMessage = (seconds: number) => t('login.error.locked', { count: Math.ceil(seconds / 60) });
 
 /** The response as posted by the page (a JSON text); undefined when it is not JSON. */
 function parseResponse(value: unknown): unknown {
@@ -148,7 +146,7 @@ export function createPasskeySignIn(
           details: { reason: 'disabled', amr: [result.amr] },
         });
         metrics.signIn('disabled');
-        await pageAgain(res, 403, details, subject, 'This account is disabled. Contact your administrator.');
+        await pageAgain(res, 403, details, subject, t('login.error.disabled'));
         return;
       }
       await audit.record({

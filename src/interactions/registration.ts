@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import type { Runtime } from '../provider/provider_host.js';
 import { UserError, type User, type UsersRepo } from '../accounts/users_repo.js';
 import { emailSchema, usernameSchema } from '../accounts/user_schema.js';
-import { passwordProblem } from '../accounts/password_policy.js';
+import { describePasswordProblem, findPasswordProblem } from '../accounts/password_policy.js';
 import { hashPassword } from '../accounts/passwords.js';
 import { hasNul } from '../core/nul_characters.js';
 import type { SelfServiceMail } from '../accounts/self_service_mail.js';
@@ -15,6 +15,7 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import type { SecondFactorStep } from './second_factor.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
+import { t } from '../i18n/page_language.js';
 
 // Self-service registration (config `self_service.registration: "open"`): the login page's
 // "Create account" link leads to /interaction/:uid/register, a form with username, email, name
@@ -52,13 +53,26 @@ export interface RegistrationDeps {
 /** Registration is off (or by invitation only): the page does not exist. */
 export class RegistrationClosed extends GatehouseError {
   constructor() {
-    super('ERR_REQUEST_REFUSED', 'self-service registration is not open', { status: 404, error: 'not_found', description: 'This page does not exist.' });
+    super('ERR_REQUEST_REFUSED', 'self-service registration is not open', { status: 404, error: 'not_found' });
   }
 }
 
 type Field = 'username' | 'email' | 'name' | 'password';
 type FieldErrors = Partial<Record<Field, string>>;
 const FIELDS: readonly Field[] = ['username', 'email', 'name', 'password'];
+
+/** The username's first problem in words ("Username must not be empty."), or undefined. */
+function usernameError(username: string): string | undefined {
+  const issue = usernameSchema.safeParse(username).error?.issues[0];
+  if (!issue) return undefined;
+  return t(
+    issue.code === 'too_small'
+      ? 'register.error.username_empty'
+      : issue.code === 'too_big'
+        ? 'register.error.username_too_long'
+        : 'register.error.username_characters',
+  );
+}
 
 const text = (value: unknown, max: number) => (typeof value === 'string' ? value.slice(0, max) : '');
 
@@ -91,8 +105,8 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       .type('html')
       .send(
         await deps.render('check_mail', {
-          heading: 'Check your mail',
-          message: 'We sent a message to the address you entered. Follow the link in it to confirm the address, then sign in.',
+          heading: t('check_mail.heading'),
+          message: t('check_mail.sent'),
           uid,
         }),
       );
@@ -106,22 +120,22 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       password: text(body.password, 2000),
     };
     const errs: FieldErrors = {};
-    for (const field of FIELDS) if (hasNul(values[field])) errs[field] = 'must not contain NUL characters';
+    for (const field of FIELDS) if (hasNul(values[field])) errs[field] = t('register.error.nul');
     if (!errs.username) {
-      const parsed = usernameSchema.safeParse(values.username);
-      if (!parsed.success) errs.username = `Username ${parsed.error.issues[0]?.message ?? 'is not valid'}.`;
+      const problem = usernameError(values.username);
+      if (problem) errs.username = problem;
     }
     if (!errs.email) {
-      if (!emailSchema.safeParse(values.email).success) errs.email = 'Enter an email address such as name@example.com.';
+      if (!emailSchema.safeParse(values.email).success) errs.email = t('register.error.email');
       else {
         const domains = deps.selfService().allowed_email_domains;
-        if (domains.length > 0 && !domains.includes(domainOf(values.email))) errs.email = `Registration is open to addresses at ${domains.join(', ')} only.`;
+        if (domains.length > 0 && !domains.includes(domainOf(values.email))) errs.email = t('register.error.email_domain', { domains: domains.join(', ') });
       }
     }
-    if (!errs.name && (values.name.length < 1 || values.name.length > 200)) errs.name = 'Enter your name (at most 200 characters).';
+    if (!errs.name && (values.name.length < 1 || values.name.length > 200)) errs.name = t('register.error.name', { max: 200 });
     if (!errs.password) {
-      const problem = await passwordProblem(values.password, { username: values.username, email: values.email });
-      if (problem) errs.password = `The password ${problem}.`;
+      const problem = await findPasswordProblem(values.password, { username: values.username, email: values.email });
+      if (problem) errs.password = t('register.error.password', { problem: describePasswordProblem(problem, t) });
     }
     return { values, errors: errs };
   }
@@ -148,14 +162,13 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       if (wait !== undefined) {
         setRetryAfter(res, wait);
         await deps.audit.record({ event: 'registration.throttled', ...origin, details: { retry_after: wait } });
-        const minutes = Math.ceil(wait / 60);
         await form(
           res,
           429,
           details.uid,
           { username: text(body.username, 200), email: text(body.email, 300), name: text(body.name, 300) },
           {},
-          `Too many registrations from your network. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`,
+          t('register.error.throttled', { count: Math.ceil(wait / 60) }),
         );
         return;
       }
@@ -167,7 +180,7 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       }
       if (await deps.users.findByUsername(values.username)) {
         await deps.audit.record({ event: 'registration.refused', ...origin, details: { fields: ['username'], reason: 'username_taken' } });
-        await form(res, 400, details.uid, values, { username: 'That username is taken. Choose another.' });
+        await form(res, 400, details.uid, values, { username: t('register.error.username_taken') });
         return;
       }
       const verification = deps.selfService().email_verification;
@@ -180,7 +193,7 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
           if (!(error instanceof UserError)) throw error;
           // Registered meanwhile by someone else: the username says so, the address does not.
           if (await deps.users.findByUsername(values.username)) {
-            await form(res, 400, details.uid, values, { username: 'That username is taken. Choose another.' });
+            await form(res, 400, details.uid, values, { username: t('register.error.username_taken') });
             return;
           }
         }
@@ -195,7 +208,7 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
           await deps.audit.record({ event: 'registration.email_taken', ...origin, accountId: owner.sub, username: owner.username });
         }
         if (verification) await checkMail(res, details.uid);
-        else await form(res, 400, details.uid, values, { email: 'This address cannot be used to register. If it is yours, sign in or reset your password.' });
+        else await form(res, 400, details.uid, values, { email: t('register.error.email_unusable') });
         return;
       }
       await deps.audit.record({ event: 'registration.completed', ...origin, accountId: user.sub, username: user.username, details: { verification } });

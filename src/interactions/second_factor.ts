@@ -13,6 +13,7 @@ import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { SecondFactors } from '../mfa/second_factors.js';
 import { ACR_MFA, ACR_PASSWORD, SECOND_FACTOR_REASONS, mfaDemanded } from '../provider/mfa_policy.js';
 import { WrongPrompt } from './interaction_errors.js';
+import { t } from '../i18n/page_language.js';
 
 // The second step of a sign-in: after the right password (login.ts), or for the user of an
 // existing password-only session when the request demands `mfa` (step-up), the user gives a
@@ -58,11 +59,7 @@ export interface SecondFactorSubject {
   remember: boolean | undefined;
 }
 
-const WRONG_CODE = 'That code is not right, or was already used. Enter the current code from your app, or an unused recovery code.';
-const lockedMessage = (seconds: number) => {
-  const minutes = Math.ceil(seconds / 60);
-  return `Too many wrong codes. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-};
+const lockedMessage = (seconds: number) => t('mfa_code.error.locked', { count: Math.ceil(seconds / 60) });
 
 const unique = (values: string[]) => [...new Set(values)];
 /** The throttle subject of an account's second-factor guesses: apart from its password count. */
@@ -285,7 +282,7 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
           setRetryAfter(res, seconds);
           await codePage(res, 429, details, client, subject.stepUp, lockedMessage(seconds));
         } else {
-          await codePage(res, 401, details, client, subject.stepUp, WRONG_CODE);
+          await codePage(res, 401, details, client, subject.stepUp, t('mfa_code.error.wrong_code'));
         }
         return;
       }
@@ -320,7 +317,7 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
       if (!(await mfa.confirmTotp(user.sub, code))) {
         await audit.record({ event: 'mfa.failure', ...origin, details: { reason: 'bad_code', form: 'enrol' } });
         await throttle.failed(admission.attempt);
-        await enrolPage(res, 401, details, client, user, 'That code is not right. Enter the 6-digit code your app shows now.');
+        await enrolPage(res, 401, details, client, user, t('mfa_enrol.error.wrong_code'));
         return;
       }
       await throttle.succeeded(admission.attempt);

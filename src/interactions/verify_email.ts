@@ -7,6 +7,7 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { SecondFactorStep } from './second_factor.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { SelfServiceMail } from '../accounts/self_service_mail.js';
+import { t } from '../i18n/page_language.js';
 
 // The mailed verification link of a self-registered account (registration.ts). Opening it
 // (GET) changes nothing — mail scanners open links — and shows a button; pressing it (POST)
@@ -38,7 +39,7 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
       .send(await deps.render('account_message', { heading, message: text, link }));
   }
   const expired = (res: Response) =>
-    message(res, 400, 'Link expired', 'This link has expired or was already used. Sign in to have a new one sent.', { href: '/account', text: 'Sign in' });
+    message(res, 400, t('verify_email.expired_heading'), t('verify_email.expired_message'), { href: '/account', text: t('verify_email.sign_in') });
 
   /** The interaction this browser is in, when it is the token's and still at the login step. */
   async function liveInteraction(req: Request, res: Response, uid: string | undefined) {
@@ -89,9 +90,9 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
         await secondFactor.afterPassword(req, res, details, user, false);
         return;
       }
-      await message(res, 200, 'Address verified', `Your email address ${user.email ?? ''} is verified. You can now sign in.`, {
+      await message(res, 200, t('verify_email.verified_heading'), t('verify_email.verified_message', { email: user.email ?? '' }), {
         href: '/account',
-        text: 'Sign in',
+        text: t('verify_email.sign_in'),
       });
     },
 
@@ -119,8 +120,8 @@ export function createVerifyEmail(deps: VerifyEmailDeps, secondFactor: Pick<Seco
         .type('html')
         .send(
           await deps.render('check_mail', {
-            heading: 'Check your mail',
-            message: 'If the account is waiting for its address to be confirmed, a new link is on its way. Follow it, then sign in.',
+            heading: t('check_mail.heading'),
+            message: t('check_mail.resent'),
             uid,
           }),
         );

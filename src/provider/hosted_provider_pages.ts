@@ -1,56 +1,52 @@
+import ejs from 'ejs';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
 import { requestDetails } from './request_details.js';
+import { t } from '../i18n/page_language.js';
+import { speakRequestLanguage } from './interaction_language.js';
 
 // The pages oidc-provider renders itself (errors, the end-session confirmation and the
 // signed-out page), drawn with our layout instead of the library's placeholders.
 
-const HEADINGS: Record<string, [string, string]> = {
-  invalid_request: [
-    'The request could not be processed',
-    'The application sent a sign-in request that is not valid. Go back to the application and try again.',
-  ],
-  invalid_client: ['Unknown application', 'The application that sent you here is not registered with this sign-in service.'],
-  unauthorized_client: ['Application not allowed', 'The application is not allowed to make this kind of request.'],
-  access_denied: ['Access denied', 'You did not allow the application access.'],
-  unsupported_response_type: ['Unsupported request', 'The application asked for a response this service does not support.'],
-  invalid_scope: ['Unknown permissions', 'The application asked for permissions this service does not know.'],
-  invalid_redirect_uri: [
-    'Unregistered return address',
-    'The application asked to return to an address that is not registered for it, so you were not sent back.',
-  ],
-  invalid_target: ['Unknown API', 'The application asked for access to an API that is not registered.'],
-  login_required: ['Sign-in required', 'You need to sign in first.'],
-  server_error: ['Something went wrong', 'The sign-in service could not complete your request. Please try again later.'],
-  temporarily_unavailable: ['Temporarily unavailable', 'The sign-in service is busy or unavailable. Please try again shortly.'],
-  session_not_found: ['Sign-in expired', 'This sign-in page has expired or was already used. Go back to the application and sign in again.'],
+// The error codes whose page has its own heading and message (locales/*.json, `errors.<code>`).
+const KNOWN_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'invalid_redirect_uri',
+  'invalid_target',
+  'login_required',
+  'server_error',
+  'temporarily_unavailable',
+  'session_not_found',
   // Sign-in through an upstream identity provider (src/federation/).
-  upstream_state: [
-    'Sign-in expired',
-    'This answer from the identity provider does not belong to a sign-in in progress here: it expired, was already used, or was not started by this browser. Go back to the application and sign in again.',
-  ],
-  upstream_error: [
-    'Sign-in failed',
-    "The identity provider's answer could not be accepted, so you were not signed in. Go back to the application and try again.",
-  ],
-  upstream_unavailable: [
-    'Identity provider unavailable',
-    'The identity provider could not be reached. Try again later, or go back to the application and sign in another way.',
-  ],
-  upstream_email_taken: [
-    'Account already exists',
-    'An account with this email address already exists here. Sign in with it first, then link the identity provider from your account page.',
-  ],
+  'upstream_state',
+  'upstream_error',
+  'upstream_unavailable',
+  'upstream_email_taken',
   // A hosted form posted without a valid CSRF token (http/csrf.ts).
-  form_expired: ['Form expired', 'This form has expired. Go back and try again.'],
+  'form_expired',
   // A body over a parser's limit (http/hosted_forms.ts, http/provider_body_limit.ts).
-  request_too_large: ['Request too large', 'The form you sent is larger than this service accepts.'],
-};
+  'request_too_large',
+  // A page that is switched off (registration not open).
+  'not_found',
+]);
 
+/**
+ * The error page's heading and message, in the page's language. The description (the
+ * library's or ours, in English: it names the protocol detail) follows a known message in
+ * parentheses, or stands alone for an unknown code.
+ */
 export function describeError(code: string | undefined, description?: string): { heading: string; message: string } {
-  const known = code ? HEADINGS[code] : undefined;
-  if (known) return { heading: known[0], message: description && code !== 'server_error' ? `${known[1]} (${description})` : known[1] };
-  return { heading: 'Something went wrong', message: description ?? 'The request could not be completed.' };
+  if (code && KNOWN_ERRORS.has(code)) {
+    const message = t(`errors.${code}.message`);
+    const heading = t(`errors.${code}.heading`);
+    return { heading, message: description && code !== 'server_error' ? t('errors.with_detail', { message, detail: description }) : message };
+  }
+  return { heading: t('errors.unknown.heading'), message: description ?? t('errors.unknown.message') };
 }
 
 interface HintPayload {
@@ -103,6 +99,7 @@ export interface ProviderPagesOptions {
 export function createProviderPages(render: RenderPage, { developerDetails = false }: ProviderPagesOptions = {}) {
   return {
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
+      speakRequestLanguage(ctx);
       const { heading, message } = describeError(out.error, out.error_description);
       const details = developerDetails ? { error: out.error, error_description: out.error_description, ...requestDetails(ctx) } : undefined;
       ctx.type = 'html';
@@ -112,7 +109,8 @@ export function createProviderPages(render: RenderPage, { developerDetails = fal
     async logoutSource(ctx: KoaContextWithOIDC, form: string) {
       // The library's form is empty apart from its xsrf input; we add the button to it so the
       // form submits `logout=yes` itself (sign out of every client, not just the requesting one).
-      const button = '<button type="submit" name="logout" value="yes" autofocus>Sign out</button>';
+      speakRequestLanguage(ctx);
+      const button = `<button type="submit" name="logout" value="yes" autofocus>${ejs.escapeXML(t('logout.submit'))}</button>`;
       const confirmed = hintNamesThisSession(ctx);
       // With an ID token from this very session the application has shown who asks: the form
       // submits itself (views/static/auto_submit.js), the button stays for browsers without JavaScript.
@@ -126,6 +124,7 @@ export function createProviderPages(render: RenderPage, { developerDetails = fal
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
       // Reached with a bare `client_id` (the library forwards it, and anyone can link here with
       // one), and the sign-out covers every application anyway: name none.
+      speakRequestLanguage(ctx);
       ctx.type = 'html';
       ctx.body = await render('logged_out', {});
     },

@@ -17,6 +17,7 @@ import { auditProviderEvents } from './provider_audit_events.js';
 import { countProviderEvents } from './provider_metrics.js';
 import { onProviderEvent } from './provider_events.js';
 import { signOutAtUpstreams, type UpstreamSignOut } from './upstream_sessions.js';
+import { speakInteractionLanguage } from './interaction_language.js';
 
 // Everything Gatehouse adds to oidc-provider beyond its configuration (create_provider.ts):
 // wrapped models, middleware around its routes, and listeners on its events. Installed on every
@@ -37,6 +38,10 @@ export interface ExtensionDeps {
 type Extension = (provider: Provider, deps: ExtensionDeps) => void;
 
 const EXTENSIONS: readonly Extension[] = [
+  // Interaction pages speak the authorization request's ui_locales (then Accept-Language).
+  (provider) => {
+    speakInteractionLanguage(provider);
+  },
   // Every ID token carries `sid`, and those from the token endpoint `at_hash`.
   (provider) => {
     addSessionClaimsToIdTokens(provider);

@@ -4,7 +4,7 @@ import type { Env } from '../config/env.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
 import type { User, UsersRepo } from '../accounts/users_repo.js';
-import { passwordProblem } from '../accounts/password_policy.js';
+import { describePasswordProblem, findPasswordProblem } from '../accounts/password_policy.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import type { Csrf } from '../http/csrf.js';
 import { hostedForm, noStore, wrap } from '../http/hosted_forms.js';
@@ -18,6 +18,7 @@ import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { Runtime } from '../provider/provider_host.js';
+import { t, useUiLocales } from '../i18n/page_language.js';
 
 // Forgotten passwords (#16) and invitations (`gatehouse users invite`): pages reached by a mailed,
 // single-use link (storage/link_tokens.ts) where the user sets a password.
@@ -69,9 +70,8 @@ const addressKey = (email: string) => email.trim().toLowerCase();
 interface LinkPage {
   purpose: LinkPurpose;
   path: string;
-  title: string;
-  lead: string;
-  button: string;
+  /** the catalogue's keys of its title and lead: `<page>.title`, `<page>.lead` */
+  page: string;
   failedEvent: 'password_reset.failed' | 'invitation.failed';
   doneEvent: 'password_reset.completed' | 'invitation.accepted';
 }
@@ -80,18 +80,14 @@ const PAGES: Record<'reset' | 'invitation', LinkPage> = {
   reset: {
     purpose: 'password_reset',
     path: '/reset-password',
-    title: 'Choose a new password',
-    lead: 'Setting it signs your account out everywhere it is signed in.',
-    button: 'Set password',
+    page: 'set_password.reset',
     failedEvent: 'password_reset.failed',
     doneEvent: 'password_reset.completed',
   },
   invitation: {
     purpose: 'invitation',
     path: '/invitation',
-    title: 'Choose your password',
-    lead: 'Welcome. Choose the password you will sign in with.',
-    button: 'Set password',
+    page: 'set_password.invitation',
     failedEvent: 'invitation.failed',
     doneEvent: 'invitation.accepted',
   },
@@ -120,17 +116,20 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
       .type('html')
       .send(await render(view, locals));
   }
-  const message = (res: Response, status: number, heading: string, body: string, link?: { href: string; text: string }) =>
-    page(res, status, 'account_message', { heading, message: body, link });
+  /** A page of the catalogue's `<key>.heading` and `<key>.message`. */
+  const message = (res: Response, status: number, key: string, link?: { href: string; text: string }) =>
+    page(res, status, 'account_message', { heading: t(`${key}.heading`), message: t(`${key}.message`), link });
 
+  /** The sign-in this page was reached from, while it lasts; its pages speak its ui_locales. */
   async function interactionAlive(uid: unknown): Promise<string | undefined> {
     if (typeof uid !== 'string' || !UID.test(uid)) return undefined;
     const interaction = await deps.runtime().provider.Interaction.find(uid);
+    if (interaction) useUiLocales(interaction.params.ui_locales);
     return interaction ? uid : undefined;
   }
 
   async function forgotForm(req: Request, res: Response, status = 200, error?: string) {
-    const interaction = typeof req.query.interaction === 'string' && UID.test(req.query.interaction) ? req.query.interaction : undefined;
+    const interaction = await interactionAlive(req.query.interaction);
     await page(res, status, 'forgot_password', { csrfToken: csrf.issue('forgot_password', formBinding(req, res)), interaction, error, email: '' });
   }
 
@@ -152,7 +151,7 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
     '/forgot-password',
     noStore,
     wrap(async (req, res) => {
-      if (!enabled()) return message(res, 404, 'Not available', 'Password reset by e-mail is not enabled here. Ask your administrator.');
+      if (!enabled()) return message(res, 404, 'forgot_password.disabled');
       await forgotForm(req, res);
     }),
   );
@@ -162,12 +161,12 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
     noStore,
     hostedForm,
     wrap(async (req, res) => {
-      if (!enabled()) return message(res, 404, 'Not available', 'Password reset by e-mail is not enabled here. Ask your administrator.');
+      if (!enabled()) return message(res, 404, 'forgot_password.disabled');
       const body = (req.body ?? {}) as Record<string, unknown>;
       const binding = readCookie(req, FORM_COOKIE);
-      if (!binding || !csrf.verify('forgot_password', binding, body.csrf_token)) return forgotForm(req, res, 403, 'The form expired. Please try again.');
+      if (!binding || !csrf.verify('forgot_password', binding, body.csrf_token)) return forgotForm(req, res, 403, t('forgot_password.error.expired'));
       const email = text(body.email).trim();
-      if (!email || email.length > 254 || !email.includes('@')) return forgotForm(req, res, 400, 'Enter the e-mail address of your account.');
+      if (!email || email.length > 254 || !email.includes('@')) return forgotForm(req, res, 400, t('forgot_password.error.email'));
       const origin = requestOrigin(req);
       const user = await users.findByEmail(email);
       const verdict = await deps.mailThrottle.consume('password_reset', user ? { sub: user.sub } : { login: addressKey(email) }, origin.ip);
@@ -175,10 +174,10 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
         await audit.record({ event: 'password_reset.throttled', accountId: user?.sub, username: user?.username, ...origin, details: { scope: verdict.scope } });
         if (verdict.scope === 'ip') {
           setRetryAfter(res, verdict.retryAfterSeconds);
-          return message(res, 429, 'Too many requests', 'Too many password reset requests from your network. Try again later.');
+          return message(res, 429, 'forgot_password.throttled');
         }
       }
-      const interaction = typeof body.interaction === 'string' && UID.test(body.interaction) ? body.interaction : undefined;
+      const interaction = await interactionAlive(body.interaction);
       await page(res, 200, 'forgot_password_sent', { interaction });
       if (user && verdict.allowed) {
         sendResetLink(user, interaction, origin).catch((error: unknown) => log.error({ err: error, sub: user.sub }, 'password reset mail could not be queued'));
@@ -190,18 +189,19 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
     const spec = PAGES[kind];
     const invalid = (res: Response) =>
       kind === 'reset'
-        ? message(res, 400, 'This link no longer works', 'Password reset links work once and expire after 30 minutes; a newer link replaces older ones.', {
-            href: '/forgot-password',
-            text: 'Send a new link',
-          })
-        : message(
-            res,
-            400,
-            'This link no longer works',
-            'Invitation links work once and expire after 7 days; a newer invitation replaces older ones. Ask your administrator for a new one.',
-          );
+        ? message(res, 400, 'set_password.reset_expired', { href: '/forgot-password', text: t('set_password.send_new_link') })
+        : message(res, 400, 'set_password.invitation_expired');
     const form = (res: Response, status: number, token: string, username: string, error?: string) =>
-      page(res, status, 'set_password', { ...spec, token, username, error, csrfToken: csrf.issue(spec.purpose, token) });
+      page(res, status, 'set_password', {
+        path: spec.path,
+        title: t(`${spec.page}.title`),
+        lead: t(`${spec.page}.lead`),
+        button: t('set_password.submit'),
+        token,
+        username,
+        error,
+        csrfToken: csrf.issue(spec.purpose, token),
+      });
 
     router.get(
       spec.path,
@@ -237,10 +237,10 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
           return invalid(res);
         }
         const password = text(body.password);
-        const problem = await passwordProblem(password, { username: user.username, email: user.email });
+        const problem = await findPasswordProblem(password, { username: user.username, email: user.email });
         if (problem) {
           await audit.record({ event: spec.failedEvent, accountId: user.sub, username: user.username, ...origin, details: { reason: 'weak_password' } });
-          return form(res, 400, token, user.username, `The password ${problem}.`);
+          return form(res, 400, token, user.username, t('set_password.error.rejected', { problem: describePasswordProblem(problem, t) }));
         }
         // The link is used up here, once: a second submission (or a race) finds it gone.
         const used = await consumeLinkToken(db, spec.purpose, token);
@@ -260,11 +260,8 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
         await message(
           res,
           200,
-          'Your password is set',
-          interaction
-            ? 'You can continue signing in with your new password.'
-            : 'You can now sign in with your new password from the application you were using.',
-          interaction ? { href: `/interaction/${interaction}`, text: 'Continue signing in' } : undefined,
+          interaction ? 'set_password.done_continue' : 'set_password.done',
+          interaction ? { href: `/interaction/${interaction}`, text: t('set_password.continue_signing_in') } : undefined,
         );
       }),
     );

@@ -23,13 +23,17 @@ export type Route = (url: URL) => { url: string; headers?: Record<string, string
 export class UserAgent {
   readonly jar = new CookieJar();
 
-  constructor(private readonly route?: Route) {}
+  /** `headers`: sent with every request unless the request sets its own (say, Accept-Language). */
+  constructor(
+    private readonly route?: Route,
+    private readonly defaults: { headers?: Record<string, string> } = {},
+  ) {}
 
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
   ): Promise<Response> {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.defaults.headers, ...init.headers });
     // What a browser sends on a navigation; oidc-provider answers `*/*` (fetch's default) with
     // JSON error bodies instead of its HTML error page.
     if (!headers.has('accept')) headers.set('accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');

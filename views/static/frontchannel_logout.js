@@ -15,7 +15,8 @@ if (list && next) {
   for (const src of sources) {
     const frame = document.createElement('iframe');
     frame.hidden = true;
-    frame.title = 'Signing out of an application';
+    // The page's language: the list carries the frames' title (locales/*.json).
+    frame.title = list.dataset.frameTitle || 'Signing out of an application';
     frame.addEventListener('load', () => {
       pending -= 1;
       if (pending === 0) finish();

@@ -5,7 +5,9 @@
 //   carries data-options, data-verify and data-csrf; its button starts a passkey sign-in, and with
 //   data-conditional="yes" the browser also offers passkeys in the username field's autofill.
 // - /account: the form with data-passkey="register" adds a passkey under the name typed in it.
-// The server answers JSON: { redirect } to follow, or { message } to show.
+// The server answers JSON: { redirect } to follow, or { message } to show (in the page's
+// language). The script's own messages are the form's data-msg-* attributes, in the page's
+// language too (locales/*.json `passkeys_script.*`); the English here is only a fallback.
 (function () {
   'use strict';
   var lib = window.SimpleWebAuthnBrowser;
@@ -15,6 +17,11 @@
   var host = window.location.hostname;
   if (/^[0-9.]+$/.test(host) || host.indexOf(':') !== -1 || host.charAt(0) === '[') return;
 
+  /** The form's message `name` (data-msg-<name>), `{status}` filled in. */
+  function say(form, name, fallback, status) {
+    return (form.getAttribute('data-msg-' + name) || fallback).replace('{status}', String(status));
+  }
+
   function show(box, text) {
     var el = box.querySelector('[data-passkey-error]');
     if (!el) return;
@@ -22,7 +29,7 @@
     el.hidden = !text;
   }
 
-  function post(url, body) {
+  function post(form, url, body) {
     return fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
@@ -32,7 +39,12 @@
       return res
         .json()
         .catch(function () {
-          return { message: res.status === 403 ? 'This page has expired. Reload it and try again.' : 'Something went wrong (' + res.status + '). Try again.' };
+          return {
+            message:
+              res.status === 403
+                ? say(form, 'expired', 'This page has expired. Reload it and try again.')
+                : say(form, 'failed', 'Something went wrong ({status}). Try again.', res.status),
+          };
         })
         .then(function (data) {
           return { ok: res.ok, data: data };
@@ -47,8 +59,8 @@
 
   function fetchOptions(form) {
     var csrf = form.querySelector('input[name="csrf_token"]').value;
-    return post(form.getAttribute('data-options'), { csrf_token: csrf }).then(function (options) {
-      if (!options.ok) throw new Error(options.data.message || 'Passkeys are not available right now.');
+    return post(form, form.getAttribute('data-options'), { csrf_token: csrf }).then(function (options) {
+      if (!options.ok) throw new Error(options.data.message || say(form, 'unavailable', 'Passkeys are not available right now.'));
       return options.data;
     });
   }
@@ -67,7 +79,7 @@
       })
       .catch(function (error) {
         // The autofill attempt runs unasked: only a sign-in the user started says what went wrong.
-        if (!conditional && !cancelled(error)) show(form, error.message || 'The passkey could not be used.');
+        if (!conditional && !cancelled(error)) show(form, error.message || say(form, 'not-used', 'The passkey could not be used.'));
       });
   }
 
@@ -113,20 +125,23 @@
       var submit = registerForm.querySelector('button');
       submit.disabled = true;
       var password = registerForm.querySelector('input[name="current_password"]');
-      post(registerForm.getAttribute('data-options'), { csrf_token: csrf, current_password: password.value })
+      post(registerForm, registerForm.getAttribute('data-options'), { csrf_token: csrf, current_password: password.value })
         .then(function (options) {
-          if (!options.ok) throw new Error(options.data.message || 'Passkeys are not available right now.');
+          if (!options.ok) throw new Error(options.data.message || say(registerForm, 'unavailable', 'Passkeys are not available right now.'));
           return lib.startRegistration({ optionsJSON: options.data });
         })
         .then(function (response) {
-          return post(registerForm.getAttribute('action'), { csrf_token: csrf, name: name, response: response });
+          return post(registerForm, registerForm.getAttribute('action'), { csrf_token: csrf, name: name, response: response });
         })
         .then(function (result) {
           if (result.ok && result.data.redirect) window.location.assign(result.data.redirect);
-          else show(registerForm, result.data.message || 'The passkey was not added.');
+          else show(registerForm, result.data.message || say(registerForm, 'not-added', 'The passkey was not added.'));
         })
         .catch(function (error) {
-          show(registerForm, cancelled(error) ? 'No passkey was added.' : error.message || 'The passkey could not be added.');
+          show(
+            registerForm,
+            cancelled(error) ? say(registerForm, 'none-added', 'No passkey was added.') : error.message || say(registerForm, 'add-failed', 'The passkey could not be added.'),
+          );
         })
         .finally(function () {
           password.value = '';
