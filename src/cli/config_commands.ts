@@ -1,12 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { GatehouseConfig } from '../config/gatehouse_config.js';
 import { readPidFile } from '../core/pid_file.js';
-import { byPath, ConfigError, formatProblem, type Problem } from '../config/format_issues.js';
-import { InvalidConfigFile, loadConfigFile } from '../config/load_config_file.js';
-import { isWithin, type SalvagedConfig } from '../config/check_config_value.js';
+import { ConfigError, formatProblem, type Problem } from '../config/format_issues.js';
 import { configWarnings, formatWarning } from '../config/config_warnings.js';
-import { clientProblems, createValidationProvider } from '../provider/validate_clients.js';
+import { checkConfigFile, type CheckedConfigFile } from '../provider/config_file_problems.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
 
@@ -20,39 +17,20 @@ import { CliError } from './cli_errors.js';
 // load_config_file.ts reports a file it cannot read or parse under these pseudo-paths.
 const UNREADABLE = /^\((file|syntax)\): /;
 
-// `path: message`; a path never holds ': '.
-function splitProblem(line: string): Problem {
-  const at = line.indexOf(': ');
-  return { path: line.slice(0, at), message: line.slice(at + 2) };
-}
-
 function unreadable(file: string, problems: string[]): CliError {
   const [first, ...rest] = problems.map((p) => p.replace(UNREADABLE, ''));
   return new CliError(`${file}: ${first ?? ''}${rest.length ? ` (and ${rest.length} more)` : ''}`);
 }
 
 /** Every problem of the file (ours and oidc-provider's), and the config when there are none. */
-async function checkFile(file: string, ctx: CliContext): Promise<{ config?: GatehouseConfig; problems: Problem[] }> {
-  let config: GatehouseConfig | undefined;
-  let problems: Problem[] = [];
-  let salvaged: SalvagedConfig;
+async function checkFile(file: string, ctx: CliContext): Promise<CheckedConfigFile> {
+  const env = ctx.env(); // its own problems are the environment's, not the file's
   try {
-    ({ config } = await loadConfigFile(file, { env: ctx.io.env }));
-    salvaged = { config, clientAt: config.clients.map((_, i) => i) };
+    return await checkConfigFile(env, file, { env: ctx.io.env });
   } catch (error) {
-    if (!(error instanceof InvalidConfigFile)) {
-      if (error instanceof ConfigError) throw unreadable(file, error.problems);
-      throw error;
-    }
-    problems = error.problems.map(splitProblem);
-    ({ salvaged } = error);
+    if (error instanceof ConfigError) throw unreadable(file, error.problems);
+    throw error;
   }
-  // oidc-provider's own checks, on every client valid enough to be built, in the same run; a
-  // place already reported is not reported twice (an unknown scope is ours and the library's).
-  const validator = await createValidationProvider(ctx.env(), salvaged.config);
-  const libraryProblems = await clientProblems(validator, salvaged.config.clients, salvaged.clientAt);
-  const all = byPath([...problems, ...libraryProblems.filter((p) => !problems.some((q) => isWithin(p.path, q.path) || isWithin(q.path, p.path)))]);
-  return all.length ? { problems: all } : { config, problems: [] };
 }
 
 export function registerConfigCommands(program: Command, ctx: CliContext): void {

@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { Env } from '../config/env.js';
-import { loadConfigFile } from '../config/load_config_file.js';
 import { ConfigError } from '../config/format_issues.js';
 import { openDb } from '../db/open_db.js';
 import { startSweeper } from '../storage/sweep_expired.js';
@@ -14,6 +13,7 @@ import { pruneExpiredKeys, rotateIfDue } from '../keys/key_store.js';
 import { pruneAuditEvents } from '../audit/audit_log.js';
 import { shareCoresForHashing } from '../accounts/passwords.js';
 import { serialReloads } from './serial_reloads.js';
+import { loadCheckedConfigFile } from '../provider/config_file_problems.js';
 import { removePidFile, writePidFile } from '../core/pid_file.js';
 
 // One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
@@ -32,7 +32,7 @@ export interface ServeOptions {
 /** `signals`: how many SIGHUPs this reload answers (serial_reloads.ts merges those that wait). */
 async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger, signals: number): Promise<void> {
   try {
-    const { config } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+    const { config } = await loadCheckedConfigFile(env, env.configFile, { optional: !process.env.CONFIG_FILE });
     await gatehouse.applyConfig(config);
     await gatehouse.audit.record({ event: 'config.reloaded', details: { actor: 'signal', signals, clients: config.clients.length, apis: config.apis.length } });
   } catch (error) {
@@ -44,7 +44,7 @@ async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger, signals
 export async function serve(env: Env, options: ServeOptions): Promise<void> {
   const log = createLogger(env.logLevel, undefined, resolveLogFormat(env.logFormat));
   shareCoresForHashing(env.webConcurrency);
-  const { config, found } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+  const { config, found } = await loadCheckedConfigFile(env, env.configFile, { optional: !process.env.CONFIG_FILE });
   if (!found) log.warn({ file: env.configFile }, 'no config file: serving no clients (see README, "Config file")');
 
   const db = await openDb({

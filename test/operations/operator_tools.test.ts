@@ -131,6 +131,35 @@ describe('log format', () => {
   });
 });
 
+describe('a refused start', () => {
+  it("lists every problem of the config file at once, oidc-provider's too, and exits 1", { timeout: 60_000 }, async () => {
+    const { env, configFile } = await prepare();
+    const base = testConfig();
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        ...base,
+        clients: [
+          ...base.clients,
+          {
+            client_id: 'typo',
+            client_secret: 'typo-secret-0123456789abcdef0123456789',
+            redirect_uri: ['https://typo.example.com/cb'],
+            redirect_uris: ['https://typo.example.com/cb'],
+          },
+          { client_id: 'app', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://app.example.com/cb'] },
+        ],
+      }),
+    );
+    const server = await spawnGatehouse({ env, waitReady: false });
+    cleanups.push(() => server.kill());
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    const n = base.clients.length;
+    expect(server.output()).toContain(`clients[${n}].redirect_uri: unknown field; did you mean \`redirect_uris\`?`);
+    expect(server.output()).toContain(`clients[${n + 1}].redirect_uris[0]: a native client may use http only with a loopback address`);
+  });
+});
+
 describe('the pid file and gatehouse config reload', () => {
   it('the server writes its pid where it says; config reload checks the file and signals that pid; a bad file is not sent', { timeout: 120_000 }, async () => {
     const { env, configFile, dataDir } = await prepare();
