@@ -13,7 +13,7 @@ const STANDARD_SCOPES = BUILT_IN_SCOPES;
  * forgives too much: it trims spaces (so " https://app/cb" parses, is stored with its space and
  * never matches what a client sends) and reads `http:/host` as `http://host/`.
  */
-export function uriProblem(value: string, { redirect = false } = {}): string | undefined {
+function uriProblem(value: string, { redirect = false } = {}): string | undefined {
   if (value !== value.trim()) return 'has a space or line break at the start or end (the URI would never match)';
   if (/\s/.test(value)) return 'must not contain whitespace';
   // Redirect URIs are compared as exact strings (RFC 6749 §3.1.2, OAuth 2.1): a `*` is a

@@ -54,7 +54,7 @@ export function knownFields(schema: z.ZodType, path: readonly PropertyKey[]): st
 }
 
 /** The known field an unknown one is most likely a typo of, if any is close enough. */
-export function nearestField(unknown: string, known: readonly string[]): string | undefined {
+function nearestField(unknown: string, known: readonly string[]): string | undefined {
   if (known.length === 0) return undefined;
   const candidate = closest(unknown.toLowerCase(), [...known]);
   // A third of the name may differ (`redirect_uri` → `redirect_uris`, `clientid` → `client_id`,
