@@ -6,7 +6,7 @@ import { hasNul } from '../core/nul_characters.js';
 import type { AuditEvent, AuditLog } from '../audit/audit_log.js';
 import type { Actor } from './account_actions.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
-import { t } from '../i18n/page_language.js';
+import { pageLocale, t } from '../i18n/page_language.js';
 
 // The profile section of /account: the user edits their own name claims (name, given_name,
 // family_name: the standard profile claims the users table has), and asks for a new e-mail
@@ -16,7 +16,7 @@ import { t } from '../i18n/page_language.js';
 // is sent. Every step is audited (profile.updated, email.change_requested, email.changed).
 
 export interface ProfileFormsDeps {
-  users: Pick<UsersRepo, 'updateProfile' | 'findByEmail' | 'changeEmail' | 'findBySub'>;
+  users: Pick<UsersRepo, 'updateProfile' | 'findByEmail' | 'changeEmail' | 'findBySub' | 'setLocale'>;
   audit: Pick<AuditLog, 'record'>;
   selfServiceMail: Pick<SelfServiceMail, 'sendEmailChange' | 'consumeLink'>;
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
@@ -70,9 +70,12 @@ export function createProfileForms(deps: ProfileFormsDeps) {
           message: t('profile_forms.error.address_throttled'),
           retryAfterSeconds: perAddress.retryAfterSeconds,
         };
+      // Signed in and asking for mail: the language of this page is the one the user reads.
+      const locale = pageLocale();
+      await deps.users.setLocale(user.sub, locale);
       const other = await deps.users.findByEmail(email);
       // Another account's address: the same answer, nothing sent (audited for the operator).
-      if (!other) await deps.selfServiceMail.sendEmailChange(user, email);
+      if (!other) await deps.selfServiceMail.sendEmailChange({ ...user, locale }, email);
       await deps.audit.record({
         event: 'email.change_requested',
         ...actor,

@@ -23,6 +23,8 @@ export interface User {
   disabled: boolean;
   /** self-registered, the address not yet confirmed: no password sign-in (migration 0015) */
   verification_pending?: boolean;
+  /** the language the user reads, for mails (migration 0019); null: not known */
+  locale?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -44,7 +46,7 @@ export class UserError extends GatehouseError {
 }
 
 const COLUMNS =
-  'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, verification_pending, created_at, updated_at';
+  'sub, username, email, email_verified, name, given_name, family_name, claims, password_hash, password_normalized, disabled, verification_pending, locale, created_at, updated_at';
 
 /** What a change to a user's claims did: no such user, refused as too large, or the user after it. */
 export type ClaimsChange = { found: false } | { found: true; tooLarge: true } | { found: true; tooLarge: false; user: User };
@@ -155,13 +157,13 @@ export function createUsersRepo(db: Db) {
      * A self-registered user (registration.ts): the policy already checked by the caller.
      * `pending` (email verification on): no password sign-in until the address is confirmed.
      */
-    async register(input: { username: string; email: string; name: string; password: string }, pending: boolean): Promise<User> {
+    async register(input: { username: string; email: string; name: string; password: string; locale?: string | undefined }, pending: boolean): Promise<User> {
       const hash = await hashPassword(input.password);
       try {
         const { rows } = await db.query<User>(
-          `INSERT INTO users (username, email, email_verified, name, password_hash, password_normalized, password_changed_at, verification_pending)
-           VALUES ($1, $2, false, $3, $4, true, now(), $5) RETURNING ${COLUMNS}`,
-          [input.username, input.email, input.name, hash, pending],
+          `INSERT INTO users (username, email, email_verified, name, password_hash, password_normalized, password_changed_at, verification_pending, locale)
+           VALUES ($1, $2, false, $3, $4, true, now(), $5, $6) RETURNING ${COLUMNS}`,
+          [input.username, input.email, input.name, hash, pending, input.locale ?? null],
         );
         return expectRow(rows, 'INSERT INTO users');
       } catch (error) {
@@ -169,6 +171,11 @@ export function createUsersRepo(db: Db) {
         if (field) throw new UserError(`a user with that ${field} already exists`);
         throw error;
       }
+    },
+
+    /** The language the user reads (a supported locale): their mails are written in it. */
+    async setLocale(sub: string, locale: string): Promise<void> {
+      await db.query('UPDATE users SET locale = $2 WHERE sub = $1 AND locale IS DISTINCT FROM $2', [sub, locale]);
     },
 
     /** The address `email` is confirmed (a followed link): verified, and no longer pending. Undefined when it changed meanwhile. */

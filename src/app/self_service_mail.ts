@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.js';
-import { renderMail, type Mailer } from '../mail/mailer.js';
+import { MAIL_VIEWS_DIR, renderMail, type Mailer } from '../mail/mailer.js';
+import { recipientLocale } from '../i18n/page_language.js';
 import { storeMail } from '../storage/mail_outbox.js';
 import type { User } from '../accounts/users_repo.js';
 import type { LinkData, LinkPurpose, SecurityNotice, SelfServiceMail } from '../accounts/self_service_mail.js';
@@ -11,11 +12,6 @@ import { consumeLinkToken, createLinkToken, peekLinkToken, type LinkToken } from
 
 const LINK_TTL_SECONDS = 24 * 3600;
 const PATHS: Record<LinkPurpose, string> = { verify_email: 'verify-email', change_email: 'account/email/confirm' };
-const NOTICES: Record<SecurityNotice, { headline: string; what: string }> = {
-  password_changed: { headline: 'Password changed', what: 'The password was changed' },
-  totp_enrolled: { headline: 'Authenticator app added', what: 'An authenticator app was set up for two-step verification' },
-  passkey_added: { headline: 'Passkey added', what: 'A passkey was added' },
-};
 
 function linkData(token: LinkToken | undefined): LinkData | undefined {
   if (!token || typeof token.data.email !== 'string') return undefined;
@@ -25,6 +21,8 @@ function linkData(token: LinkToken | undefined): LinkData | undefined {
 export function createSelfServiceMail({ db, mailer, issuer }: { db: Db; mailer: Pick<Mailer, 'send'>; issuer: string }): SelfServiceMail {
   const base = issuer.endsWith('/') ? issuer : `${issuer}/`;
   const person = (user: User) => ({ name: user.name ?? '', username: user.username });
+  // Written in the language the user reads, else the page's that caused the mail.
+  const to = (user: User, address: string) => ({ to: address, sub: user.sub, locale: recipientLocale(user.locale) });
 
   async function link(purpose: LinkPurpose, user: User, data: Record<string, unknown>): Promise<string> {
     const token = await createLinkToken(db, { purpose, sub: user.sub, ttlSeconds: LINK_TTL_SECONDS, data });
@@ -37,20 +35,20 @@ export function createSelfServiceMail({ db, mailer, issuer }: { db: Db; mailer: 
     async sendVerification(user, uid) {
       if (!user.email) return;
       const href = await link('verify_email', user, { email: user.email, ...(uid ? { uid } : {}) });
-      await mailer.send({ to: user.email, template: 'verify_email', locals: { ...person(user), link: href }, sub: user.sub });
+      await mailer.send({ ...to(user, user.email), template: 'verify_email', locals: { ...person(user), link: href } });
     },
     async sendAlreadyRegistered(user) {
       if (!user.email) return;
-      await mailer.send({ to: user.email, template: 'already_registered', locals: person(user), sub: user.sub });
+      await mailer.send({ ...to(user, user.email), template: 'already_registered', locals: person(user) });
     },
     async sendEmailChange(user, newEmail) {
       const href = await link('change_email', user, { email: newEmail });
-      await mailer.send({ to: newEmail, template: 'email_change', locals: { ...person(user), link: href }, sub: user.sub });
-      if (user.email) await mailer.send({ to: user.email, template: 'email_change_notice', locals: { ...person(user), newAddress: newEmail }, sub: user.sub });
+      await mailer.send({ ...to(user, newEmail), template: 'email_change', locals: { ...person(user), link: href } });
+      if (user.email) await mailer.send({ ...to(user, user.email), template: 'email_change_notice', locals: { ...person(user), newAddress: newEmail } });
     },
     async sendNotice(user, notice) {
       if (!user.email) return;
-      await mailer.send({ to: user.email, template: 'security_notice', locals: { ...person(user), ...NOTICES[notice] }, sub: user.sub });
+      await mailer.send({ ...to(user, user.email), template: 'security_notice', locals: { ...person(user), notice } });
     },
     async peekLink(purpose, token) {
       return linkData(await peekLinkToken(db, purpose, token));
@@ -67,7 +65,12 @@ export function createSelfServiceMail({ db, mailer, issuer }: { db: Db; mailer: 
  */
 export async function queueSecurityNotice(db: Db, user: User, notice: SecurityNotice): Promise<boolean> {
   if (!user.email) return false;
-  const rendered = await renderMail('security_notice', { brand: 'Gatehouse', name: user.name ?? '', username: user.username, ...NOTICES[notice] });
+  const rendered = await renderMail(
+    'security_notice',
+    { brand: 'Gatehouse', name: user.name ?? '', username: user.username, notice },
+    MAIL_VIEWS_DIR,
+    recipientLocale(user.locale),
+  );
   await storeMail(db, { template: 'security_notice', to: user.email, sub: user.sub, ...rendered });
   return true;
 }

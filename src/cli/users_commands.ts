@@ -23,6 +23,7 @@ import { createLogger } from '../core/log.js';
 import { createMailer } from '../mail/mailer.js';
 import { createLinkToken } from '../storage/link_tokens.js';
 import { INVITATION_TTL_SECONDS } from '../self_service/password_reset.js';
+import { LOCALES, isLocale } from '../i18n/locales.js';
 
 // `gatehouse users …`: the only way to create accounts. Passwords come from stdin only, and
 // neither a password nor its hash is ever printed.
@@ -95,13 +96,16 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .argument('<username>', 'sign-in name (letters, digits and . _ @ + -)')
     .requiredOption('--email <email>', 'where the invitation goes')
     .option('--name <name>', 'full name')
+    .option('--locale <locale>', `the language the user reads, for the invitation and later mails (${LOCALES.join(', ')}; default: en)`)
     .addHelpText(
       'after',
       '\nInviting again a user who has not set a password yet sends a new link; the older one stops working.\nExample:\n  gatehouse users invite alice --email alice@example.com --name "Alice Liddell"',
     )
-    .action(async (username: string, opts: { email: string; name?: string }) => {
+    .action(async (username: string, opts: { email: string; name?: string; locale?: string }) => {
       const parsed = newUserSchema.omit({ password: true }).safeParse({ username, email: opts.email, name: opts.name }, { error: inOurWords });
       if (!parsed.success) throw invalid('user', parsed.error);
+      if (opts.locale !== undefined && !isLocale(opts.locale)) throw new CliError(`--locale must be one of ${LOCALES.join(', ')}`);
+      const locale = opts.locale;
       const email = parsed.data.email ?? opts.email;
       const env = ctx.env();
       // Mail log lines (and, without SMTP_URL, the message itself) go to stderr.
@@ -113,12 +117,14 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
         if (existing && existing.email?.toLowerCase() !== email.toLowerCase())
           throw new CliError(`user "${existing.username}" was invited at another address; delete the user to invite them elsewhere`);
         const user = existing ?? (await repo.createInvited({ username: parsed.data.username, email, name: parsed.data.name }));
+        if (locale) await repo.setLocale(user.sub, locale);
         const token = await createLinkToken(db, { purpose: 'invitation', sub: user.sub, ttlSeconds: INVITATION_TTL_SECONDS });
         const mailer = createMailer({ db, log, settings: env.mail });
         const { id } = await mailer.send({
           to: email,
           template: 'invitation',
           sub: user.sub,
+          locale: locale ?? (isLocale(user.locale) ? user.locale : undefined),
           locals: { link: `${env.issuer}/invitation?token=${token}`, name: user.name ?? '', username: user.username },
         });
         await mailer.idle();

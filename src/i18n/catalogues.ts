@@ -8,7 +8,7 @@ import { DEFAULT_LOCALE, LOCALES, type Locale } from './locales.js';
 // functions pages and mails use. i18next does the lookup, the `{{placeholders}}`, CLDR plural
 // forms (`key_one`, `key_other`, …) and the fallback to English for a key a catalogue lacks.
 
-export const LOCALES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../locales');
+const LOCALES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../locales');
 
 /** Values put into a message's `{{placeholders}}`; `count` also picks the plural form. */
 export type MessageParams = Readonly<Record<string, string | number>>;

@@ -13,7 +13,7 @@ export function isLocale(value: unknown): value is Locale {
 }
 
 /** A BCP 47 tag's supported language: `de`, `de-CH`, `DE-at` all give `de`; `xx` gives undefined. */
-export function localeOfTag(tag: string): Locale | undefined {
+function localeOfTag(tag: string): Locale | undefined {
   const primary = tag.trim().toLowerCase().split(/[-_]/)[0];
   return isLocale(primary) ? primary : undefined;
 }

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import { translatorFor, type MessageParams, type Translator } from './catalogues.js';
-import { negotiateLocale, type Locale } from './locales.js';
+import { DEFAULT_LOCALE, isLocale, negotiateLocale, type Locale } from './locales.js';
 
 // The language of the page being answered. A request starts with its Accept-Language; once a
 // handler learns the authorization request's `ui_locales` (an interaction's params, the
@@ -14,6 +14,8 @@ interface PageLanguage {
   readonly acceptLanguage: string | undefined;
   uiLocales: unknown;
   readonly res: Response | undefined;
+  /** the language chosen from the two above, worked out on first use (a page asks for it per text) */
+  chosen?: Locale | undefined;
 }
 
 const storage = new AsyncLocalStorage<PageLanguage>();
@@ -32,13 +34,18 @@ export function withPageLanguage<T>(req: Request, res: Response, fn: () => T): T
 /** The authorization (or end-session) request's `ui_locales`: it outranks Accept-Language from now on. */
 export function useUiLocales(uiLocales: unknown): void {
   const store = storage.getStore();
-  if (store && typeof uiLocales === 'string') store.uiLocales = uiLocales;
+  if (store && typeof uiLocales === 'string') {
+    store.uiLocales = uiLocales;
+    store.chosen = undefined;
+  }
 }
 
 /** The current page's language: English outside a request. */
 export function pageLocale(): Locale {
   const store = storage.getStore();
-  return store ? negotiateLocale(store.uiLocales, store.acceptLanguage) : negotiateLocale(undefined, undefined);
+  if (!store) return DEFAULT_LOCALE;
+  store.chosen ??= negotiateLocale(store.uiLocales, store.acceptLanguage);
+  return store.chosen;
 }
 
 export function pageTranslator(): Translator {
@@ -59,4 +66,13 @@ export function markPageLanguage(locale: Locale): void {
   if (!res || res.headersSent) return;
   res.setHeader('Content-Language', locale);
   res.vary('Accept-Language');
+}
+
+/**
+ * The language to write to a person in (a mail): the one they are known to read (their stored
+ * `locale`) while Gatehouse still supports it, else the language of the page that caused the mail
+ * (English outside a request).
+ */
+export function recipientLocale(stored: string | null | undefined): Locale {
+  return isLocale(stored) ? stored : pageLocale();
 }

@@ -15,7 +15,7 @@ import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
 import type { SecondFactorStep } from './second_factor.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
-import { t } from '../i18n/page_language.js';
+import { pageLocale, t } from '../i18n/page_language.js';
 
 // Self-service registration (config `self_service.registration: "open"`): the login page's
 // "Create account" link leads to /interaction/:uid/register, a form with username, email, name
@@ -188,7 +188,8 @@ export function createRegistration(deps: RegistrationDeps, secondFactor: Pick<Se
       let user: User | undefined;
       if (!taken) {
         try {
-          user = await deps.users.register(values, verification);
+          // The language of the page the account was made on is the one its owner reads (their mails').
+          user = await deps.users.register({ ...values, locale: pageLocale() }, verification);
         } catch (error) {
           if (!(error instanceof UserError)) throw error;
           // Registered meanwhile by someone else: the username says so, the address does not.

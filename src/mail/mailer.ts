@@ -5,6 +5,8 @@ import nodemailer from 'nodemailer';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
 import { VIEWS_DIR } from '../pages/render_page.js';
+import { translatorFor } from '../i18n/catalogues.js';
+import { DEFAULT_LOCALE, type Locale } from '../i18n/locales.js';
 import { claimDueMail, dropMail, markMailSent, recordMailFailure, storeMail, type QueuedMail } from '../storage/mail_outbox.js';
 
 // Outgoing mail that survives mail server outages and restarts (like the back-channel logout
@@ -15,7 +17,9 @@ import { claimDueMail, dropMail, markMailSent, recordMailFailure, storeMail, typ
 // and marked sent.
 //
 // Templates: views/mail/<template>.text.ejs (required; its first line `Subject: ...` is the
-// subject) and views/mail/<template>.html.ejs (optional). Locals are the caller's plus `brand`.
+// subject) and views/mail/<template>.html.ejs (optional). Locals are the caller's plus `brand`,
+// and `t` and `lang` in the recipient's language (`locale`, English by default; locales/*.json
+// `mail.*`).
 
 export interface MailSettings {
   /** smtp:// or smtps://; undefined logs messages instead of sending them */
@@ -34,6 +38,8 @@ export interface SendMail {
   locals?: Record<string, unknown>;
   /** the user the message is about */
   sub?: string | undefined;
+  /** the language to write in (recipientLocale of i18n/page_language.ts); English when not given */
+  locale?: Locale | undefined;
 }
 
 export interface Mailer {
@@ -62,10 +68,17 @@ export interface RenderedMail {
   html?: string | undefined;
 }
 
-/** Renders views/mail/<template>.text.ejs (first line `Subject: …`) and .html.ejs if present. */
-export async function renderMail(template: string, locals: Record<string, unknown>, viewsDir = MAIL_VIEWS_DIR): Promise<RenderedMail> {
+/** Renders views/mail/<template>.text.ejs (first line `Subject: …`) and .html.ejs if present, in `locale`. */
+export async function renderMail(
+  template: string,
+  given: Record<string, unknown>,
+  viewsDir = MAIL_VIEWS_DIR,
+  locale: Locale = DEFAULT_LOCALE,
+): Promise<RenderedMail> {
   if (!/^[a-z0-9_]+$/.test(template)) throw new Error(`bad mail template name ${template}`);
   const base = path.join(viewsDir, template);
+  const translator = translatorFor(locale);
+  const locals = { ...given, t: translator.t, lang: translator.locale };
   const raw = await ejs.renderFile(`${base}.text.ejs`, locals, {
     cache: true,
     async: false,
@@ -157,8 +170,8 @@ export function createMailer({
   const mailer: Mailer = {
     enabled: Boolean(transport),
 
-    async send({ to, template, locals = {}, sub }) {
-      const rendered = await renderMail(template, { brand: brandName(), ...locals });
+    async send({ to, template, locals = {}, sub, locale }) {
+      const rendered = await renderMail(template, { brand: brandName(), ...locals }, MAIL_VIEWS_DIR, locale);
       const queued = await storeMail(db, { template, to, sub, ...rendered }, CLAIM_SECONDS);
       const trying = safeAttempt(queued);
       pending.add(trying);

@@ -14,7 +14,7 @@ export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export type RenderPage = (view: string, locals: Record<string, unknown>) => Promise<string>;
 
 /** What every view is given to speak the page's language. */
-export function languageLocals(translator: Translator): { t: Translator['t']; tHtml: Translator['tHtml']; lang: string } {
+function languageLocals(translator: Translator): { t: Translator['t']; tHtml: Translator['tHtml']; lang: string } {
   return { t: translator.t, tHtml: translator.tHtml, lang: translator.locale };
 }
 

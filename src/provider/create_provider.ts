@@ -18,6 +18,7 @@ import { limitClaimsParameter } from './claims_parameter.js';
 import { createApiTokenClaims } from './api_token_claims.js';
 import { recordUpstreamInSessions, withUpstreamSessions } from './upstream_sessions.js';
 import { ACR_VALUES, createInteractionPolicy } from './mfa_policy.js';
+import { LOCALES } from '../i18n/locales.js';
 
 export interface ProviderDeps {
   env: Env;
@@ -89,6 +90,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     findAccount: withUpstreamSessions(createFindAccount(deps.users, scopeClaims)),
     // `upstream=<id>`: go straight to that upstream identity provider (src/federation/).
     extraParams: ['upstream'],
+    // The languages the hosted pages speak (ui_locales picks one: i18n/locales.ts).
+    discovery: { ui_locales_supported: [...LOCALES] },
     // An API's `user_claims` in its access tokens (JWT body, or introspection of opaque ones).
     extraTokenClaims: createApiTokenClaims({ users: deps.users, resources }),
     jwks: deps.keys.jwks,

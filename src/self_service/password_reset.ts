@@ -18,7 +18,7 @@ import type { SelfServiceMail } from '../accounts/self_service_mail.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { MailThrottle } from '../throttling/mail_throttle.js';
 import type { Runtime } from '../provider/provider_host.js';
-import { t, useUiLocales } from '../i18n/page_language.js';
+import { pageLocale, recipientLocale, t, useUiLocales } from '../i18n/page_language.js';
 
 // Forgotten passwords (#16) and invitations (`gatehouse users invite`): pages reached by a mailed,
 // single-use link (storage/link_tokens.ts) where the user sets a password.
@@ -143,7 +143,14 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
       data: interaction ? { interaction } : {},
     });
     const link = `${deps.env.issuer}/reset-password?token=${token}`;
-    await deps.mailer.send({ to: user.email, template: 'password_reset', sub: user.sub, locals: { link, name: user.name ?? '', username: user.username } });
+    // To the account's owner, in the language they read when known: the request may come from anyone.
+    await deps.mailer.send({
+      to: user.email,
+      template: 'password_reset',
+      sub: user.sub,
+      locale: recipientLocale(user.locale),
+      locals: { link, name: user.name ?? '', username: user.username },
+    });
     await audit.record({ event: 'password_reset.requested', accountId: user.sub, username: user.username, ...origin });
   }
 
@@ -246,6 +253,8 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): express.Rout
         const used = await consumeLinkToken(db, spec.purpose, token);
         if (!used) return invalid(res);
         const replaced = await replacePassword(user.sub, password);
+        // Whoever follows the mailed link holds the mailbox: the language they read is the account's.
+        await users.setLocale(user.sub, pageLocale());
         if (kind === 'invitation' && user.email) await users.markEmailVerified(user.sub, user.email);
         // A reset someone else started (with a mailbox they got into) is news to the owner too.
         if (kind === 'reset') await deps.selfServiceMail.sendNotice(user, 'password_changed').catch(() => undefined);

@@ -103,4 +103,16 @@ describe('invitations', () => {
     expectOneLineError(await invite('jon', '--email', 'other@example.test'), /another address/);
     expectOneLineError(await runCli(['users', 'invite', 'kim'], { env: cliEnv }), /--email/);
   });
+  it('invites in the language given with --locale, keeps it for later mails, and refuses one it does not know', async () => {
+    const result = await invite('ines', '--email', 'ines@example.test', '--name', 'Inès', '--locale', 'fr');
+    expect(result.code).toBe(0);
+    const message = await sink.waitFor('ines@example.test');
+    expect(message.subject).toBe('Vous êtes invité sur Gatehouse');
+    expect(message.text).toContain('Bonjour Inès,');
+    expect(message.html).toContain('<html lang="fr">');
+    const { rows } = await gh.testDb.db.query<{ locale: string | null }>('SELECT locale FROM users WHERE sub = $1', [result.stdout.trim()]);
+    expect(rows).toEqual([{ locale: 'fr' }]);
+    expectOneLineError(await invite('xavier', '--email', 'xavier@example.test', '--locale', 'xx'), /--locale must be one of en, de, fr, es/);
+    expect(mailsTo('xavier@example.test')).toEqual([]);
+  });
 });
