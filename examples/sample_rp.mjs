@@ -61,6 +61,19 @@ const page = (title, body) => `<!DOCTYPE html>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.75rem;overflow:auto}</style>
 </head><body><h1>${escape(title)}</h1>${body}</body></html>`;
 
+/**
+ * What to call the signed-in user: their name, else given name, else sign-in name, else
+ * e-mail address, from userinfo or the ID token; the subject identifier (an opaque id nobody
+ * recognises) only when Gatehouse released none of them (no `profile` or `email` scope).
+ */
+function displayName(user) {
+  const sources = [user.userinfo ?? {}, user.claims];
+  for (const claim of ['name', 'given_name', 'preferred_username', 'email']) {
+    for (const source of sources) if (typeof source[claim] === 'string' && source[claim].trim()) return source[claim].trim();
+  }
+  return user.claims.sub;
+}
+
 const app = express();
 app.disable('x-powered-by');
 
@@ -74,8 +87,9 @@ app.get('/', (req, res) => {
   }
   res.send(
     page(
-      `Signed in as ${user.claims.sub}`,
-      `<p><a href="/logout">Sign out</a></p><p>Granted scope: <code>${escape(user.scope ?? '')}</code></p>` +
+      `Hello, ${displayName(user)}`,
+      `<p>You are signed in (subject <code>${escape(user.claims.sub)}</code>). <a href="/logout">Sign out</a></p>` +
+        `<p>Granted scope: <code>${escape(user.scope ?? '')}</code></p>` +
         `<h2>ID token claims</h2>${json(user.claims)}<h2>Userinfo</h2>${json(user.userinfo)}` +
         (user.accessToken ? `<h2>Access token claims (JWT, RFC 9068)</h2>${json(user.accessToken)}` : ''),
     ),

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   await serve(env, {
     embeddedSocketDir: cluster.isWorker ? process.env[WORKER_ENV.socket] : undefined,
     housekeeping: !cluster.isWorker || process.env[WORKER_ENV.index] === '0',
+    pidFile: cluster.isWorker ? undefined : env.pidFile,
   });
 }
 

@@ -7,6 +7,7 @@ import { registerUsersCommands } from './users_commands.js';
 import { registerKeysCommands } from './keys_commands.js';
 import { registerConfigCommands } from './config_commands.js';
 import { registerSessionsCommands } from './sessions_commands.js';
+import { registerClientsCommands } from './clients_commands.js';
 
 export type { CliIo } from './cli_context.js';
 
@@ -46,6 +47,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerSessionsCommands(program, ctx);
   registerKeysCommands(program, ctx);
   registerConfigCommands(program, ctx);
+  registerClientsCommands(program, ctx);
   // Which command group a missing subcommand belongs to, at any depth (`users roles`).
   const track = (command: Command): void => {
     if (command.commands.length === 0) return;

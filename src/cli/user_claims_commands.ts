@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createUsersRepo, type ClaimsChange, type User } from '../accounts/users_repo.js';
 import { claimNameProblem } from '../config/claim_names.js';
+import { inOurWords } from '../config/issue_wording.js';
 import { claimValueProblem, MAX_CLAIMS_BYTES, parseClaimValue, roleSchema, ROLES_CLAIM } from '../accounts/user_claims.js';
 import type { Db } from '../db/db.js';
 import type { CliContext } from './cli_context.js';
@@ -21,7 +22,7 @@ function checkName(name: string): void {
 
 function checkRoles(roles: string[]): string[] {
   for (const role of roles) {
-    const parsed = roleSchema.safeParse(role);
+    const parsed = roleSchema.safeParse(role, { error: inOurWords });
     if (!parsed.success) throw new CliError(`invalid role "${role}": ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   }
   return [...new Set(roles)];

@@ -10,6 +10,7 @@ import { forgetAccountFailures } from '../throttling/login_throttle.js';
 import { newUserSchema } from '../accounts/user_schema.js';
 import { passwordProblem } from '../accounts/password_policy.js';
 import { formatIssues } from '../config/format_issues.js';
+import { inOurWords } from '../config/issue_wording.js';
 import type { CliContext } from './cli_context.js';
 import { CliError } from './cli_errors.js';
 import { readPasswordFromStdin } from './read_password.js';
@@ -66,15 +67,18 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     )
     .action(async (username: string, opts: AddOptions) => {
       const password = await readPasswordFromStdin(ctx.io.stdin);
-      const parsed = newUserSchema.safeParse({
-        username,
-        email: opts.email,
-        name: opts.name,
-        given_name: opts.givenName,
-        family_name: opts.familyName,
-        email_verified: opts.emailVerified ?? false,
-        password,
-      });
+      const parsed = newUserSchema.safeParse(
+        {
+          username,
+          email: opts.email,
+          name: opts.name,
+          given_name: opts.givenName,
+          family_name: opts.familyName,
+          email_verified: opts.emailVerified ?? false,
+          password,
+        },
+        { error: inOurWords },
+      );
       if (!parsed.success) throw invalid('user', parsed.error);
       const problem = await passwordProblem(parsed.data.password, parsed.data);
       if (problem) throw new CliError(`invalid user: password: ${problem}`);
@@ -98,7 +102,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       '\nInviting again a user who has not set a password yet sends a new link; the older one stops working.\nExample:\n  gatehouse users invite alice --email alice@example.com --name "Alice Liddell"',
     )
     .action(async (username: string, opts: { email: string; name?: string; locale?: string }) => {
-      const parsed = newUserSchema.omit({ password: true }).safeParse({ username, email: opts.email, name: opts.name });
+      const parsed = newUserSchema.omit({ password: true }).safeParse({ username, email: opts.email, name: opts.name }, { error: inOurWords });
       if (!parsed.success) throw invalid('user', parsed.error);
       if (opts.locale !== undefined && !isLocale(opts.locale)) throw new CliError(`--locale must be one of ${LOCALES.join(', ')}`);
       const locale = opts.locale;

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { jwksAlgs, type ClientJwks } from './client_jwks.js';
 
 // What each kind of client must and must not register, beyond one field's own shape: native
@@ -93,7 +92,11 @@ function checkKeys(client: ClientKind, issue: Issue): void {
   }
 }
 
-export function checkClientKind(client: ClientKind, at: (...path: (string | number)[]) => (string | number)[], ctx: z.RefinementCtx): void {
+export function checkClientKind(
+  client: ClientKind,
+  at: (...path: (string | number)[]) => (string | number)[],
+  ctx: { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void },
+): void {
   const issue: Issue = (path, message) => ctx.addIssue({ code: 'custom', path: at(...path), message });
   checkNative(client, issue);
   checkSecret(client, issue);

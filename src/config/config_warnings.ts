@@ -18,9 +18,32 @@ export interface ConfigWarning {
   message: string;
 }
 
+/** RFC 8252 §7.3 loopback: the browser and the app on one machine, nothing on the wire. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Plain http to another machine carries the authorization code (or the signed-out user) in the
+ * clear. A warning, not an error: Keycloak and IdentityServer accept such URIs too, and an
+ * internal network or a staging host behind TLS-terminating proxies may have reasons; README
+ * "Config file" says to use https.
+ */
+function plainHttp(uris: readonly string[], at: (j: number) => string): ConfigWarning[] {
+  return uris.flatMap((uri, j) => {
+    const url = URL.parse(uri);
+    return url?.protocol === 'http:' && !isLoopback(url.hostname)
+      ? [{ path: at(j), message: 'plain http to a host other than this machine (loopback): codes and tokens would cross the network unencrypted; use https' }]
+      : [];
+  });
+}
+
 export function configWarnings(config: GatehouseConfig): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   config.clients.forEach((client, i) => {
+    warnings.push(...plainHttp(client.redirect_uris, (j) => formatPath(['clients', i, 'redirect_uris', j])));
+    warnings.push(...plainHttp(client.post_logout_redirect_uris, (j) => formatPath(['clients', i, 'post_logout_redirect_uris', j])));
     if (client.client_secret !== undefined && client.client_secret.length < MIN_CLIENT_SECRET_LENGTH) {
       warnings.push({
         path: formatPath(['clients', i, 'client_secret']),

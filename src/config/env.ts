@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError, formatIssues } from './format_issues.js';
 import { parseTrustProxy } from './trust_proxy.js';
 import { deviceFlowEnvShape, deviceFlowSettings } from './device_flow_settings.js';
+import { inOurWords } from './issue_wording.js';
 
 const trustProxy = z
   .string()
@@ -48,6 +49,15 @@ const envSchema = z
     DATA_DIR: z.string().min(1).default('./data'),
     CONFIG_FILE: z.string().min(1).default('./gatehouse.config.json'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Unset: pretty at a terminal, JSON otherwise (core/log.ts).
+    LOG_FORMAT: z
+      .enum(['json', 'pretty'])
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    // Production (NODE_ENV=production) hides the details of errors meant for developers.
+    NODE_ENV: z.string().optional(),
+    // Where the serving process writes its pid (for `gatehouse config reload`); default DATA_DIR/gatehouse.pid.
+    PID_FILE: z.string().min(1).optional(),
     TRUST_PROXY: trustProxy,
     // Optional bearer token for /metrics; long enough that guessing it is hopeless.
     METRICS_TOKEN: z
@@ -159,6 +169,10 @@ const envSchema = z
       dataDir: path.resolve(env.DATA_DIR),
       configFile: path.resolve(env.CONFIG_FILE),
       logLevel: env.LOG_LEVEL,
+      logFormat: env.LOG_FORMAT,
+      /** error pages show the request's details (client_id, redirect_uri…) for developers */
+      developerErrors: env.NODE_ENV !== 'production',
+      pidFile: path.resolve(env.PID_FILE ?? path.join(env.DATA_DIR, 'gatehouse.pid')),
       trustProxy: env.TRUST_PROXY.trust,
       /** said at start-up when TRUST_PROXY used an old boolean spelling */
       trustProxyDeprecation: env.TRUST_PROXY.deprecation,
@@ -197,7 +211,7 @@ const envSchema = z
 export type Env = z.infer<typeof envSchema>;
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = envSchema.safeParse(source);
+  const result = envSchema.safeParse(source, { error: inOurWords });
   if (!result.success) throw new ConfigError('environment', formatIssues(result.error));
   return result.data;
 }

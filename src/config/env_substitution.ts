@@ -13,6 +13,8 @@ export interface Substituted {
   value: unknown;
   /** `path: message`, as formatIssues() writes them */
   problems: string[];
+  /** the paths of the strings a problem left unsubstituted */
+  unresolved: string[];
 }
 
 function substituteString(text: string, env: NodeJS.ProcessEnv, at: string, problems: string[]): string {
@@ -34,13 +36,20 @@ function substituteString(text: string, env: NodeJS.ProcessEnv, at: string, prob
 /** A copy of `value` (parsed JSON or YAML) with every `${NAME}` in its strings replaced. */
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv): Substituted {
   const problems: string[] = [];
+  const unresolved: string[] = [];
   const walk = (node: unknown, path: (string | number)[]): unknown => {
-    if (typeof node === 'string') return substituteString(node, env, formatPath(path), problems);
+    if (typeof node === 'string') {
+      const before = problems.length;
+      const at = formatPath(path);
+      const text = substituteString(node, env, at, problems);
+      if (problems.length > before) unresolved.push(at);
+      return text;
+    }
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
     if (node && typeof node === 'object') {
       return Object.fromEntries(Object.entries(node).map(([key, item]) => [key, walk(item, [...path, key])]));
     }
     return node;
   };
-  return { value: walk(value, []), problems };
+  return { value: walk(value, []), problems, unresolved };
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { GatehouseError } from '../core/errors.js';
+import { knownFields, unknownFieldMessage } from './unknown_fields.js';
 
 // Renders zod issues as `clients[2].redirect_uris[0]: must be an absolute URL`,
 // the form INTERFACE.md promises for `gatehouse config check`.
@@ -12,8 +13,35 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(root)';
 }
 
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+export interface Problem {
+  /** formatPath() of where it is */
+  path: string;
+  message: string;
+}
+
+export const formatProblem = (problem: Problem) => `${problem.path}: ${problem.message}`;
+
+/**
+ * One problem per issue; an object with unknown fields gives one per field, with the known field
+ * it is most likely a typo of when `schema` (the schema parsed with) is given.
+ */
+export function issueProblems(error: z.ZodError, schema?: z.ZodType): Problem[] {
+  return error.issues.flatMap((issue): Problem[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = schema ? knownFields(schema, issue.path) : [];
+      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: unknownFieldMessage(key, known) }));
+    }
+    return [{ path: formatPath(issue.path), message: issue.message }];
+  });
+}
+
+export function formatIssues(error: z.ZodError, schema?: z.ZodType): string[] {
+  return issueProblems(error, schema).map(formatProblem);
+}
+
+/** Problems in the order of their paths (`clients[2]` before `clients[10]`), then as found. */
+export function byPath(problems: readonly Problem[]): Problem[] {
+  return [...problems].sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
 }
 
 export class ConfigError extends GatehouseError {

@@ -11,14 +11,37 @@ import { LIGHT_BACKGROUND, MIN_TEXT_CONTRAST, contrastRatio, darkerPassingShade,
 
 const STANDARD_SCOPES = BUILT_IN_SCOPES;
 
-const absoluteUrl = z.string().refine((value) => {
+/**
+ * Why a URI in the config file cannot work, in the words a developer needs. The WHATWG parser
+ * forgives too much: it trims spaces (so " https://app/cb" parses, is stored with its space and
+ * never matches what a client sends) and reads `http:/host` as `http://host/`.
+ */
+function uriProblem(value: string, { redirect = false } = {}): string | undefined {
+  if (value !== value.trim()) return 'has a space or line break at the start or end (the URI would never match)';
+  if (/\s/.test(value)) return 'must not contain whitespace';
+  // Redirect URIs are compared as exact strings (RFC 6749 §3.1.2, OAuth 2.1): a `*` is a
+  // literal character that no client sends, never a pattern as some other servers read it.
+  if (redirect && value.includes('*')) return 'must not contain a wildcard (*): list every URI exactly, they are compared as exact strings';
+  if (value.includes('#')) return 'must not contain a fragment (#…)';
+  let url: URL;
   try {
-    const url = new URL(value);
-    return url.protocol.length > 1 && !value.includes('#');
+    url = new URL(value);
   } catch {
-    return false;
+    return 'must be an absolute URL';
   }
-}, 'must be an absolute URL');
+  if ((url.protocol === 'http:' || url.protocol === 'https:') && !/^https?:\/\/[^/?#\\]/i.test(value)) {
+    return `is malformed: write ${url.protocol}//host/path (two slashes before the host)`;
+  }
+  return undefined;
+}
+
+const uri = (options: { redirect?: boolean }) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = uriProblem(value, options);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const absoluteUrl = uri({});
+const redirectUri = uri({ redirect: true });
 
 const httpUrl = absoluteUrl.refine((value) => /^https?:/.test(value), 'must be an http(s) URL');
 
@@ -35,8 +58,8 @@ export const clientSchema = z
     client_secret: z.string().min(1, 'must not be empty').optional(),
     client_name: z.string().min(1).max(200).optional(),
     application_type: z.enum(['web', 'native']).optional(),
-    redirect_uris: z.array(absoluteUrl).default([]),
-    post_logout_redirect_uris: z.array(absoluteUrl).default([]),
+    redirect_uris: z.array(redirectUri).default([]),
+    post_logout_redirect_uris: z.array(redirectUri).default([]),
     grant_types: z
       .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT]))
       .min(1)
@@ -143,7 +166,7 @@ const oauth2UpstreamSchema = z
 
 const upstreamSchema = z.discriminatedUnion('type', [oidcUpstreamSchema, oauth2UpstreamSchema]);
 
-const apiSchema = z
+export const apiSchema = z
   .object({
     identifier: absoluteUrl,
     name: z.string().min(1).max(200),
@@ -161,7 +184,7 @@ const apiSchema = z
 
 // A named group of user claims behind a scope (IdentityServer's identity resource): granting
 // the scope releases those claims of the user (find_account.ts, scope_claims.ts).
-const identityResourceSchema = z
+export const identityResourceSchema = z
   .object({
     name: scopeToken,
     display_name: z.string().min(1, 'must not be empty').max(200),
@@ -175,28 +198,32 @@ const identityResourceSchema = z
  * user's, and a custom claim is released by exactly one identity resource, so the consent page
  * names one scope for it and granting or refusing that scope decides it alone.
  */
-function checkIdentityResources(config: { identity_resources: IdentityResourceConfig[] }, apiScopes: ReadonlyMap<string, number>, ctx: z.RefinementCtx): void {
+function checkIdentityResources(
+  resources: readonly Entry<IdentityResourceConfig>[],
+  apiScopes: ReadonlyMap<string, number>,
+  ctx: { addIssue(issue: ConfigIssue): void },
+): void {
   const names = new Set<string>();
   const claimOwner = new Map<string, string>();
-  config.identity_resources.forEach((resource, i) => {
+  resources.forEach(({ at: i, value: resource }) => {
     const at = (...path: (string | number)[]) => ['identity_resources', i, ...path];
     if (STANDARD_SCOPES.includes(resource.name)) {
-      ctx.addIssue({ code: 'custom', path: at('name'), message: `"${resource.name}" is a built-in scope` });
+      ctx.addIssue({ path: at('name'), message: `"${resource.name}" is a built-in scope` });
     } else if (apiScopes.get(resource.name) !== undefined) {
-      ctx.addIssue({ code: 'custom', path: at('name'), message: `"${resource.name}" is already a scope of apis[${String(apiScopes.get(resource.name))}]` });
+      ctx.addIssue({ path: at('name'), message: `"${resource.name}" is already a scope of apis[${String(apiScopes.get(resource.name))}]` });
     } else if (names.has(resource.name)) {
-      ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicate identity resource "${resource.name}"` });
+      ctx.addIssue({ path: at('name'), message: `duplicate identity resource "${resource.name}"` });
     }
     names.add(resource.name);
     resource.claims.forEach((claim, j) => {
       const problem = claimNameProblem(claim);
       const owner = claimOwner.get(claim);
       if (problem) {
-        ctx.addIssue({ code: 'custom', path: at('claims', j), message: problem });
+        ctx.addIssue({ path: at('claims', j), message: problem });
       } else if (owner === resource.name) {
-        ctx.addIssue({ code: 'custom', path: at('claims', j), message: `"${claim}" is listed twice` });
+        ctx.addIssue({ path: at('claims', j), message: `"${claim}" is listed twice` });
       } else if (owner !== undefined) {
-        ctx.addIssue({ code: 'custom', path: at('claims', j), message: `claim "${claim}" is already released by identity resource "${owner}"` });
+        ctx.addIssue({ path: at('claims', j), message: `claim "${claim}" is already released by identity resource "${owner}"` });
       } else {
         claimOwner.set(claim, resource.name);
       }
@@ -250,97 +277,137 @@ const brandingSchema = z
   .strict();
 export type BrandingConfig = z.infer<typeof brandingSchema>;
 
-export const gatehouseConfigSchema = z
+export const upstreamEntry = z.preprocess(
+  // `type` may be left out for OpenID Connect upstreams.
+  (u: unknown) => (u && typeof u === 'object' && !Array.isArray(u) && !('type' in u) ? { ...u, type: 'oidc' } : u),
+  upstreamSchema,
+);
+
+/** Every field of the file, each checked on its own; crossFieldIssues() checks them together. */
+export const configFieldsSchema = z
   .object({
     branding: brandingSchema.optional(),
     self_service: selfServiceSchema.default(() => selfServiceSchema.parse({})),
     clients: z.array(clientSchema).default([]),
     apis: z.array(apiSchema).default([]),
     identity_resources: z.array(identityResourceSchema).default([]),
-    upstreams: z.preprocess(
-      // `type` may be left out for OpenID Connect upstreams.
-      (value) => (Array.isArray(value) ? value.map((u: unknown) => (u && typeof u === 'object' && !('type' in u) ? { ...u, type: 'oidc' } : u)) : value),
-      z.array(upstreamSchema).default([]),
-    ),
+    upstreams: z.array(upstreamEntry).default([]),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    const upstreamIds = new Set<string>();
-    config.upstreams.forEach((upstream, i) => {
-      if (upstreamIds.has(upstream.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${upstream.id}"` });
-      upstreamIds.add(upstream.id);
-      if (upstream.type === 'oidc' && !upstream.scope.split(/\s+/).includes('openid')) {
-        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'scope'], message: 'must include "openid" for an OpenID Connect upstream' });
-      }
+  .strict();
+
+/** An entry of one of the file's lists, with its position in the file. */
+export interface Entry<T> {
+  at: number;
+  value: T;
+}
+
+/**
+ * The lists' entries to check against each other. From a valid file, all of them; from a file
+ * with problems, those entries that are valid on their own (salvage_config.ts), so a problem
+ * between entries is reported in the same run as a problem inside one.
+ */
+export interface ConfigEntries {
+  clients: Entry<ClientConfig>[];
+  apis: Entry<ApiConfig>[];
+  identity_resources: Entry<IdentityResourceConfig>[];
+  upstreams: Entry<UpstreamConfig>[];
+}
+
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+export const entriesOf = <T>(list: readonly T[]): Entry<T>[] => list.map((value, at) => ({ at, value }));
+
+export function crossFieldIssues(config: ConfigEntries): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const ctx = { addIssue: (issue: ConfigIssue) => void issues.push(issue) };
+  const upstreamIds = new Set<string>();
+  config.upstreams.forEach(({ at: i, value: upstream }) => {
+    if (upstreamIds.has(upstream.id)) ctx.addIssue({ path: ['upstreams', i, 'id'], message: `duplicate upstream id "${upstream.id}"` });
+    upstreamIds.add(upstream.id);
+    if (upstream.type === 'oidc' && !upstream.scope.split(/\s+/).includes('openid')) {
+      ctx.addIssue({ path: ['upstreams', i, 'scope'], message: 'must include "openid" for an OpenID Connect upstream' });
+    }
+  });
+  config.clients.forEach(({ at: i, value: client }) => {
+    (client.upstreams ?? []).forEach((id, j) => {
+      if (!upstreamIds.has(id)) ctx.addIssue({ path: ['clients', i, 'upstreams', j], message: `unknown upstream "${id}"` });
     });
-    config.clients.forEach((client, i) => {
-      (client.upstreams ?? []).forEach((id, j) => {
-        if (!upstreamIds.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'upstreams', j], message: `unknown upstream "${id}"` });
-      });
-    });
+  });
 
-    const apiScopes = new Map<string, number>();
-    const identifiers = new Set<string>();
-    config.apis.forEach((api, i) => {
-      if (identifiers.has(api.identifier)) {
-        ctx.addIssue({ code: 'custom', path: ['apis', i, 'identifier'], message: `duplicate API identifier "${api.identifier}"` });
-      }
-      identifiers.add(api.identifier);
-      api.scopes.forEach((scope, j) => {
-        const owner = apiScopes.get(scope);
-        if (STANDARD_SCOPES.includes(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `"${scope}" is a standard OpenID scope, not an API scope` });
-        } else if (owner !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${owner}]` });
-        } else {
-          apiScopes.set(scope, i);
-        }
-      });
-    });
-
-    checkIdentityResources(config, apiScopes, ctx);
-    const identityScopes = new Set(config.identity_resources.map((r) => r.name));
-
-    const clientIds = new Set<string>();
-    config.clients.forEach((client, i) => {
-      const at = (...path: (string | number)[]) => ['clients', i, ...path];
-      if (clientIds.has(client.client_id)) {
-        ctx.addIssue({ code: 'custom', path: at('client_id'), message: `duplicate client_id "${client.client_id}"` });
-      }
-      clientIds.add(client.client_id);
-      if (client.client_id === ACCOUNT_CLIENT_ID) {
-        ctx.addIssue({ code: 'custom', path: at('client_id'), message: `"${ACCOUNT_CLIENT_ID}" is reserved for the built-in account page` });
-      }
-
-      const isPublic = client.token_endpoint_auth_method === 'none';
-      checkClientKind(client, at, ctx);
-      if (isPublic && client.require_pkce === false) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at('require_pkce'),
-          message: 'a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false',
-        });
-      }
-      if (isPublic && client.grant_types.includes('client_credentials')) {
-        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'client_credentials needs a confidential client' });
-      }
-      if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
-        ctx.addIssue({ code: 'custom', path: at('redirect_uris'), message: 'must list at least one URI for the authorization_code grant' });
-      }
-      if (client.grant_types.includes('refresh_token') && !client.grant_types.some((g) => g === 'authorization_code' || g === DEVICE_CODE_GRANT)) {
-        ctx.addIssue({ code: 'custom', path: at('grant_types'), message: 'refresh_token needs authorization_code or the device_code grant' });
-      }
-      for (const scope of client.scope?.trim().split(/\s+/) ?? []) {
-        if (!STANDARD_SCOPES.includes(scope) && !apiScopes.has(scope) && !identityScopes.has(scope)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: at('scope'),
-            message: `unknown scope "${scope}" (not a standard scope, an identity resource, nor owned by any API)`,
-          });
-        }
+  const apiScopes = new Map<string, number>();
+  const identifiers = new Set<string>();
+  config.apis.forEach(({ at: i, value: api }) => {
+    if (identifiers.has(api.identifier)) {
+      ctx.addIssue({ path: ['apis', i, 'identifier'], message: `duplicate API identifier "${api.identifier}"` });
+    }
+    identifiers.add(api.identifier);
+    api.scopes.forEach((scope, j) => {
+      const owner = apiScopes.get(scope);
+      if (STANDARD_SCOPES.includes(scope)) {
+        ctx.addIssue({ path: ['apis', i, 'scopes', j], message: `"${scope}" is a standard OpenID scope, not an API scope` });
+      } else if (owner !== undefined) {
+        ctx.addIssue({ path: ['apis', i, 'scopes', j], message: `scope "${scope}" already belongs to apis[${owner}]` });
+      } else {
+        apiScopes.set(scope, i);
       }
     });
   });
+
+  checkIdentityResources(config.identity_resources, apiScopes, ctx);
+  const identityScopes = new Set(config.identity_resources.map((r) => r.value.name));
+
+  const clientIds = new Set<string>();
+  config.clients.forEach(({ at: i, value: client }) => {
+    const at = (...path: (string | number)[]) => ['clients', i, ...path];
+    if (clientIds.has(client.client_id)) {
+      ctx.addIssue({ path: at('client_id'), message: `duplicate client_id "${client.client_id}"` });
+    }
+    clientIds.add(client.client_id);
+    if (client.client_id === ACCOUNT_CLIENT_ID) {
+      ctx.addIssue({ path: at('client_id'), message: `"${ACCOUNT_CLIENT_ID}" is reserved for the built-in account page` });
+    }
+
+    const isPublic = client.token_endpoint_auth_method === 'none';
+    checkClientKind(client, at, ctx);
+    if (isPublic && client.require_pkce === false) {
+      ctx.addIssue({
+        path: at('require_pkce'),
+        message: 'a public client (token_endpoint_auth_method "none") must use PKCE; only a confidential client may set false',
+      });
+    }
+    if (isPublic && client.grant_types.includes('client_credentials')) {
+      ctx.addIssue({ path: at('grant_types'), message: 'client_credentials needs a confidential client' });
+    }
+    if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
+      ctx.addIssue({ path: at('redirect_uris'), message: 'must list at least one URI for the authorization_code grant' });
+    }
+    if (client.grant_types.includes('refresh_token') && !client.grant_types.some((g) => g === 'authorization_code' || g === DEVICE_CODE_GRANT)) {
+      ctx.addIssue({ path: at('grant_types'), message: 'refresh_token needs authorization_code or the device_code grant' });
+    }
+    for (const scope of client.scope?.trim().split(/\s+/) ?? []) {
+      if (!STANDARD_SCOPES.includes(scope) && !apiScopes.has(scope) && !identityScopes.has(scope)) {
+        ctx.addIssue({
+          path: at('scope'),
+          message: `unknown scope "${scope}" (not a standard scope, an identity resource, nor owned by any API)`,
+        });
+      }
+    }
+  });
+  return issues;
+}
+
+export const gatehouseConfigSchema = configFieldsSchema.superRefine((config, ctx) => {
+  const entries = {
+    clients: entriesOf(config.clients),
+    apis: entriesOf(config.apis),
+    identity_resources: entriesOf(config.identity_resources),
+    upstreams: entriesOf(config.upstreams),
+  };
+  for (const issue of crossFieldIssues(entries)) ctx.addIssue({ code: 'custom', ...issue });
+});
 
 export type ClientConfig = z.infer<typeof clientSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;

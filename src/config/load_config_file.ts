@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { gatehouseConfigSchema, type GatehouseConfig } from './gatehouse_config.js';
-import { ConfigError, formatIssues } from './format_issues.js';
+import { ConfigError, byPath, formatProblem } from './format_issues.js';
+import { checkConfigValue, type SalvagedConfig } from './check_config_value.js';
 import { substituteEnv } from './env_substitution.js';
 import { jsonSyntaxProblem, yamlResolveProblem, yamlSyntaxProblem } from './syntax_problems.js';
 
@@ -30,12 +31,28 @@ function parseText(file: string, text: string): unknown {
 
 /** `${NAME}` in string values comes from `env` (env_substitution.ts). */
 export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
-  const { value, problems } = substituteEnv(parseText(file, text), env);
+  const { value, problems, unresolved } = substituteEnv(parseText(file, text), env);
   // What the schema would say about a value still holding `${NAME}` is beside the point.
-  if (problems.length) throw new ConfigError(file, problems);
-  const result = gatehouseConfigSchema.safeParse(value);
-  if (!result.success) throw new ConfigError(file, formatIssues(result.error));
-  return result.data;
+  const checked = checkConfigValue(value, unresolved);
+  if (checked.ok && problems.length === 0) return checked.config;
+  const schemaProblems = checked.ok ? [] : checked.problems;
+  const all = byPath([...problems.map(splitProblem), ...schemaProblems]).map(formatProblem);
+  throw new InvalidConfigFile(file, all, checked.ok ? { config: checked.config, clientAt: checked.config.clients.map((_, i) => i) } : checked.salvaged);
+}
+
+/** A config file with problems, and what of it is valid enough to check further. */
+export class InvalidConfigFile extends ConfigError {
+  readonly salvaged: SalvagedConfig;
+  constructor(file: string, problems: string[], salvaged: SalvagedConfig) {
+    super(file, problems);
+    this.salvaged = salvaged;
+  }
+}
+
+// substituteEnv() writes `path: message`; a path never holds ': '.
+function splitProblem(line: string) {
+  const at = line.indexOf(': ');
+  return { path: line.slice(0, at), message: line.slice(at + 2) };
 }
 
 export interface LoadOptions {

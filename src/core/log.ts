@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 // Every path that can carry a credential. pino-http serialises req/res, the provider's
 // events carry ctx-derived objects; both are covered here so no call site has to remember.
@@ -49,11 +50,24 @@ const REDACT_PATHS = [
 
 export type { Logger };
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+/** `json`: one JSON object a line, for log shippers; `pretty`: coloured lines for a person. */
+export type LogFormat = 'json' | 'pretty';
+
+/** LOG_FORMAT if set; otherwise pretty when stdout is a terminal (a person watching), JSON when not. */
+export const resolveLogFormat = (configured: LogFormat | undefined, stdout: { isTTY?: boolean } = process.stdout): LogFormat =>
+  configured ?? (stdout.isTTY ? 'pretty' : 'json');
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
   const options: LoggerOptions = {
     level,
+    // Redaction happens before a line is formatted, so pretty lines are as clean as JSON ones.
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'gatehouse' },
   };
+  if (format === 'pretty') {
+    // In-process and synchronous (no worker thread): a line is out before the process exits.
+    const stream = pretty({ sync: true, colorize: true, ignore: 'service,hostname', translateTime: 'SYS:HH:MM:ss.l', destination: destination ?? 1 });
+    return pino(options, stream);
+  }
   return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
 }

@@ -2,7 +2,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Env } from '../config/env.js';
 import { openDb } from '../db/open_db.js';
 import { migrate } from '../db/migrate.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, resolveLogFormat } from '../core/log.js';
+import { removePidFile, writePidFile } from '../core/pid_file.js';
 import { serveClusterMetrics } from '../observability/cluster_metrics.js';
 
 // WEB_CONCURRENCY > 1: this process forks the workers that serve (they share the port) and
@@ -12,7 +13,7 @@ import { serveClusterMetrics } from '../observability/cluster_metrics.js';
 export const WORKER_ENV = { socket: 'GATEHOUSE_EMBEDDED_SOCKET', index: 'GATEHOUSE_WORKER_INDEX' } as const;
 
 export async function runPrimary(env: Env): Promise<void> {
-  const log = createLogger(env.logLevel).child({ role: 'primary' });
+  const log = createLogger(env.logLevel, undefined, resolveLogFormat(env.logFormat)).child({ role: 'primary' });
   let socketDir: string | undefined;
   const db = env.databaseUrl
     ? undefined
@@ -49,6 +50,7 @@ export async function runPrimary(env: Env): Promise<void> {
   });
 
   const finish = async () => {
+    await removePidFile(env.pidFile).catch(() => undefined);
     await db?.close().catch(() => undefined);
     log.info({ event: 'shutdown.done' }, 'all workers stopped');
     process.exit(0);
@@ -70,6 +72,13 @@ export async function runPrimary(env: Env): Promise<void> {
     for (const worker of workers.keys()) worker.process.kill('SIGHUP');
   });
 
-  log.info({ event: 'cluster.start', workers: env.webConcurrency }, `starting ${env.webConcurrency} workers`);
+  // The primary answers SIGHUP for every worker: its pid is the one `gatehouse config reload` signals.
+  await writePidFile(env.pidFile).catch((error: unknown) =>
+    log.warn({ event: 'pid_file.failed', pid_file: env.pidFile, reason: (error as NodeJS.ErrnoException).code }, 'cannot write the pid file'),
+  );
+  log.info(
+    { event: 'cluster.start', workers: env.webConcurrency, pid: process.pid, pid_file: env.pidFile },
+    `starting ${env.webConcurrency} workers (primary pid ${process.pid}, in ${env.pidFile})`,
+  );
   for (let i = 0; i < env.webConcurrency; i++) fork(i);
 }

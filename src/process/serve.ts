@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { Env } from '../config/env.js';
-import { loadConfigFile } from '../config/load_config_file.js';
 import { ConfigError } from '../config/format_issues.js';
 import { openDb } from '../db/open_db.js';
 import { startSweeper } from '../storage/sweep_expired.js';
@@ -8,12 +7,14 @@ import { sweepSentMail } from '../storage/mail_outbox.js';
 import { sweepLinkTokens } from '../storage/link_tokens.js';
 import { deleteInBatches } from '../db/delete_in_batches.js';
 import { unavailableReason } from '../core/database_unavailable.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger, resolveLogFormat, type Logger } from '../core/log.js';
 import { buildGatehouse, type Gatehouse } from '../app/build_gatehouse.js';
 import { pruneExpiredKeys, rotateIfDue } from '../keys/key_store.js';
 import { pruneAuditEvents } from '../audit/audit_log.js';
 import { shareCoresForHashing } from '../accounts/passwords.js';
 import { serialReloads } from './serial_reloads.js';
+import { loadCheckedConfigFile } from '../provider/config_file_problems.js';
+import { removePidFile, writePidFile } from '../core/pid_file.js';
 
 // One serving process (the only one, or a cluster worker): database → Gatehouse → listen.
 // SIGHUP re-reads the config file; SIGTERM/SIGINT stop accepting, let in-flight requests
@@ -24,12 +25,14 @@ export interface ServeOptions {
   embeddedSocketDir?: string | undefined;
   /** only one process of a cluster sweeps and rotates */
   housekeeping: boolean;
+  /** where to write this process's pid (not in a cluster worker: the primary writes its own) */
+  pidFile?: string | undefined;
 }
 
 /** `signals`: how many SIGHUPs this reload answers (serial_reloads.ts merges those that wait). */
 async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger, signals: number): Promise<void> {
   try {
-    const { config } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+    const { config } = await loadCheckedConfigFile(env, env.configFile, { optional: !process.env.CONFIG_FILE });
     await gatehouse.applyConfig(config);
     await gatehouse.audit.record({ event: 'config.reloaded', details: { actor: 'signal', signals, clients: config.clients.length, apis: config.apis.length } });
   } catch (error) {
@@ -39,9 +42,9 @@ async function reloadConfig(env: Env, gatehouse: Gatehouse, log: Logger, signals
 }
 
 export async function serve(env: Env, options: ServeOptions): Promise<void> {
-  const log = createLogger(env.logLevel);
+  const log = createLogger(env.logLevel, undefined, resolveLogFormat(env.logFormat));
   shareCoresForHashing(env.webConcurrency);
-  const { config, found } = await loadConfigFile(env.configFile, { optional: !process.env.CONFIG_FILE });
+  const { config, found } = await loadCheckedConfigFile(env, env.configFile, { optional: !process.env.CONFIG_FILE });
   if (!found) log.warn({ file: env.configFile }, 'no config file: serving no clients (see README, "Config file")');
 
   const db = await openDb({
@@ -78,6 +81,7 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
       await closed;
     }
     clearTimeout(force);
+    if (options.pidFile) await removePidFile(options.pidFile).catch(() => undefined);
     await db.close().catch((error: unknown) => log.warn({ err: error }, 'closing the database failed'));
     log.info({ event: 'shutdown.done' }, 'stopped');
     process.exit(0);
@@ -128,8 +132,21 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
       }
     }
 
+    const { pidFile } = options;
     server = gatehouse.app.listen(env.port, () => {
-      log.info({ event: 'listening', port: env.port, issuer: env.issuer, database: db.kind, pid: process.pid }, `Gatehouse listening on ${env.issuer}`);
+      // Written once serving, so `gatehouse config reload` finds a server that answers SIGHUP.
+      const written = pidFile ? writePidFile(pidFile).then(() => pidFile) : Promise.resolve(undefined);
+      void written
+        .catch((error: unknown) => {
+          log.warn({ event: 'pid_file.failed', pid_file: pidFile, reason: (error as NodeJS.ErrnoException).code }, 'cannot write the pid file');
+          return undefined;
+        })
+        .then((file) => {
+          log.info(
+            { event: 'listening', port: env.port, issuer: env.issuer, database: db.kind, pid: process.pid, pid_file: file },
+            `Gatehouse listening on ${env.issuer} (pid ${process.pid}${file ? `, in ${file}` : ''})`,
+          );
+        });
     });
     server.on('error', (error) => {
       log.fatal({ err: error }, 'cannot listen');

@@ -88,7 +88,7 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { env, resources, scopeClaims } = deps;
-  const pages = createProviderPages(deps.render, deps.users);
+  const pages = createProviderPages(deps.render, { developerDetails: env.developerErrors, users: deps.users });
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(deps.db),

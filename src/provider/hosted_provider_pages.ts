@@ -1,6 +1,7 @@
 import ejs from 'ejs';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RenderPage } from '../pages/render_page.js';
+import { requestDetails } from './request_details.js';
 import { t } from '../i18n/page_language.js';
 import { speakRequestLanguage } from './interaction_language.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
@@ -89,14 +90,24 @@ function hintNamesThisSession(ctx: KoaContextWithOIDC): boolean {
   return typeof sid === 'string' && hint.sid === sid;
 }
 
-/** `users` names the account on the sign-out page; without it (error pages only) the page names nobody. */
-export function createProviderPages(render: RenderPage, users?: Pick<UsersRepo, 'findBySub'>) {
+export interface ProviderPagesOptions {
+  /**
+   * The error page also shows what the request sent (client_id, redirect_uri) and the OAuth
+   * error as the library gave it: for a developer, outside production (NODE_ENV).
+   */
+  developerDetails?: boolean;
+  /** names the account on the sign-out page; without it (error pages only) the page names nobody */
+  users?: Pick<UsersRepo, 'findBySub'>;
+}
+
+export function createProviderPages(render: RenderPage, { developerDetails = false, users }: ProviderPagesOptions = {}) {
   return {
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
       speakRequestLanguage(ctx);
       const { heading, message } = describeError(out.error, out.error_description);
+      const details = developerDetails ? { error: out.error, error_description: out.error_description, ...requestDetails(ctx) } : undefined;
       ctx.type = 'html';
-      ctx.body = await render('error', { heading, message, code: out.error });
+      ctx.body = await render('error', { heading, message, code: out.error, details });
     },
 
     async logoutSource(ctx: KoaContextWithOIDC, form: string) {

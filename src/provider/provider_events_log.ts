@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from '../core/log.js';
 import { isDatabaseUnavailable, unavailableReason } from '../core/database_unavailable.js';
 import { onProviderEvent, type ProviderEventName } from './provider_events.js';
+import { requestDetails, type RequestCtx } from './request_details.js';
 
 // oidc-provider reports through events; this is the one place that turns them into log lines.
 // Only identifiers are logged (client ids, account ids, error codes), never token values.
@@ -28,9 +29,11 @@ const ERROR_EVENTS = [
   'server_error',
 ] as const satisfies readonly ProviderEventName[];
 
-type Ctx = { oidc?: { client?: { clientId?: string }; route?: string } } | undefined;
+type Ctx = RequestCtx & ({ oidc?: { route?: string } } | undefined);
 
 const clientOf = (ctx: Ctx) => ctx?.oidc?.client?.clientId;
+
+const WITH_REQUEST_DETAILS: ReadonlySet<string> = new Set(['authorization.error', 'pushed_authorization_request.error', 'end_session.error']);
 
 export function logProviderEvents(provider: Provider, log: Logger): void {
   const l = log.child({ component: 'oidc' });
@@ -43,7 +46,13 @@ export function logProviderEvents(provider: Provider, log: Logger): void {
         return;
       }
       const status = error.statusCode ?? error.status ?? 500;
-      const entry = { event: name, client_id: clientOf(ctx), error: error.error ?? error.message, error_description: error.error_description };
+      const entry = {
+        event: name,
+        client_id: clientOf(ctx),
+        ...(WITH_REQUEST_DETAILS.has(name) ? requestDetails(ctx) : {}),
+        error: error.error ?? error.message,
+        error_description: error.error_description,
+      };
       if (name === 'server_error' || status >= 500) l.error({ ...entry, err: error }, `oidc ${name}`);
       else l.warn(entry, `oidc ${name}`);
     });

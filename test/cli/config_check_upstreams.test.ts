@@ -60,7 +60,7 @@ describe('gatehouse config check: upstreams', () => {
     const out = result.stdout + result.stderr;
     expect(out).toContain('upstreams[0].link');
     expect(out).toContain('upstreams[1].claims.sub');
-    expect(out).toContain('upstreams[1].claims: Unrecognized key: "login"');
+    expect(out).toContain('upstreams[1].claims.login: unknown field');
     expect(out).toContain('upstreams[2].id');
     expect(out).toContain('upstreams[2].issuer');
   });

@@ -15,7 +15,7 @@ const cli = (...args: string[]) => runCli(args, { env: NO_DATABASE });
 describe('usage errors', () => {
   it('no command at all names the commands', async () => {
     const result = await cli();
-    expectOneLineError(result, /missing command: gatehouse <migrate\|users\|sessions\|keys\|config>/);
+    expectOneLineError(result, /missing command: gatehouse <migrate\|users\|sessions\|keys\|config\|clients>/);
     expect(result.stdout).toBe('');
   });
 

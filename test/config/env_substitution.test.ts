@@ -26,7 +26,7 @@ describe('substituteEnv', () => {
   });
 
   it('uses a variable set to the empty string as it is', () => {
-    expect(substituteEnv({ a: 'x${EMPTY}y' }, { EMPTY: '' })).toEqual({ value: { a: 'xy' }, problems: [] });
+    expect(substituteEnv({ a: 'x${EMPTY}y' }, { EMPTY: '' })).toEqual({ value: { a: 'xy' }, problems: [], unresolved: [] });
   });
 
   it('reads $${ as a literal ${, and a lone $ or {} as text', () => {

@@ -59,7 +59,7 @@ describe('identity_resources in the config file', () => {
       'identity_resources[0].display_name: must not be empty',
       'identity_resources[0].claims: must list at least one claim',
     ]);
-    expect(problems({ identity_resources: [{ ...employee, description: 'x' }] })[0]).toMatch(/^identity_resources\[0\]: .*"description"/);
+    expect(problems({ identity_resources: [{ ...employee, description: 'x' }] })[0]).toMatch(/^identity_resources\[0\]\.description: unknown field/);
   });
 });
 

@@ -135,7 +135,7 @@ describe.each(availableBackends())('signals on %s', (backend) => {
       // Invalid files: one the schema refuses, one oidc-provider's client rules refuse.
       const invalid = [
         {
-          content: JSON.stringify({ ...v2, clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['not a url'] }] }),
+          content: JSON.stringify({ ...v2, clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['not-a-url'] }] }),
           problem: /^clients\[\d+\]\.redirect_uris\[0\]: must be an absolute URL$/,
         },
         {
@@ -143,7 +143,7 @@ describe.each(availableBackends())('signals on %s', (backend) => {
             ...v2,
             clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['com.example.app:/callback'] }],
           }),
-          problem: /^clients\[\d+\]: redirect_uris must only contain web uris$/,
+          problem: /^clients\[\d+\]\.redirect_uris\[0\]: must be an http\(s\) URL for a web client; /,
         },
         { content: '{ "clients": [', problem: /^\(syntax\): / },
       ];

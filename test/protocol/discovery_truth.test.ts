@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { loadEnv } from '../../src/config/env.js';
-import { formatIssues } from '../../src/config/format_issues.js';
+import { formatIssues, formatProblem } from '../../src/config/format_issues.js';
 import { gatehouseConfigSchema } from '../../src/config/gatehouse_config.js';
 import { clientProblems, createValidationProvider } from '../../src/provider/validate_clients.js';
 import { startGatehouse } from '../support/start_gatehouse.js';
@@ -33,7 +33,7 @@ async function problemsOf(client: ClientEntry): Promise<string[]> {
   const base = testConfig();
   const parsed = gatehouseConfigSchema.safeParse({ ...base, clients: [client] });
   if (!parsed.success) return formatIssues(parsed.error);
-  return clientProblems(await createValidationProvider(env, parsed.data), parsed.data.clients);
+  return (await clientProblems(await createValidationProvider(env, parsed.data), parsed.data.clients)).map(formatProblem);
 }
 
 const webClient = (clientId: string, extra: Record<string, unknown> = {}): ClientEntry => ({

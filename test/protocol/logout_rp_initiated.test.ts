@@ -118,7 +118,7 @@ describe('RP-initiated logout', () => {
       expect(page.status).toBe(400);
       expect(page.headers.get('location')).toBeNull();
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(page.$('code').text()).toBe('invalid_request');
+      expect(page.$('p.code code').text()).toBe('invalid_request');
       expect(page.$('h1').text().trim()).not.toBe('');
       expect(page.$('form')).toHaveLength(0);
       expectNoStackTrace(page);
