@@ -130,8 +130,8 @@ describe('gatehouse config check', () => {
     const result = await check([target]);
     expectOneLineError(result, /: 2 problems$/);
     expect(result.stdout).toBe(
-      'clients[1].redirect_uris[0]: must be an http(s) URL for a web client; a custom scheme (com.example.app:/callback) needs "application_type": "native"\n' +
-        'clients[2].redirect_uris[0]: a native client may use http only with a loopback address (127.0.0.1, [::1] or localhost) as host\n',
+      'clients[1].post_logout_redirect_uris[0]: must be an http(s) URL for a web client; a custom scheme (com.example.app:/callback) needs "application_type": "native"\n' +
+        'clients[2].redirect_uris[0]: for native clients using claimed HTTPS URIs must not be using localhost as hostname\n',
     );
   });
 

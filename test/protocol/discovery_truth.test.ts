@@ -218,6 +218,21 @@ describe.each(list('code_challenge_methods_supported'))('code challenge method %
   });
 });
 
+describe.each(list('ui_locales_supported'))('ui_locales %s', (locale) => {
+  it('gives the login page in that language', async () => {
+    const query = new URLSearchParams({
+      client_id: 'web',
+      response_type: 'code',
+      redirect_uri: `${RP}/callback`,
+      scope: 'openid',
+      ui_locales: locale,
+      ...FIXED_PKCE,
+    });
+    const result = await new UserAgent().follow(`${gh.issuer}/auth?${query.toString()}`, {}, RP);
+    expect(isPage(result) && result.$('html').attr('lang')).toBe(locale);
+  });
+});
+
 describe('request parameters', () => {
   it('claims_parameter_supported: a claims request is accepted', async () => {
     expect(discovery.claims_parameter_supported).toBe(true);
@@ -295,6 +310,7 @@ const CHECKED_ABOVE = new Set([
   'backchannel_logout_session_supported',
   'frontchannel_logout_supported',
   'frontchannel_logout_session_supported',
+  'ui_locales_supported',
 ]);
 // Where each endpoint is, and facts no client field changes, are other tests' business.
 const DESCRIBED_ELSEWHERE = new Set([
