@@ -36,7 +36,15 @@ const lockedMessage = (seconds: number) => {
   return `Too many failed sign-ins. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
 };
 
-type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string; resendVerification?: boolean };
+type PageLocals = {
+  uid: string;
+  clientId: string | undefined;
+  clientName: string | undefined;
+  login: string;
+  remember?: boolean;
+  error?: string;
+  resendVerification?: boolean;
+};
 const UNVERIFIED = 'Confirm your email address first: follow the link in the message we sent you.';
 
 export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps, secondFactor: Pick<SecondFactorStep, 'afterPassword'>) {
@@ -65,8 +73,13 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
   }
 
   return {
-    async show(res: Response, uid: string, clientName: string | undefined, loginHint: unknown) {
-      await page(res, 200, { uid, clientName, login: typeof loginHint === 'string' ? loginHint : '' });
+    async show(res: Response, uid: string, client: { clientId: string; clientName?: string | undefined }, loginHint: unknown) {
+      await page(res, 200, {
+        uid,
+        clientId: client.clientId,
+        clientName: client.clientName ?? client.clientId,
+        login: typeof loginHint === 'string' ? loginHint : '',
+      });
     },
 
     async submit(req: Request, res: Response): Promise<void> {
@@ -82,7 +95,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       // "Keep me signed in": a persistent session cookie; otherwise it ends with the browser.
       const remember = body.remember === 'yes';
 
-      const locals = { uid: details.uid, clientName, login, remember };
+      const locals = { uid: details.uid, clientId: client?.clientId, clientName, login, remember };
       const origin = { clientId: client?.clientId, ...requestOrigin(req) };
 
       // The account is counted by who it is (its sub), however the login named it: by username
