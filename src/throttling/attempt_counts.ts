@@ -7,8 +7,8 @@ import type { Db } from '../db/db.js';
 // reward on a refusal, the periodic delete of expired rows, client_auth_throttle.ts) read and
 // write the same rows as before.
 //
-// Both statements change the account's row before the IP's (VALUES order): two attempts never
-// wait on each other's rows in opposite orders, so they cannot deadlock.
+// Both statements change the account's row before the IP's: two attempts never wait on each
+// other's rows in opposite orders, so they cannot deadlock.
 
 /** A counter row as the statement left it: points and milliseconds until its window ends (-1: never). */
 export interface Count {
@@ -37,21 +37,16 @@ SELECT key, points, expire FROM counted
 UNION ALL
 SELECT $3 AS key, points, expire FROM lock`;
 
-// The account's row is emptied and expired at once, which every reader takes for no row at all
-// (what the library's delete leaves); the IP's reservation is given back (reward: points - 1).
+// The account's row is deleted (its failures forgotten) and the IP's reservation given back
+// (reward: points - 1). The INSERT reads the DELETE's outcome first, so the account's row is
+// locked before the IP's, as in ADMIT_SQL.
 const RELEASE_SQL = `
-INSERT INTO login_limits (key, points, expire) VALUES ($1, 0, $4), ($2, -1, $3)
+WITH forgotten AS (DELETE FROM login_limits WHERE key = $1 RETURNING 1)
+INSERT INTO login_limits (key, points, expire)
+SELECT $2::varchar, -1, $3::bigint FROM (SELECT count(*) FROM forgotten) AS done
 ON CONFLICT (key) DO UPDATE SET
-  points = CASE
-    WHEN login_limits.key = $1 THEN 0
-    WHEN login_limits.expire <= $4 THEN -1
-    ELSE login_limits.points - 1
-  END,
-  expire = CASE
-    WHEN login_limits.key = $1 THEN $4
-    WHEN login_limits.expire <= $4 THEN $3
-    ELSE login_limits.expire
-  END`;
+  points = CASE WHEN login_limits.expire <= $4 THEN -1 ELSE login_limits.points - 1 END,
+  expire = CASE WHEN login_limits.expire <= $4 THEN $3 ELSE login_limits.expire END`;
 
 const count = (row: { points: number | string; expire: string | number | null } | undefined, now: number): Count | undefined =>
   row ? { points: Number(row.points), msBeforeNext: row.expire === null ? -1 : Math.max(Number(row.expire) - now, 0) } : undefined;

@@ -86,12 +86,8 @@ const ACCOUNT_LIMITER = 'account';
  * whether there were any.
  */
 export async function forgetAccountFailures(db: Pick<Db, 'query'>, keys: ThrottleKeys, sub: string): Promise<boolean> {
-  // A row emptied by a successful sign-in (attempt_counts.ts) holds no failures.
-  const { rows } = await db.query<{ live: boolean }>(
-    `DELETE FROM ${LIMITS_TABLE} WHERE key = $1 RETURNING points > 0 AND (expire IS NULL OR expire > $2) AS live`,
-    [`${ACCOUNT_LIMITER}:${keys.account({ sub })}`, Date.now()],
-  );
-  return rows.some((r) => r.live);
+  const { rowCount } = await db.query(`DELETE FROM ${LIMITS_TABLE} WHERE key = $1`, [`${ACCOUNT_LIMITER}:${keys.account({ sub })}`]);
+  return rowCount > 0;
 }
 
 export interface LimiterOptions {
