@@ -17,7 +17,13 @@ import { signIn } from '../support/relying_party.js';
 
 const MAX_FIRST_PARTY = 20;
 const MAX_WITH_CONSENT = 41;
-const PERIODIC = new Set(['login_limits:rlflx-get']);
+// The lockout's periodic read, by its text: on embedded PGlite statements are sent unnamed.
+const PERIODIC = /^\s*SELECT points, expire FROM "?login_limits"? WHERE key = \$1 AND \(expire > \$2 OR expire IS NULL\)/;
+// The statements the trimming must keep, by their text (names are dropped on PGlite).
+const RESERVATION = /WITH lock AS \(/;
+const AUDIT_INSERT = /^INSERT INTO audit_events /;
+const CONSENT_REMEMBERED = /^INSERT INTO consents AS c /;
+const CODE_CONSUMED = /^UPDATE oidc_models SET consumed_at = now\(\)/;
 
 let gh: RunningGatehouse;
 
@@ -26,14 +32,14 @@ beforeAll(async () => {
 });
 afterAll(() => gh?.close());
 
-/** Runs `flow`, returning the names (or texts) of the statements sent meanwhile. */
+/** Runs `flow`, returning the texts of the statements sent meanwhile. */
 async function statementsOf(flow: () => Promise<unknown>): Promise<string[]> {
   const sent: string[] = [];
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const [q] = args;
-    const name = typeof q === 'string' ? q : ((q as { name?: string; text: string }).name ?? (q as { text: string }).text);
-    if (!PERIODIC.has(name)) sent.push(name);
+    const text = (typeof q === 'string' ? q : (q as { text: string }).text).trim();
+    if (!PERIODIC.test(text)) sent.push(text);
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
   try {
@@ -43,6 +49,8 @@ async function statementsOf(flow: () => Promise<unknown>): Promise<string[]> {
   }
   return sent;
 }
+
+const matching = (sent: string[], pattern: RegExp) => sent.filter((text) => pattern.test(text)).length;
 
 describe('statements of one sign-in', () => {
   const credentials = { login: ALICE.username, password: ALICE.password };
@@ -56,13 +64,13 @@ describe('statements of one sign-in', () => {
       expect(seen).toEqual({ login: 1, consent: 1 });
       expect(tokens.id_token).toBeTypeOf('string');
     });
-    expect(sent.length, sent.join('\n')).toBeLessThanOrEqual(MAX_WITH_CONSENT);
+    expect(sent.length, sent.join('\n---\n')).toBeLessThanOrEqual(MAX_WITH_CONSENT);
     // What the trimming must not lose: the password attempt is counted, the sign-in and the
     // consent audited and the consent remembered, the code consumed exactly once.
-    expect(sent).toContain('login_limits:reserve');
-    expect(sent.filter((q) => q === 'audit_insert')).toHaveLength(2);
-    expect(sent).toContain('consents_remember');
-    expect(sent.filter((q) => q === 'oidc_consumeMany')).toHaveLength(1);
+    expect(matching(sent, RESERVATION)).toBe(1);
+    expect(matching(sent, AUDIT_INSERT)).toBe(2);
+    expect(matching(sent, CONSENT_REMEMBERED)).toBe(1);
+    expect(matching(sent, CODE_CONSUMED)).toBe(1);
   });
 
   it(`a first-party sign-in (no consent page) sends at most ${MAX_FIRST_PARTY} statements`, async () => {
@@ -74,8 +82,9 @@ describe('statements of one sign-in', () => {
       expect(seen).toEqual({ login: 1, consent: 0 });
       expect(tokens.id_token).toBeTypeOf('string');
     });
-    expect(sent.length, sent.join('\n')).toBeLessThanOrEqual(MAX_FIRST_PARTY);
-    expect(sent).toContain('login_limits:reserve');
-    expect(sent).toContain('audit_insert');
+    expect(sent.length, sent.join('\n---\n')).toBeLessThanOrEqual(MAX_FIRST_PARTY);
+    expect(matching(sent, RESERVATION)).toBe(1);
+    expect(matching(sent, AUDIT_INSERT)).toBe(1);
+    expect(matching(sent, CODE_CONSUMED)).toBe(1);
   });
 });
