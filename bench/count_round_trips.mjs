@@ -3,9 +3,13 @@
 // sent `N` times, `C` at a time (default 1: one after another); the table shows statements per
 // request, by statement. With C > 1 the requests served in one turn of the event loop share
 // their reads and writes (src/db/per_turn_batch.ts), as under load.
+// The interactive sign-in (authorize → login → code → token, a first-party client: no consent
+// page) is also shown per step: statements per sign-in by the request that sent them.
 //   npm run build && node bench/count_round_trips.mjs [N=200] [C=1]
 
 import os from 'node:os';
+import http from 'node:http';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadEnv } from '../dist/config/env.js';
@@ -24,14 +28,22 @@ import { REFRESH_SCOPE } from './tokens.mjs';
 const N = Number(process.argv[2] ?? 200);
 const C = Number(process.argv[3] ?? 1);
 const counts = new Map();
+// Which request sent each statement (its method and path, ids left out), for the sign-in's
+// statements per step.
+const requestOf = new AsyncLocalStorage();
+const byRequest = new Map();
 let counting = false;
 const label = (q) => {
   const text = typeof q === 'string' ? q : (q.name ?? q.text);
   return text.replace(/\s+/g, ' ').slice(0, 70);
 };
 const count = (q) => {
-  if (counting) counts.set(label(q), (counts.get(label(q)) ?? 0) + 1);
+  if (!counting) return;
+  counts.set(label(q), (counts.get(label(q)) ?? 0) + 1);
+  const step = requestOf.getStore() ?? '(outside a request)';
+  byRequest.set(step, (byRequest.get(step) ?? 0) + 1);
 };
+const stepOf = (req) => `${req.method} ${req.url.split('?')[0].replace(/^\/(interaction|auth)\/[^/]+/, '/$1/:uid')}`;
 
 const database = await createFreshDatabase(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-rt-'));
@@ -47,7 +59,7 @@ const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const env = loadEnv({ PORT: String(port), ISSUER: url, DATABASE_URL: database.url, LOG_LEVEL: 'warn', DATA_DIR: tmp });
 const { app } = await buildGatehouse({ env, log: createLogger('warn'), config: gatehouseConfigSchema.parse(benchConfig), db });
-const server = app.listen(port, '127.0.0.1');
+const server = http.createServer((req, res) => requestOf.run(stepOf(req), () => app(req, res))).listen(port, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 
 try {
@@ -82,6 +94,7 @@ try {
     const n = name.startsWith('interactive') ? Math.min(N, 20) : N;
     await once(0);
     counts.clear();
+    byRequest.clear();
     counting = true;
     let sent = 0;
     await Promise.all(
@@ -96,6 +109,11 @@ try {
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     process.stdout.write(`\n${name}: ${(total / n).toFixed(2)} statements per request\n`);
     for (const [q, c] of [...counts].sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${(c / n).toFixed(2)}  ${q}\n`);
+    if (name.startsWith('interactive')) {
+      // The flow's requests in the order they were made (a Map keeps insertion order).
+      process.stdout.write(`  by request (statements per sign-in):\n`);
+      for (const [step, c] of byRequest) process.stdout.write(`    ${(c / n).toFixed(2)}  ${step}\n`);
+    }
   }
 } finally {
   server.close();

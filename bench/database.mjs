@@ -22,5 +22,14 @@ export async function createFreshDatabase(adminUrl) {
     url: url.href,
     serverVersion: rows[0].server_version,
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    /**
+     * Transactions committed or rolled back in this database so far (pg_stat_database): each
+     * statement sent outside BEGIN … COMMIT is one. Backends report them within a second of
+     * going idle, so read this a little after the load stops.
+     */
+    transactions: async () => {
+      const { rows } = await admin(`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${name}'`);
+      return Number(rows[0]?.n ?? 0);
+    },
   };
 }

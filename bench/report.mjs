@@ -205,6 +205,16 @@ function sweepParagraph(m) {
 }
 const r0 = (n) => String(n);
 
+/** The sign-in's database statements per flow (pg_stat_database transactions ÷ sign-ins attempted). */
+function signInStatements(r) {
+  const n = r.signIns?.statementsPerSignIn;
+  if (n === undefined) return [];
+  return [
+    `Database statements per interactive sign-in (all its requests; transactions counted by pg_stat_database over the load ÷ sign-ins attempted): ${n.toFixed(1)}. By statement and request: \`node bench/count_round_trips.mjs 20\`.`,
+    '',
+  ];
+}
+
 export function printReport(r, targets) {
   const out = [
     '',
@@ -217,6 +227,7 @@ export function printReport(r, targets) {
     '',
     cpuTable(r),
     '',
+    ...signInStatements(r),
   ];
   if (r.cluster) out.push(`WEB_CONCURRENCY=${r.cluster.workers}:`, '', clusterTable(r), '');
   if (r.million) out.push(millionTable(r), '', sweepParagraph(r.million), '');
@@ -256,6 +267,7 @@ depend on the whole machine; these columns show where its two cores went.
 
 ${cpuTable(r)}
 
+${signInStatements(r).join('\n')}
 ### With WEB_CONCURRENCY = ${r.cluster?.workers ?? '–'} (one worker per core)
 
 ${

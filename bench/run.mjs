@@ -218,6 +218,7 @@ try {
   }
 
   if (!only || only.has('signin')) {
+    const transactionsBefore = await database.transactions();
     const signIns = await signInLoad(gatehouse.url, {
       users: users.slice(0, SETTINGS.signInUsers),
       warmup: SETTINGS.warmup,
@@ -225,8 +226,14 @@ try {
       window: measureWindow(gatehouse),
     });
     if (signIns.firstError) log(`sign-in error: ${signIns.firstError.message}`);
+    // Statements per sign-in, as the database counted them (bench/count_round_trips.mjs names them).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    signIns.statementsPerSignIn = ((await database.transactions()) - transactionsBefore) / Math.max(1, signIns.attempts);
     results.signIns = { ...signIns, ceiling, ratio: signIns.rps / ceiling.perSecond };
-    log(`sign-ins      gatehouse ${signIns.rps.toFixed(1)}/s (ceiling ${ceiling.perSecond.toFixed(1)}), ${signIns.errors} errors`);
+    log(
+      `sign-ins      gatehouse ${signIns.rps.toFixed(1)}/s (ceiling ${ceiling.perSecond.toFixed(1)}), ${signIns.errors} errors, ` +
+        `${signIns.statementsPerSignIn.toFixed(1)} database statements per sign-in`,
+    );
   }
 
   if (!only || only.has('million')) {

@@ -28,6 +28,7 @@ import { trackPageLanguage } from '../i18n/page_language.js';
 import { expressTrustProxy } from '../config/trust_proxy.js';
 import { httpsOnly } from '../http/https_only.js';
 import { issuerRequest } from '../http/issuer_request.js';
+import { preparedDocuments } from '../http/prepared_documents.js';
 import path from 'node:path';
 import { createFederationRouter } from '../federation/router.js';
 import type { FederatedSignIn } from '../federation/federated_sign_in.js';
@@ -76,7 +77,8 @@ export interface AppDeps {
   registrationLimit: (ip: string | undefined) => Promise<number | undefined>;
 }
 
-// Request order: metrics → request log → https only → issuer's host → security headers → static → health →
+// Request order: metrics → request log → https only → discovery and JWKS as prepared → issuer's host →
+// security headers → static → health →
 // rate limit and size caps of what anonymous requests make us store → our pages → body limit → the provider.
 // Nothing parses bodies before provider.callback(): it reads its own.
 //
@@ -85,6 +87,14 @@ export interface AppDeps {
 // (the pages' routers) was ≈ 10 µs of a 250 µs request. oidc-provider's default paths, which
 // create_provider.ts keeps; were they ever changed, these requests would take the long way.
 const PROTOCOL_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/jwks', '/.well-known/openid-configuration']);
+// Discovery and the JWKS change only with the provider (a key rotation, a config reload): each is
+// answered from the provider's first answer (http/prepared_documents.ts). New keys are published
+// KEY_ROTATION_PROPAGATION_SECONDS (15 min by default) before they sign, so a JWKS cached for a
+// minute never lacks a signing key; a killed key leaves caches within that minute.
+const PREPARED_DOCUMENTS = [
+  { path: '/.well-known/openid-configuration', cacheControl: 'public, max-age=300' },
+  { path: '/jwks', cacheControl: 'public, max-age=60' },
+];
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -109,6 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
   if (deps.env.secureCookies) app.use(httpsOnly(deps.env.issuer));
+  app.use(preparedDocuments(PREPARED_DOCUMENTS, () => deps.host.current()));
   app.use(issuerRequest(deps.env.issuer));
   app.use(
     securityHeaders({

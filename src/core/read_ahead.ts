@@ -9,9 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 // - a row is kept only inside a request (trackRequestContext runs each one in withReadAhead),
 //   and only that request can take it: nothing is shared between requests or outlives one;
 // - a row is handed out once: a second look-up reads the database again;
-// - after any write of the request (forgetAll, as the write starts and as it ends), everything
-//   kept before is gone, and rows of a read that was under way meanwhile are not kept: they may
-//   predate the write.
+// - after a write of the request that may change a kept row (forgetAll, as the write starts and
+//   as it ends: a grant or a session saved or deleted, a grant revoked), everything kept before
+//   is gone, and rows of a read that was under way meanwhile are not kept: they may predate the
+//   write. Writes of the other kinds (tokens, codes, interactions; consuming a code) change no
+//   kept row and forget nothing (storage/postgres_adapter.ts).
 
 export interface ReadAhead {
   /**

@@ -8,6 +8,7 @@ import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
 import { requestOrigin, type AuditLog } from '../audit/audit_log.js';
 import { WrongPrompt } from './interaction_errors.js';
+import { finishInteraction } from './finish_interaction.js';
 import { PROTOCOL_CLAIMS } from '../accounts/scope_claims.js';
 import { skipsConsent } from '../provider/skips_consent.js';
 import { describeApiUserClaims, describeClaim, describeScope } from '../pages/scope_descriptions.js';
@@ -64,7 +65,7 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
       // `automatic`: a first-party client (skip_consent), no page was shown.
       details: { scope: wanted.scope, claims: wanted.claims, resource_scopes: wanted.resourceScopes, automatic },
     });
-    await provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+    await finishInteraction(res, details, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
   }
 
   return {

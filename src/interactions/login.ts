@@ -32,7 +32,15 @@ export interface LoginDeps {
 
 const lockedMessage = (seconds: number) => t('login.error.locked', { count: Math.ceil(seconds / 60) });
 
-type PageLocals = { uid: string; clientName: string | undefined; login: string; remember?: boolean; error?: string; resendVerification?: boolean };
+type PageLocals = {
+  uid: string;
+  clientId: string | undefined;
+  clientName: string | undefined;
+  login: string;
+  remember?: boolean;
+  error?: string;
+  resendVerification?: boolean;
+};
 
 export function createLogin({ runtime, metrics, users, throttle, render, csrf, audit, log }: LoginDeps, secondFactor: Pick<SecondFactorStep, 'afterPassword'>) {
   async function page(res: Response, status: number, locals: PageLocals) {
@@ -60,8 +68,13 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
   }
 
   return {
-    async show(res: Response, uid: string, clientName: string | undefined, loginHint: unknown) {
-      await page(res, 200, { uid, clientName, login: typeof loginHint === 'string' ? loginHint : '' });
+    async show(res: Response, uid: string, client: { clientId: string; clientName?: string | undefined }, loginHint: unknown) {
+      await page(res, 200, {
+        uid,
+        clientId: client.clientId,
+        clientName: client.clientName ?? client.clientId,
+        login: typeof loginHint === 'string' ? loginHint : '',
+      });
     },
 
     async submit(req: Request, res: Response): Promise<void> {
@@ -77,7 +90,7 @@ export function createLogin({ runtime, metrics, users, throttle, render, csrf, a
       // "Keep me signed in": a persistent session cookie; otherwise it ends with the browser.
       const remember = body.remember === 'yes';
 
-      const locals = { uid: details.uid, clientName, login, remember };
+      const locals = { uid: details.uid, clientId: client?.clientId, clientName, login, remember };
       const origin = { clientId: client?.clientId, ...requestOrigin(req) };
 
       // The account is counted by who it is (its sub), however the login named it: by username

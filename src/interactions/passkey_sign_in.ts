@@ -160,8 +160,9 @@ export function createPasskeySignIn(
         await secondFactor.completeSecondFactor(req, res, details, subject, [result.amr], 'passkey');
         return;
       }
-      await secondFactor.finishSignIn(req, res, {
+      await secondFactor.finishSignIn(req, res, details, {
         sub: user.sub,
+        username: user.username,
         amr: [result.amr, 'mfa'],
         acr: ACR_MFA,
         remember: body.remember === 'yes',

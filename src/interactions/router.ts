@@ -19,13 +19,17 @@ import { createVerifyEmail, VERIFY_EMAIL_PURPOSE, type VerifyEmailDeps } from '.
 
 type Deps = LoginDeps & ConsentDeps & SecondFactorDeps & PasskeySignInDeps & RegistrationDeps & VerifyEmailDeps & { csrf: Csrf; federation: FederatedSignIn };
 
-/** The login page, with a button per upstream identity provider the interaction's client allows. */
+/**
+ * The login page, with a button per upstream identity provider the interaction's client allows.
+ * The login step passes the client it has already looked up (`clientId`); other pages rendering
+ * the login view name only the interaction, which is then read for its client.
+ */
 function withUpstreamButtons(render: RenderPage, deps: Deps): RenderPage {
   return async (view, locals) => {
     if (view !== 'login' || typeof locals.uid !== 'string') return render(view, locals);
     const { provider } = deps.runtime();
-    const interaction = await provider.Interaction.find(locals.uid);
-    const client = interaction ? await provider.Client.find(String(interaction.params.client_id)) : undefined;
+    const clientId = typeof locals.clientId === 'string' ? locals.clientId : (await provider.Interaction.find(locals.uid))?.params.client_id;
+    const client = typeof clientId === 'string' && clientId ? await provider.Client.find(clientId) : undefined;
     const upstreams = deps.federation.allowedFor(client).map((u) => ({ id: u.config.id, name: u.config.name }));
     const registrationOpen = deps.selfService().registration === 'open';
     return render(view, { ...locals, upstreams, registrationOpen });
@@ -74,7 +78,7 @@ export function createInteractionRouter(deps: Deps): express.Router {
           await deps.federation.begin(req, res, hinted, details.uid, client.clientId);
           return;
         }
-        await login.show(res, details.uid, client.clientName ?? client.clientId, details.params.login_hint);
+        await login.show(res, details.uid, client, details.params.login_hint);
       } else if (details.prompt.name === 'consent') {
         await consent.show(req, res, details, client);
       } else {

@@ -14,6 +14,7 @@ import type { SecondFactors } from '../mfa/second_factors.js';
 import { ACR_MFA, ACR_PASSWORD, SECOND_FACTOR_REASONS, mfaDemanded } from '../provider/mfa_policy.js';
 import { WrongPrompt } from './interaction_errors.js';
 import { t } from '../i18n/page_language.js';
+import { finishInteraction } from './finish_interaction.js';
 
 // The second step of a sign-in: after the right password (login.ts), or for the user of an
 // existing password-only session when the request demands `mfa` (step-up), the user gives a
@@ -93,6 +94,8 @@ export interface FinishSignIn {
   acr: string;
   remember: boolean;
   clientId: string | undefined;
+  /** the user's name for the audit row, when the caller has just read the user (saves reading it again) */
+  username?: string;
 }
 
 export function createSecondFactorStep({ runtime, metrics, users, throttle, render, csrf, audit, mfa, selfServiceMail }: SecondFactorDeps) {
@@ -146,23 +149,19 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
     return unique([...before.filter((a) => a !== 'mfa'), ...used, 'mfa']);
   }
 
-  async function finishSignIn(req: Request, res: Response, finish: FinishSignIn): Promise<void> {
-    const user = await users.findBySub(finish.sub);
+  async function finishSignIn(req: Request, res: Response, details: Details, finish: FinishSignIn): Promise<void> {
+    const username = finish.username ?? (await users.findBySub(finish.sub))?.username;
     await audit.record({
       event: 'login.success',
       clientId: finish.clientId,
       ...requestOrigin(req),
       accountId: finish.sub,
-      username: user?.username,
+      username,
       details: { amr: finish.amr, acr: finish.acr },
     });
     metrics.signIn('success');
-    await runtime().provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: finish.sub, amr: finish.amr, acr: finish.acr, ts: Math.floor(Date.now() / 1000), remember: finish.remember } },
-      { mergeWithLastSubmission: false },
-    );
+    const login = { accountId: finish.sub, amr: finish.amr, acr: finish.acr, ts: Math.floor(Date.now() / 1000), remember: finish.remember };
+    await finishInteraction(res, details, { login }, { mergeWithLastSubmission: false });
   }
 
   /** The user of a subject, still able to sign in; otherwise the interaction does not apply. */
@@ -195,8 +194,9 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
       username: user?.username,
       details: { method, step_up: subject.stepUp },
     });
-    await finishSignIn(req, res, {
+    await finishSignIn(req, res, details, {
       sub: subject.sub,
+      username: user?.username,
       amr: combinedAmr(details, subject, used),
       acr: ACR_MFA,
       remember: await rememberOf(details, subject),
@@ -218,7 +218,14 @@ export function createSecondFactorStep({ runtime, metrics, users, throttle, rend
       const status = await mfa.status(user.sub);
       const demanded = mfaDemanded(details.params, client);
       if (!status.any && !demanded) {
-        await finishSignIn(req, res, { sub: user.sub, amr: ['pwd'], acr: ACR_PASSWORD, remember, clientId: client?.clientId });
+        await finishSignIn(req, res, details, {
+          sub: user.sub,
+          username: user.username,
+          amr: ['pwd'],
+          acr: ACR_PASSWORD,
+          remember,
+          clientId: client?.clientId,
+        });
         return;
       }
       details.result = { ...(details.result ?? {}), [PENDING]: { sub: user.sub, remember, ts: Math.floor(Date.now() / 1000) } satisfies PendingState };

@@ -32,6 +32,8 @@ export interface FactorKind {
   isFactor: boolean;
   /** how many the user has (confirmed ones only) */
   count(db: Pick<Db, 'query'>, sub: string): Promise<number>;
+  /** the same count as an SQL expression of the sub in `$1`: every kind is counted in one statement (countAll) */
+  countSql: string;
   /** removes them all; returns how many went */
   remove(db: Pick<Db, 'query'>, sub: string): Promise<number>;
 }
@@ -40,6 +42,7 @@ const TOTP_KIND: FactorKind = {
   name: 'totp',
   isFactor: true,
   count: async (db, sub) => (await db.query('SELECT 1 FROM mfa_totp WHERE sub = $1 AND confirmed_at IS NOT NULL', [sub])).rowCount,
+  countSql: '(SELECT count(*) FROM mfa_totp WHERE sub = $1 AND confirmed_at IS NOT NULL)',
   remove: async (db, sub) => (await db.query('DELETE FROM mfa_totp WHERE sub = $1', [sub])).rowCount,
 };
 
@@ -47,6 +50,7 @@ const RECOVERY_CODES_KIND: FactorKind = {
   name: 'recovery_codes',
   isFactor: false,
   count: async (db, sub) => (await db.query('SELECT 1 FROM mfa_recovery_codes WHERE sub = $1 AND used_at IS NULL', [sub])).rowCount,
+  countSql: '(SELECT count(*) FROM mfa_recovery_codes WHERE sub = $1 AND used_at IS NULL)',
   remove: async (db, sub) => (await db.query('DELETE FROM mfa_recovery_codes WHERE sub = $1', [sub])).rowCount,
 };
 
@@ -55,6 +59,7 @@ const PASSKEYS_KIND: FactorKind = {
   name: 'passkeys',
   isFactor: true,
   count: async (db, sub) => (await db.query('SELECT 1 FROM webauthn_credentials WHERE sub = $1', [sub])).rowCount,
+  countSql: '(SELECT count(*) FROM webauthn_credentials WHERE sub = $1)',
   remove: async (db, sub) => (await db.query('DELETE FROM webauthn_credentials WHERE sub = $1', [sub])).rowCount,
 };
 
@@ -65,6 +70,16 @@ export const FACTOR_KINDS: FactorKind[] = [TOTP_KIND, RECOVERY_CODES_KIND, PASSK
 export async function hasSecondFactor(db: Pick<Db, 'query'>, sub: string): Promise<boolean> {
   for (const kind of FACTOR_KINDS) if (kind.isFactor && (await kind.count(db, sub)) > 0) return true;
   return false;
+}
+
+// Every kind counted in one statement: a sign-in asks for all of them at once, after the password.
+const COUNT_ALL_SQL = `SELECT ${FACTOR_KINDS.map((kind, i) => `${kind.countSql}::int AS k${i}`).join(', ')}`;
+
+/** How many of each FACTOR_KINDS entry the user has (by name), in one round trip. */
+export async function countAllFactors(db: Pick<Db, 'query'>, sub: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<Record<string, unknown>>({ name: 'mfa_count_all', text: COUNT_ALL_SQL, values: [sub] });
+  const row = rows[0] ?? {};
+  return Object.fromEntries(FACTOR_KINDS.map((kind, i) => [kind.name, Number(row[`k${i}`] ?? 0)]));
 }
 
 /** Removes every second factor of the user (`users mfa reset`); returns how many of each kind went. */
@@ -156,8 +171,9 @@ export async function createSecondFactors(db: Db, box: SecretBox, issuerName: st
 
   return {
     async status(sub) {
-      const [totp, recovery, any] = await Promise.all([TOTP_KIND.count(db, sub), RECOVERY_CODES_KIND.count(db, sub), hasSecondFactor(db, sub)]);
-      return { totp: totp > 0, recoveryCodesLeft: recovery, any };
+      const counts = await countAllFactors(db, sub);
+      const any = FACTOR_KINDS.some((kind) => kind.isFactor && (counts[kind.name] ?? 0) > 0);
+      return { totp: (counts[TOTP_KIND.name] ?? 0) > 0, recoveryCodesLeft: counts[RECOVERY_CODES_KIND.name] ?? 0, any };
     },
 
     async startTotp(sub, accountName) {

@@ -28,7 +28,19 @@ const ROUTES: [RegExp, string][] = [
   [/^\/$/, 'home'],
 ];
 
+// The paths machines call in volume, looked up before any pattern is tried.
+const EXACT_ROUTES = new Map<string, string>([
+  ['/.well-known/openid-configuration', 'discovery'],
+  ['/jwks', 'jwks'],
+  ['/token', 'token'],
+  ['/token/introspection', 'introspection'],
+  ['/token/revocation', 'revocation'],
+  ['/me', 'userinfo'],
+]);
+
 export function routeLabel(path: string): string {
+  const exact = EXACT_ROUTES.get(path);
+  if (exact) return exact;
   for (const [pattern, label] of ROUTES) if (pattern.test(path)) return label;
   return 'other';
 }

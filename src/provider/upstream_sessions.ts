@@ -1,4 +1,4 @@
-import type Provider from 'oidc-provider';
+import Provider from 'oidc-provider';
 import type { Account, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 
 // The upstream identity provider a session signed in through (src/federation/): RFC 8176 has
@@ -15,12 +15,30 @@ export interface SessionUpstream {
 
 type SessionLike = { accountId?: string; upstream?: SessionUpstream };
 
-/** Lets the session model store `upstream` (the library keeps only the properties it lists). */
+// The sessions a request has looked up by uid, for the ID token's `idp` below: a code exchange
+// or a refresh has just read its token's session (the library's token-session binding), and
+// reading it again for `idp` was a round trip of its own. Per request only (keyed by its context).
+const sessionsReadIn = new WeakMap<object, Map<string, SessionLike | undefined>>();
+
+/**
+ * Lets the session model store `upstream` (the library keeps only the properties it lists), and
+ * remembers, for the rest of the request, the sessions it finds by uid.
+ */
 export function recordUpstreamInSessions(provider: Provider): void {
-  const Session = provider.Session as unknown as { IN_PAYLOAD: string[] };
+  const Session = provider.Session as unknown as { IN_PAYLOAD: string[]; findByUid(uid: string): Promise<SessionLike | undefined> };
   const listed = Session.IN_PAYLOAD;
   if (listed.includes('upstream')) return;
   Object.defineProperty(Session, 'IN_PAYLOAD', { configurable: true, get: () => [...listed, 'upstream'] });
+  const findByUid = Session.findByUid.bind(Session);
+  Session.findByUid = async (uid: string) => {
+    const found = await findByUid(uid);
+    const ctx = Provider.ctx;
+    if (ctx) {
+      const read = sessionsReadIn.get(ctx) ?? new Map<string, SessionLike | undefined>();
+      sessionsReadIn.set(ctx, read.set(uid, found));
+    }
+    return found;
+  };
 }
 
 function isSessionUpstream(value: unknown): value is SessionUpstream {
@@ -33,7 +51,8 @@ async function upstreamFor(ctx: KoaContextWithOIDC | undefined, sub: string, tok
   if (session?.accountId === sub) return isSessionUpstream(session.upstream) ? session.upstream : undefined;
   const sessionUid = (token as { sessionUid?: unknown } | undefined)?.sessionUid;
   if (!ctx || typeof sessionUid !== 'string') return undefined;
-  const stored = (await ctx.oidc.provider.Session.findByUid(sessionUid)) as SessionLike | undefined;
+  const read = sessionsReadIn.get(ctx);
+  const stored = read?.has(sessionUid) ? read.get(sessionUid) : ((await ctx.oidc.provider.Session.findByUid(sessionUid)) as SessionLike | undefined);
   return stored?.accountId === sub && isSessionUpstream(stored.upstream) ? stored.upstream : undefined;
 }
 

@@ -21,6 +21,19 @@ export interface ConsentSummary {
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
+// Space-separated scopes `a` then `b`, each once, in the order first seen.
+const scopeUnion = (a: string, b: string) => `(SELECT coalesce(string_agg(s, ' ' ORDER BY first), '') FROM (
+    SELECT s, min(n) AS first FROM unnest(string_to_array(${a} || ' ' || ${b}, ' ')) WITH ORDINALITY AS t(s, n) WHERE s <> '' GROUP BY s) u)`;
+
+const REMEMBER_SQL = `INSERT INTO consents AS c (sub, client_id, scope, claims, resource_scopes) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+  ON CONFLICT (sub, client_id) DO UPDATE SET
+    scope = ${scopeUnion('c.scope', 'excluded.scope')},
+    claims = (SELECT coalesce(jsonb_agg(claim ORDER BY first), '[]'::jsonb) FROM (
+      SELECT claim, min(n) AS first FROM jsonb_array_elements_text(c.claims || excluded.claims) WITH ORDINALITY AS t(claim, n) GROUP BY claim) u),
+    resource_scopes = (SELECT coalesce(jsonb_object_agg(indicator, ${scopeUnion("coalesce(c.resource_scopes ->> indicator, '')", "coalesce(excluded.resource_scopes ->> indicator, '')")}), '{}'::jsonb)
+      FROM (SELECT jsonb_object_keys(c.resource_scopes) UNION SELECT jsonb_object_keys(excluded.resource_scopes)) AS k(indicator)),
+    updated_at = now()`;
+
 export function createConsentsRepo(db: Db) {
   return {
     async find(sub: string, clientId: string): Promise<Consent | undefined> {
@@ -38,26 +51,17 @@ export function createConsentsRepo(db: Db) {
       };
     },
 
-    /** Adds to what the user already consented to for this client. */
+    /**
+     * Adds to what the user already consented to for this client: one statement, the union made
+     * on the row it locks (what was there first, in its order, then what is new), so two
+     * consents given at once both stay.
+     */
     async remember(sub: string, clientId: string, added: Consent): Promise<void> {
-      await db.transaction(async (client) => {
-        const { rows } = await client.query<{ scope: string; claims: string[]; resource_scopes: Record<string, string> }>(
-          'SELECT scope, claims, resource_scopes FROM consents WHERE sub = $1 AND client_id = $2 FOR UPDATE',
-          [sub, clientId],
-        );
-        const current = rows[0];
-        const scope = union(current?.scope.split(' ').filter(Boolean) ?? [], added.scope);
-        const claims = union(current?.claims ?? [], added.claims);
-        const resourceScopes: Record<string, string> = { ...(current?.resource_scopes ?? {}) };
-        for (const [indicator, scopes] of Object.entries(added.resourceScopes)) {
-          resourceScopes[indicator] = union(resourceScopes[indicator]?.split(' ').filter(Boolean) ?? [], scopes).join(' ');
-        }
-        await client.query(
-          `INSERT INTO consents (sub, client_id, scope, claims, resource_scopes) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (sub, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims,
-             resource_scopes = excluded.resource_scopes, updated_at = now()`,
-          [sub, clientId, scope.join(' '), JSON.stringify(claims), resourceScopes],
-        );
+      const resourceScopes = Object.fromEntries(Object.entries(added.resourceScopes).map(([indicator, scopes]) => [indicator, union([], scopes).join(' ')]));
+      await db.query({
+        name: 'consents_remember',
+        text: REMEMBER_SQL,
+        values: [sub, clientId, union([], added.scope).join(' '), JSON.stringify(union([], added.claims)), resourceScopes],
       });
     },
 

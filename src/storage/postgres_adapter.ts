@@ -139,6 +139,12 @@ async function written<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+// Only grants and sessions are read ahead (token_reads.ts; users are never written here): saving
+// or deleting a model of another kind (a token, a code, an interaction) leaves the kept rows as
+// they are, so a code exchange's access token does not make the session be read again.
+const READ_AHEAD_KINDS: ReadonlySet<string> = new Set(['Grant', 'Session']);
+const writeOf = (model: string) => (READ_AHEAD_KINDS.has(model) ? written : <T>(write: () => Promise<T>) => write());
+
 export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
   // Every statement is in the tables' stores (oidc_models_store.ts, clients_store.ts); tokens and
   // codes are read by token_reads.ts, with their grant, session and account, and the frequent
@@ -161,7 +167,7 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
       // surrogate cannot be stored, and must not reach a statement shared with other requests.
       if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
-      await written(async () => {
+      await writeOf(this.model)(async () => {
         if (this.model === 'Client') {
           try {
             await clientRows.upsert(id, payload);
@@ -228,17 +234,18 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
     async consume(id: string): Promise<void> {
       // The library reads a code or refresh token, checks it is unused, then consumes it. Two
       // concurrent requests can both pass that check; only one of them may win here.
+      // Consuming changes the code's or token's own row only, and those are never read ahead:
+      // the grant, session and user read with it stay good for the rest of the request (the
+      // code exchange then reads neither again). A replay revokes the grant: all is forgotten.
       const key = storageKey(this.model, id);
-      await written(async () => {
-        if (!(await writes.consume(this.model, key))) {
-          await models.revokeReplayed(this.model, key);
-          throw new errors.InvalidGrant('grant request is invalid');
-        }
-      });
+      if (!(await writes.consume(this.model, key))) {
+        await written(() => models.revokeReplayed(this.model, key));
+        throw new errors.InvalidGrant('grant request is invalid');
+      }
     }
 
     async destroy(id: string): Promise<void> {
-      await written(async () => {
+      await writeOf(this.model)(async () => {
         if (this.model === 'Client') {
           try {
             await clientRows.destroy(id);

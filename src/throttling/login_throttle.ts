@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/db.js';
 import { ipKey, type ThrottleKeys, type ThrottleSubject } from './throttle_keys.js';
+import { createAttemptCounts } from './attempt_counts.js';
 
 // Brute-force protection for the password form. Failures are counted per account and per client
 // IP in the `login_limits` table (rate-limiter-flexible's Postgres store), so every instance
@@ -59,7 +60,8 @@ export interface LoginThrottle {
 
 /**
  * rate-limiter-flexible's Postgres store (migrations/0003_login_limits.sql); client_auth_throttle.ts
- * shares it. The library holds its statements; the only one of ours is forgetAccountFailures.
+ * shares it. The library holds its statements, but for ours: the two of every attempt
+ * (attempt_counts.ts) and forgetAccountFailures.
  */
 const LIMITS_TABLE = 'login_limits';
 const DELAY_STEP_MS = 200;
@@ -117,17 +119,19 @@ export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginT
   // An IP's lockout is a row of its own: the count's reservations are given back by refused
   // and successful attempts, and a give-back must never lift a lockout.
   const ipLocks = createLimiter(db, 'ip_lock', 1, settings.lockoutSeconds);
-
-  async function ipLockedFor(key: string): Promise<number> {
-    const lock = await ipLocks.get(key);
-    return lock && lock.consumedPoints > 0 ? retryAfter(lock) : 0;
-  }
+  const counts = createAttemptCounts(db);
+  const windowMs = settings.windowSeconds * 1000;
+  // The limiters' own keys (`prefix:key`), for the statements of attempt_counts.ts.
+  const rowKeys = (key: { account: string; ip: string }) => ({ account: accounts.getKey(key.account), ip: ips.getKey(key.ip), ipLock: ipLocks.getKey(key.ip) });
 
   return {
     async admit(subject, ip) {
       const keyOf = { account: keys.account(subject), ip: ipKey(ip) };
-      // Read and reserved at once: one round trip, as before the reservation.
-      const [locked, account, ipCount] = await Promise.all([ipLockedFor(keyOf.ip), accounts.penalty(keyOf.account), ips.penalty(keyOf.ip)]);
+      // Read and reserved at once: one statement (attempt_counts.ts).
+      const reserved = await counts.reserve(rowKeys(keyOf), windowMs);
+      const locked = reserved.ipLock ? retryAfter(reserved.ipLock) : 0;
+      const account = { consumedPoints: reserved.account.points, msBeforeNext: reserved.account.msBeforeNext };
+      const ipCount = { consumedPoints: reserved.ip.points, msBeforeNext: reserved.ip.msBeforeNext };
       if (locked || ipCount.consumedPoints > settings.maxFailuresPerIp) {
         await Promise.all([accounts.reward(keyOf.account), ips.reward(keyOf.ip)]);
         return {
@@ -170,7 +174,7 @@ export function createLoginThrottle(db: Db, keys: ThrottleKeys, settings: LoginT
     },
 
     async succeeded(attempt) {
-      await Promise.all([accounts.delete(attempt.accountKey), ips.reward(attempt.ipKey)]);
+      await counts.release(rowKeys({ account: attempt.accountKey, ip: attempt.ipKey }), windowMs);
     },
   };
 }

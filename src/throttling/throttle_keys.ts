@@ -24,11 +24,25 @@ export interface ThrottleKeys {
   clientSource(clientId: string, ip: string | undefined): string;
 }
 
+const MAX_REMEMBERED_CLIENT_KEYS = 10_000;
+
 export function createThrottleKeys(secret: Buffer): ThrottleKeys {
   const mac = (text: string) => createHmac('sha256', secret).update(text).digest('base64url');
+  // Every token, introspection and revocation request asks for its client's key: the few pairs
+  // that call are remembered (a pure function of the pair; bounded, oldest dropped first).
+  const clientKeys = new Map<string, string>();
   return {
     account: (subject) => mac('sub' in subject ? `sub\0${subject.sub}` : `login\0${subject.login}`),
-    clientSource: (clientId, ip) => mac(`client\0${clientId}\0${ipKey(ip)}`),
+    clientSource: (clientId, ip) => {
+      const text = `client\0${clientId}\0${ipKey(ip)}`;
+      let key = clientKeys.get(text);
+      if (key === undefined) {
+        key = mac(text);
+        if (clientKeys.size >= MAX_REMEMBERED_CLIENT_KEYS) clientKeys.delete(clientKeys.keys().next().value as string);
+        clientKeys.set(text, key);
+      }
+      return key;
+    },
   };
 }
 

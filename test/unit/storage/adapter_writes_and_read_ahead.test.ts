@@ -37,6 +37,7 @@ function fakeDb() {
       await writeHeld;
       return { rows: [], rowCount: 1 };
     }
+    if (name === 'oidc_consumeMany') return { rows: [{ model: 'AuthorizationCode', id: storageKey('AuthorizationCode', 'code-1') }], rowCount: 1 };
     if (name === 'oidc_find') return { rows: [{ payload: newGrant, consumed: null }], rowCount: 1 };
     throw new Error(`unexpected statement ${name}`);
   };
@@ -79,5 +80,21 @@ describe('the adapter’s read-ahead rows around a write of the same request', (
       expect(await new Adapter('Grant').find('g-1')).toEqual(oldGrant);
     });
     expect(fake.sent).toEqual(['oidc_findTokens']);
+  });
+
+  it('keeps the grant across writes that cannot change it (a code consumed, a token saved), and forgets it after a session is saved', async () => {
+    const fake = fakeDb();
+    fake.releaseWrite();
+    const Adapter = createPostgresAdapter(fake.db);
+    await withReadAhead(async () => {
+      await new Adapter('AccessToken').find('at-1');
+      await new Adapter('AuthorizationCode').consume('code-1');
+      await new Adapter('AccessToken').upsert('at-2', { grantId: 'g-1' }, 60);
+      expect(await new Adapter('Grant').find('g-1')).toEqual(oldGrant);
+      await new Adapter('AccessToken').find('at-1');
+      await new Adapter('Session').upsert('s-1', { uid: 'u-1' }, 60);
+      expect(await new Adapter('Grant').find('g-1')).toEqual(newGrant);
+    });
+    expect(fake.sent.filter((n) => n === 'oidc_find')).toHaveLength(1);
   });
 });
