@@ -134,7 +134,7 @@ describe('config check: every problem in one run', () => {
     const result = await check({
       clients: [
         web({ redirect_uris: ['https://web.example.com/cb '] }),
-        // found only by oidc-provider's own client rules
+        // a rule between fields (application_type and the URI)
         { client_id: 'app', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://app.example.com/cb'] },
         web({ client_id: 'reports', scope: 'openid unknown:read' }),
       ],
@@ -146,7 +146,7 @@ describe('config check: every problem in one run', () => {
     expect(result.stdout.trimEnd().split('\n')).toEqual([
       'apis[0].access_token_ttl: must be a number',
       'clients[0].redirect_uris[0]: has a space or line break at the start or end (the URI would never match)',
-      'clients[1].redirect_uris[0]: a native client may use http only with a loopback address (127.0.0.1, [::1] or localhost) as host',
+      'clients[1].redirect_uris[0]: a native app may use http only on a loopback address (http://127.0.0.1/… or http://[::1]/…, any port)',
       'clients[2].scope: unknown scope "unknown:read" (not a standard scope, an identity resource, nor owned by any API)',
       'unknown_section: unknown field',
     ]);
@@ -158,7 +158,7 @@ describe('config check: every problem in one run', () => {
         clients: [web({ redirect_uris: ['com.example.app:/cb', 'https://web.example.com/cb#x'], require_pkce: 'yes' })],
       }),
     ).toEqual([
-      'clients[0].redirect_uris[0]: must be an http(s) URL for a web client; a custom scheme (com.example.app:/callback) needs "application_type": "native"',
+      'clients[0].redirect_uris[0]: a private-use URI scheme ("com.example.app:") is for native apps: set application_type "native"',
       'clients[0].redirect_uris[1]: must not contain a fragment (#…)',
       'clients[0].require_pkce: must be true or false',
     ]);

@@ -156,7 +156,7 @@ describe('a refused start', () => {
     expect(await server.exited).toEqual({ code: 1, signal: null });
     const n = base.clients.length;
     expect(server.output()).toContain(`clients[${n}].redirect_uri: unknown field; did you mean \`redirect_uris\`?`);
-    expect(server.output()).toContain(`clients[${n + 1}].redirect_uris[0]: a native client may use http only with a loopback address`);
+    expect(server.output()).toContain(`clients[${n + 1}].redirect_uris[0]: a native app may use http only on a loopback address`);
   });
 });
 

@@ -143,7 +143,7 @@ describe.each(availableBackends())('signals on %s', (backend) => {
             ...v2,
             clients: [...v2.clients, { client_id: 'broken', client_secret: 'x'.repeat(32), redirect_uris: ['com.example.app:/callback'] }],
           }),
-          problem: /^clients\[\d+\]\.redirect_uris\[0\]: must be an http\(s\) URL for a web client; /,
+          problem: /^clients\[\d+\]\.redirect_uris\[0\]: a private-use URI scheme \("com\.example\.app:"\) is for native apps/,
         },
         { content: '{ "clients": [', problem: /^\(syntax\): / },
       ];

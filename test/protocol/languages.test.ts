@@ -122,7 +122,7 @@ describe('account page language', () => {
     expect(account.$('#sessions-title').text()).toBe('Wo Sie angemeldet sind');
     expect(account.$('#sessions .badge').text()).toBe('dieser Browser');
     expect(account.$('#events').text().replace(/\s+/g, ' ')).toMatch(/Bei Gatehouse account angemeldet von 127\.0\.0\.1/);
-    expect(account.$('#change-password button').text()).toBe('Passwort ändern');
+    expect(account.$('#change-password button[type="submit"]').text()).toBe('Passwort ändern');
   });
 });
 
