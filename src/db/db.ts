@@ -9,6 +9,12 @@ import { isDatabaseUnavailable } from '../core/database_unavailable.js';
 export interface Db {
   readonly kind: 'postgres' | 'embedded';
   readonly pool: Pool;
+  /**
+   * Whether each connection of the pool is a server session of its own, which can LISTEN: not
+   * behind a transaction-mode pooler (pool_mode.ts), not on embedded PGlite (its socket carries
+   * no notifications).
+   */
+  readonly ownSessions: boolean;
   query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig, values?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
@@ -24,6 +30,7 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
   return {
     kind,
     pool,
+    ownSessions: kind === 'postgres' && namedStatements,
     async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
       const config =
         typeof text === 'string'

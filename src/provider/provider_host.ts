@@ -13,6 +13,7 @@ import { installExtensions, type ExtensionDeps } from './install_extensions.js';
 import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
 import { createResourceServers, type ResourceServers } from './resource_servers.js';
 import { createScopeClaims, type ScopeClaims } from '../accounts/scope_claims.js';
+import type { Caches } from '../cache/caches.js';
 
 // oidc-provider fixes its keys and configuration when it is constructed. To take a key
 // rotation (made by any instance, or the CLI) or a reloaded config file without a restart,
@@ -42,6 +43,7 @@ export interface ProviderHostDeps extends ExtensionDeps {
   users: UsersRepo;
   consents: ConsentsRepo;
   render: RenderPage;
+  caches?: Caches;
 }
 
 export interface ProviderHost {
@@ -81,6 +83,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     const provider = createProvider({
       env: deps.env,
       db: deps.db,
+      caches: deps.caches,
       keys,
       users: deps.users,
       consents: deps.consents,

@@ -42,6 +42,7 @@ const refuse = () => {
 };
 const noDb: Db = {
   kind: 'postgres',
+  ownSessions: false,
   get pool(): never {
     return refuse();
   },

@@ -40,6 +40,8 @@ export interface TokenRow {
   grant: AdapterPayload | null;
   session: AdapterPayload | null;
   account: UserJson | null;
+  /** when the token, its grant or its session expires, whichever first (epoch ms), or null */
+  valid_until: number | null;
 }
 
 /** What account_sessions.ts reads of a session payload. */
@@ -96,7 +98,8 @@ const SQL = {
      WHERE (model, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND consumed_at IS NULL
      RETURNING model, id`,
   findTokens: `SELECT t.model, t.id, t.payload, extract(epoch FROM t.consumed_at)::bigint AS consumed, t.grant_id,
-                            g.payload AS grant, s.payload AS session, ${userJsonSql('u')} AS account
+                            g.payload AS grant, s.payload AS session, ${userJsonSql('u')} AS account,
+                            (extract(epoch FROM least(t.expires_at, g.expires_at, s.expires_at)) * 1000)::float8 AS valid_until
      FROM oidc_models t
      LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
      LEFT JOIN oidc_models s ON t.payload -> 'expiresWithSession' = 'true'::jsonb AND s.model = 'Session'
