@@ -77,6 +77,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     listenConfig: target.config,
     noListenReason: target.reason,
     maxBytes: env.cacheMaxBytes,
+    localChanges: db.localChanges,
     // Correct answers all the same (every read goes to the database), only slower.
     onListenerDown: (error) =>
       log.warn({ event: 'cache.listener_down', err: error }, 'cache listener disconnected: caches emptied and bypassed until it is back'),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { EVERYTHING, type LocalChanges } from '../db/local_changes.js';
 import { createReadCache, type ReadCache } from './read_cache.js';
 import { startInvalidationListener, type InvalidationListener } from './invalidation_listener.js';
 
@@ -29,6 +30,8 @@ export interface CachesOptions {
   /** why there is no listen connection, when there is none */
   noListenReason?: string;
   maxBytes: number;
+  /** this process's own writes (db/local_changes.ts), applied at once */
+  localChanges?: LocalChanges;
   onListenerDown?: (error: Error | undefined) => void;
   onListenerUp?: () => void;
 }
@@ -38,6 +41,8 @@ export function createCaches(options: CachesOptions): Caches {
   const keyListeners: (() => void)[] = [];
   const disabledBecause = options.maxBytes <= 0 ? 'CACHE_MAX_MB is 0' : options.listenConfig ? null : (options.noListenReason ?? 'no connection to listen on');
   const read = createReadCache({ maxBytes: disabledBecause ? 0 : options.maxBytes, active: false });
+
+  options.localChanges?.subscribe((tags) => (tags.includes(EVERYTHING) ? read.invalidateAll() : read.invalidate(tags)));
 
   const everythingMayHaveChanged = () => {
     for (const listener of clientListeners) listener(null);

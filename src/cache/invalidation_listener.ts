@@ -11,6 +11,13 @@ export const CHANNEL = 'gatehouse_cache';
 
 const FIRST_RETRY_MS = 100;
 const LAST_RETRY_MS = 5_000;
+/**
+ * A connection whose network silently died raises no error: nothing would tell the caches that
+ * announcements stopped arriving. A heartbeat every HEARTBEAT_MS that must answer within
+ * HEARTBEAT_TIMEOUT_MS bounds how long that can go unnoticed (README "Caches").
+ */
+const HEARTBEAT_MS = 500;
+const HEARTBEAT_TIMEOUT_MS = 1_000;
 
 export interface ListenerEvents {
   onMessage(payload: string): void;
@@ -32,9 +39,29 @@ export function startInvalidationListener(config: pg.ClientConfig, events: Liste
   let retryMs = FIRST_RETRY_MS;
   let retryTimer: NodeJS.Timeout | undefined;
   let backendPid: number | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  function beat(which: pg.Client): void {
+    let answered = false;
+    const late = setTimeout(() => {
+      if (!answered) lost(which, new Error(`the cache listener's connection did not answer within ${HEARTBEAT_TIMEOUT_MS} ms`));
+    }, HEARTBEAT_TIMEOUT_MS);
+    late.unref();
+    which.query('SELECT 1').then(
+      () => {
+        answered = true;
+        clearTimeout(late);
+      },
+      (error: unknown) => {
+        clearTimeout(late);
+        lost(which, error as Error);
+      },
+    );
+  }
 
   function lost(which: pg.Client, error: Error | undefined): void {
     if (which !== client) return;
+    clearInterval(heartbeat);
     client = undefined;
     backendPid = undefined;
     which.removeAllListeners('notification');
@@ -67,6 +94,8 @@ export function startInvalidationListener(config: pg.ClientConfig, events: Liste
       backendPid = rows[0]?.pid;
       connected = true;
       retryMs = FIRST_RETRY_MS;
+      heartbeat = setInterval(() => beat(next), HEARTBEAT_MS);
+      heartbeat.unref();
       events.onUp();
     } catch (error) {
       lost(next, error as Error);
@@ -84,6 +113,7 @@ export function startInvalidationListener(config: pg.ClientConfig, events: Liste
     async stop() {
       stopped = true;
       clearTimeout(retryTimer);
+      clearInterval(heartbeat);
       const current = client;
       client = undefined;
       connected = false;

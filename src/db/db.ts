@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { isDatabaseUnavailable } from '../core/database_unavailable.js';
+import { createLocalChanges, type LocalChanges } from './local_changes.js';
 
 /**
  * The one database handle the rest of the code sees. Both back ends (a Postgres server, or
@@ -15,6 +16,8 @@ export interface Db {
    * no notifications).
    */
   readonly ownSessions: boolean;
+  /** this process's writes of rows a cache may keep, told to its caches at once (local_changes.ts) */
+  readonly localChanges: LocalChanges;
   query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig, values?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
@@ -31,6 +34,7 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
     kind,
     pool,
     ownSessions: kind === 'postgres' && namedStatements,
+    localChanges: createLocalChanges(),
     async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
       const config =
         typeof text === 'string'

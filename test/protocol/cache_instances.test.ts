@@ -6,8 +6,8 @@ import { ALICE, SECRETS } from '../support/fixtures.js';
 import { discover, signIn } from '../support/relying_party.js';
 import { introspect, revoke, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import { eventually } from '../support/eventually.js';
-import { createUsersRepo } from '../../src/accounts/users_repo.js';
 import { revokeKey } from '../../src/keys/key_store.js';
+import { scrape, valueOf } from '../support/prometheus_text.js';
 
 // Two instances on one database, each with its own read cache (README "Caches"). What one of them
 // changes, the other must stop serving: a revoked, consumed or grant-revoked token, an ended
@@ -143,16 +143,17 @@ describe('a change of the session or the user', () => {
     const nameAtB = async () => (await userinfo(b.issuer, access_token)).body.name as string;
     expect(await nameAtB()).toBe(ALICE.name);
     expect(await nameAtB()).toBe(ALICE.name);
-    const users = createUsersRepo(a.testDb.db);
-    await users.updateProfile(aliceSub, { name: 'Alice Renamed', given_name: null, family_name: null });
+    // Written as another process would (this test's instances share one Db, and a users
+    // repository's writes are also told to the caches of the process that makes them).
+    const setUser = (sql: string) => a.testDb.db.query(`UPDATE users SET ${sql}, updated_at = now() WHERE sub = $1`, [aliceSub]);
+    await setUser(`name = 'Alice Renamed'`);
     await refusedAtBFromNowOn(async () => (await nameAtB()) === 'Alice Renamed');
 
-    await users.setDisabled(ALICE.username, true);
+    await setUser('disabled = true');
     try {
       await refusedAtBFromNowOn(userinfoRefusedAt(b, access_token));
     } finally {
-      await users.setDisabled(ALICE.username, false);
-      await users.updateProfile(aliceSub, { name: ALICE.name, given_name: null, family_name: null });
+      await setUser(`disabled = false, name = '${ALICE.name}'`);
     }
   });
 });
@@ -167,6 +168,18 @@ describe('a key revoked elsewhere', () => {
     await revokeKey(a.testDb.db, kid!);
     if (!cached) return; // no listener: the periodic refresh (not running here) is what reloads
     await eventually(async () => !(await jwks(b)).includes(kid!), { timeoutMs: PROPAGATION_LIMIT_MS, what: 'B to drop the revoked key' });
+  });
+});
+
+describe('/metrics', () => {
+  it('reports the token cache’s hits and misses as B counted them, its size, and whether it serves', async () => {
+    const { samples } = await scrape(b.issuer);
+    const [stats] = b.gatehouse.caches.read.stats();
+    expect(valueOf(samples, 'gatehouse_cache_hits_total', { kind: 'token' })).toBe(stats!.hits);
+    expect(valueOf(samples, 'gatehouse_cache_misses_total', { kind: 'token' })).toBe(stats!.misses);
+    expect(valueOf(samples, 'gatehouse_cache_active')).toBe(cached ? 1 : 0);
+    if (cached) expect(stats!.hits).toBeGreaterThan(0);
+    expect(valueOf(samples, 'gatehouse_cache_bytes')).toBeGreaterThanOrEqual(0);
   });
 });
 
