@@ -36,6 +36,8 @@ export interface ReadCache {
   readonly active: boolean;
   /** the entry's JSON text if it is kept and not expired; counts a hit or a miss */
   get(kind: CacheKind, key: string): string | undefined;
+  /** whether an unexpired entry is kept under `key`; counts a hit when it is (the answer came from here) */
+  has(kind: CacheKind, key: string): boolean;
   /** taken before reading from the database */
   begin(): ReadTicket;
   /**
@@ -125,6 +127,13 @@ export function createReadCache({ maxBytes, active: startActive, now = Date.now 
       }
       count.hits += 1;
       return entry.json;
+    },
+    has(kind, key) {
+      if (!active) return false;
+      const entry = entries.peek(key);
+      if (entry === undefined || entry.validUntil <= now()) return false;
+      counts[kind].hits += 1;
+      return true;
     },
     begin: () => ({ generation: invalidations.now(), active }),
     store(ticket, _kind, key, json, tags, validUntil) {

@@ -87,6 +87,22 @@ describe.each(availableBackends())('the adapter’s own writes and its cache on 
     expect((await inRequest(() => adapter('AccessToken').find(tokenId)))?.scope).toBe('openid');
   });
 
+  it('answers the look-ups of a cached token under the other token models without a statement', async () => {
+    const { tokenId } = await signedIn();
+    await cachedThen('AccessToken', tokenId);
+    let found: unknown[] = [];
+    const count = await statements(() =>
+      inRequest(async () => {
+        found = await Promise.all(['AccessToken', 'ClientCredentials', 'RefreshToken'].map((m) => adapter(m).find(tokenId)));
+      }),
+    );
+    expect(count).toBe(0);
+    expect(found.map((p) => (p as AdapterPayload | undefined)?.kind)).toEqual(['AccessToken', undefined, undefined]);
+    // Once the token is gone from the cache, those look-ups go to the database again.
+    await inRequest(() => adapter('AccessToken').destroy(tokenId));
+    expect(await statements(() => inRequest(() => adapter('RefreshToken').find(tokenId)))).toBe(1);
+  });
+
   it('forgets a destroyed token at once', async () => {
     const { tokenId } = await signedIn();
     await cachedThen('AccessToken', tokenId);
