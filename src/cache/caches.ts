@@ -63,8 +63,10 @@ export function createCaches(options: CachesOptions): Caches {
             everythingMayHaveChanged();
             options.onListenerUp?.();
           },
-          onDown(error) {
+          onDown(wasUp, error) {
             read.suspend();
+            // Once per loss, not at every failed reconnection.
+            if (!wasUp) return;
             everythingMayHaveChanged();
             options.onListenerDown?.(error);
           },

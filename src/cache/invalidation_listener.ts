@@ -22,7 +22,8 @@ const HEARTBEAT_TIMEOUT_MS = 1_000;
 export interface ListenerEvents {
   onMessage(payload: string): void;
   onUp(): void;
-  onDown(error: Error | undefined): void;
+  /** `wasUp`: it had been listening (else a reconnection attempt failed) */
+  onDown(wasUp: boolean, error: Error | undefined): void;
 }
 
 export interface InvalidationListener {
@@ -71,7 +72,7 @@ export function startInvalidationListener(config: pg.ClientConfig, events: Liste
     const wasUp = connected;
     connected = false;
     // Told even when it never came up: the caches are bypassed already, this only says so again.
-    events.onDown(wasUp ? error : undefined);
+    events.onDown(wasUp, error);
     if (stopped) return;
     retryTimer = setTimeout(() => void connect(), retryMs);
     retryTimer.unref();

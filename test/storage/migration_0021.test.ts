@@ -4,6 +4,7 @@ import { migrate } from '../../src/db/migrate.js';
 import type { TestDb } from '../support/test_db.js';
 import { availableBackends, createEmptyDb } from '../support/storage_backends.js';
 import { eventually } from '../support/eventually.js';
+import { directDatabaseUrl } from '../support/pgbouncer.js';
 
 // Migration 0021: every change a read cache depends on is announced on `gatehouse_cache` by the
 // database itself, whoever writes (README "Caches"). Inserts and the sweep's deletes of expired
@@ -45,7 +46,7 @@ describe.each(availableBackends())('migration 0021 on %s', (backend) => {
     const heard: string[] = [];
     let listener: pg.Client | undefined;
     if (backend === 'postgres') {
-      listener = new pg.Client({ connectionString: testDb.databaseUrl });
+      listener = new pg.Client({ connectionString: directDatabaseUrl(testDb.databaseUrl) });
       await listener.connect();
       listener.on('notification', (n) => heard.push(n.payload ?? ''));
       await listener.query('LISTEN gatehouse_cache');
@@ -71,7 +72,7 @@ describe.each(availableBackends())('migration 0021 on %s', (backend) => {
   it('announces inside the writing transaction: a rolled-back change says nothing', async () => {
     if (backend !== 'postgres') return;
     const heard: string[] = [];
-    const listener = new pg.Client({ connectionString: testDb.databaseUrl });
+    const listener = new pg.Client({ connectionString: directDatabaseUrl(testDb.databaseUrl) });
     await listener.connect();
     listener.on('notification', (n) => heard.push(n.payload ?? ''));
     await listener.query('LISTEN gatehouse_cache');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open_db.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/db.js';
-import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
+import { directDatabaseUrl, startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
 import { serverBackends } from '../support/storage_backends.js';
 import type { TestDb } from '../support/test_db.js';
 import { startGatehouse } from '../support/start_gatehouse.js';
@@ -160,9 +160,7 @@ describe.each(serverBackends())('behind PgBouncer in transaction pooling (%s)', 
     });
 
     it('is on with DATABASE_LISTEN_URL naming the server directly, and follows a revocation made at the other instance', async () => {
-      const direct = new URL(serverUrl());
-      direct.pathname = `/${name}`;
-      const { a, b, close } = await twoInstances({ DATABASE_LISTEN_URL: direct.toString() });
+      const { a, b, close } = await twoInstances({ DATABASE_LISTEN_URL: directDatabaseUrl(bouncedUrl()) });
       try {
         expect(a.gatehouse.caches.disabledBecause).toBeNull();
         await eventually(() => a.gatehouse.caches.read.active && b.gatehouse.caches.read.active, { what: 'both listeners to connect' });
