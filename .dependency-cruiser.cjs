@@ -6,6 +6,7 @@ const LAYERS = [
   ['i18n'], // languages: the message catalogues, choosing a request's language, t()
   ['config'], // env and config file
   ['db'], // the Db interface, migrations, the embedded database
+  ['cache'], // the per-process read caches and the listener that invalidates them
   ['accounts', 'audit', 'pages', 'http', 'observability'], // users and passwords, audit trail, page rendering, HTTP building blocks, metrics
   ['storage', 'keys'], // what oidc-provider stores (every table but users and audit), signing keys
   ['throttling', 'logout', 'passkeys', 'mail'], // login and client throttles, sign-out delivery, WebAuthn ceremonies, the mail queue

@@ -4,8 +4,8 @@
 // numbers mean nothing and it asserts nothing.
 //
 // Options: --smoke, --cpu-prof (profile Gatehouse; the .cpuprofile is written when it stops),
-// --only=<scenario,…> (skips sign-ins, the million rows and the cluster unless named: signin,
-// million, cluster), --node-defaults (Gatehouse without the Dockerfile's NODE_OPTIONS and malloc
+// --only=<scenario,…> (skips sign-ins, the million rows, the cluster and the revocation
+// propagation between two instances unless named: signin, million, cluster, propagation), --node-defaults (Gatehouse without the Dockerfile's NODE_OPTIONS and malloc
 // settings), --no-build. BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
 // is where the fresh database is created. BENCHMARKS.md is rewritten only by a complete full run.
 
@@ -84,6 +84,9 @@ const { argon2Ceiling, signInLoad } = await import('./sign_ins.mjs');
 const { insertRows, waitForExpiry, countRows } = await import('./million_rows.mjs');
 const { cpuSnapshot, cpuSince } = await import('./cpu_usage.mjs');
 const { evaluateTargets, printReport, writeBenchmarksMd } = await import('./report.mjs');
+const { hitRatioSince } = await import('./cache_metrics.mjs');
+const { revocationPropagation } = await import('./propagation.mjs');
+const percent = (hit) => (hit ? `${(100 * hit.ratio).toFixed(1)} % of ${hit.reads} token reads` : 'n/a');
 
 function machine(postgres) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -206,11 +209,14 @@ try {
   for (const scenario of SCENARIOS.filter((s) => wanted(s.id))) {
     const row = { id: scenario.id, title: scenario.title, target: scenario.target };
     for (const name of ['baseline', 'gatehouse']) {
+      const hitRatio = name === 'gatehouse' ? await hitRatioSince(servers[name]) : undefined;
       row[name] = await run(servers[name], scenario);
       const r = row[name];
+      if (hitRatio) row.cacheHit = await hitRatio();
       log(
         `${scenario.id.padEnd(13)} ${name.padEnd(9)} ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors` +
-          (r.errors ? ` (status codes ${JSON.stringify(r.statusCodes)}; first wrong body: ${r.firstWrongBody ?? '–'})` : ''),
+          (r.errors ? ` (status codes ${JSON.stringify(r.statusCodes)}; first wrong body: ${r.firstWrongBody ?? '–'})` : '') +
+          (hitRatio ? `; read cache hits ${percent(row.cacheHit)}` : ''),
       );
     }
     row.ratio = row.gatehouse.rps / row.baseline.rps;
@@ -303,6 +309,25 @@ try {
     log(`sweep deleted ${deleted} rows in ${((to - from) / 1000).toFixed(1)} s; p99 ${inSweep.p99.toFixed(1)} ms during it`);
   }
 
+  if (!only || only.has('propagation')) {
+    // A second instance on the same database: revoke at the first, introspect at the second.
+    const second = await startGatehouse({
+      databaseUrl: database.url,
+      configFile,
+      dataDir: path.join(tmp, 'data-b'),
+      nodeDefaults: args['node-defaults'],
+      name: 'gatehouse-b',
+    });
+    cleanups.push(() => second.stop());
+    const propagation = await revocationPropagation(gatehouse, second, { revocations: args.smoke ? 10 : 200 });
+    results.propagation = propagation;
+    log(
+      `propagation   revoke at A → refused at B: p50 ${propagation.p50.toFixed(1)} ms, p99 ${propagation.p99.toFixed(1)} ms, max ${propagation.max.toFixed(1)} ms ` +
+        `over ${propagation.revocations} revocations; ${propagation.staleAfter} active answers after the first refusal, ${propagation.neverRefused} never refused`,
+    );
+    await second.stop();
+  }
+
   if (!only || only.has('cluster')) {
     // WEB_CONCURRENCY = cores against the single-process baseline of the same run. Shorter runs
     // than above: this phase must fit in the bench's five minutes.
@@ -321,10 +346,12 @@ try {
     const rows = [];
     for (const scenario of SCENARIOS.filter((s) => s.target)) {
       const baselineRun = results.scenarios.find((s) => s.id === scenario.id)?.baseline ?? (await run(baseline, scenario));
+      const hitRatio = await hitRatioSince(cluster);
       const r = await run(cluster, scenario, { warmup: SETTINGS.clusterWarmup, duration: SETTINGS.clusterDuration });
-      rows.push({ id: scenario.id, title: scenario.title, gatehouse: r, baseline: baselineRun, ratio: r.rps / baselineRun.rps });
+      const cacheHit = await hitRatio();
+      rows.push({ id: scenario.id, title: scenario.title, gatehouse: r, baseline: baselineRun, ratio: r.rps / baselineRun.rps, cacheHit });
       log(
-        `${scenario.id.padEnd(13)} cluster   ${Math.round(r.rps)} req/s (${(r.rps / baselineRun.rps).toFixed(2)}× the baseline), p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors`,
+        `${scenario.id.padEnd(13)} cluster   ${Math.round(r.rps)} req/s (${(r.rps / baselineRun.rps).toFixed(2)}× the baseline), p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors; read cache hits ${percent(cacheHit)}`,
       );
     }
     results.cluster = { workers, scenarios: rows, hwm: rss.hwm(cluster) };
@@ -350,6 +377,13 @@ try {
   results.wallSeconds = (performance.now() - wallStart) / 1000;
   const targets = evaluateTargets(results);
   printReport(results, targets);
+  // The read cache (README "Caches"): how much of each scenario it answered, and how soon another
+  // instance stops serving a revoked token.
+  for (const row of results.scenarios) log(`read cache    ${row.id.padEnd(13)} ${percent(row.cacheHit)}`);
+  if (results.propagation) {
+    const p = results.propagation;
+    log(`propagation   p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms (target ≤ 100 ms at p99); stale answers after it: ${p.staleAfter}`);
+  }
   if (complete) {
     await writeBenchmarksMd(path.join(ROOT, 'BENCHMARKS.md'), results, targets);
     log('BENCHMARKS.md written');

@@ -6,6 +6,7 @@ import { GatehouseError } from '../core/errors.js';
 import { hashPassword } from './passwords.js';
 import { newUserSchema, type NewUser } from './user_schema.js';
 import { MAX_CLAIMS_BYTES, ROLES_CLAIM } from './user_claims.js';
+import { announcingUserWrites } from './announced_user_writes.js';
 
 export interface User {
   sub: string;
@@ -64,7 +65,9 @@ function uniqueViolation(error: unknown): string | undefined {
   return e.constraint?.includes('email') ? 'email' : 'username';
 }
 
-export function createUsersRepo(db: Db) {
+export function createUsersRepo(database: Db) {
+  // Its updates and deletes reach this process's caches at once (announced_user_writes.ts).
+  const db = announcingUserWrites(database);
   /**
    * The account a login names, and the login's canonical form: Postgres's lower() of it, the
    * very function the lookup compares with (JavaScript's toLowerCase() folds other characters

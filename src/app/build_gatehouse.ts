@@ -36,6 +36,8 @@ import { createMailThrottle } from '../throttling/mail_throttle.js';
 import { createSelfServiceMail } from './self_service_mail.js';
 import { createRegistrationLimit } from '../throttling/registration_limit.js';
 import { createDeviceFlowDeps } from '../provider/device_flow_install.js';
+import { createCaches, type Caches } from '../cache/caches.js';
+import { listenTarget } from '../cache/listen_target.js';
 
 export interface Gatehouse {
   app: express.Express;
@@ -48,6 +50,10 @@ export interface Gatehouse {
   mailer: Mailer;
   /** Validates a new config against oidc-provider's rules, syncs its clients and serves it. One call at a time. */
   applyConfig(config: GatehouseConfig): Promise<void>;
+  /** the read caches and their listener (README "Caches"); closed on shutdown */
+  caches: Caches;
+  /** Reloads the keys as soon as the database announces a change to them (with the periodic refresh). */
+  followKeyChanges(): void;
 }
 
 /** Start-up after the database is open: schema, keys, provider, clients, app. */
@@ -68,7 +74,19 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
   const consents = createConsentsRepo(db);
   // `served` is set below, before anything renders: the pages follow each reloaded config's branding.
   const render = createPageRenderer({ branding: () => served.branding });
-  const metrics = createMetrics(db);
+  const target = listenTarget(db, env.databaseListenUrl);
+  const caches = createCaches({
+    listenConfig: target.config,
+    noListenReason: target.reason,
+    maxBytes: env.cacheMaxBytes,
+    localChanges: db.localChanges,
+    // Correct answers all the same (every read goes to the database), only slower.
+    onListenerDown: (error) =>
+      log.warn({ event: 'cache.listener_down', err: error }, 'cache listener disconnected: caches emptied and bypassed until it is back'),
+    onListenerUp: () => log.info({ event: 'cache.listener_up' }, 'cache listener connected: caches in use'),
+  });
+  if (caches.disabledBecause) log.info({ event: 'cache.disabled', reason: caches.disabledBecause }, `no read cache: ${caches.disabledBecause}`);
+  const metrics = createMetrics(db, caches.read);
   const audit = createAuditLog({ db, log });
   // Shared by every instance on the database (migrations/0009): the throttle rows' key HMAC.
   const throttleKeys = await loadThrottleKeys(db);
@@ -94,6 +112,7 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
       clientAuthThrottle,
       upstreamSignOut,
       deviceFlow: createDeviceFlowDeps(db, env.deviceFlow),
+      caches,
     },
     config,
   );
@@ -171,5 +190,9 @@ export async function buildGatehouse({ env, log, config, db }: { env: Env; log: 
     selfServiceMail: createSelfServiceMail({ db, mailer, issuer: env.issuer }),
     registrationLimit: createRegistrationLimit(db),
   });
-  return { app, host, metrics, audit, backchannel, mailer, applyConfig };
+  const followKeyChanges = () =>
+    caches.keysChanged(() => {
+      host.refreshKeys().catch((error: unknown) => log.warn({ err: error }, 'could not reload keys'));
+    });
+  return { app, host, metrics, audit, backchannel, mailer, applyConfig, caches, followKeyChanges };
 }

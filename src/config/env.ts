@@ -46,6 +46,13 @@ const envSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional()
       .or(z.literal('').transform(() => undefined)),
+    // A direct connection for the cache's LISTEN when DATABASE_URL goes through a transaction pooler.
+    DATABASE_LISTEN_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    CACHE_MAX_MB: z.coerce.number().min(0).max(65536).default(16),
     DATA_DIR: z.string().min(1).default('./data'),
     CONFIG_FILE: z.string().min(1).default('./gatehouse.config.json'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -166,6 +173,8 @@ const envSchema = z
       port: env.PORT,
       issuer,
       databaseUrl: env.DATABASE_URL,
+      databaseListenUrl: env.DATABASE_LISTEN_URL,
+      cacheMaxBytes: Math.floor(env.CACHE_MAX_MB * 1024 * 1024),
       dataDir: path.resolve(env.DATA_DIR),
       configFile: path.resolve(env.CONFIG_FILE),
       logLevel: env.LOG_LEVEL,

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { isDatabaseUnavailable } from '../core/database_unavailable.js';
+import { createLocalChanges, type LocalChanges } from './local_changes.js';
 
 /**
  * The one database handle the rest of the code sees. Both back ends (a Postgres server, or
@@ -9,6 +10,14 @@ import { isDatabaseUnavailable } from '../core/database_unavailable.js';
 export interface Db {
   readonly kind: 'postgres' | 'embedded';
   readonly pool: Pool;
+  /**
+   * Whether each connection of the pool is a server session of its own, which can LISTEN: not
+   * behind a transaction-mode pooler (pool_mode.ts), not on embedded PGlite (its socket carries
+   * no notifications).
+   */
+  readonly ownSessions: boolean;
+  /** this process's writes of rows a cache may keep, told to its caches at once (local_changes.ts) */
+  readonly localChanges: LocalChanges;
   query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig, values?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
@@ -24,6 +33,8 @@ export function dbOnPool(kind: Db['kind'], pool: Pool, onClose: () => Promise<vo
   return {
     kind,
     pool,
+    ownSessions: kind === 'postgres' && namedStatements,
+    localChanges: createLocalChanges(),
     async query<R extends QueryResultRow>(text: string | QueryConfig, values?: unknown[]) {
       const config =
         typeof text === 'string'

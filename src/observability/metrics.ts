@@ -4,6 +4,7 @@ import { bearerTokenCheck } from './bearer_token_check.js';
 import type { Db } from '../db/db.js';
 import { clusterMetricsFetcher } from './cluster_metrics.js';
 import { createRequestDurations } from './request_durations.js';
+import type { ReadCache } from '../cache/read_cache.js';
 
 // Prometheus metrics (GET /metrics). Route labels come from a fixed table so that ids in
 // paths (/interaction/<uid>, /auth/<uid>) never become label values.
@@ -45,6 +46,40 @@ export function routeLabel(path: string): string {
   return 'other';
 }
 
+/** The read cache's hits and misses per kind (cache/read_cache.ts), its size, and whether it serves. */
+function registerCacheMetrics(registry: client.Registry, cache: ReadCache): void {
+  // Counted by the cache itself, on the hot path; copied here when scraped.
+  const counter = (name: string, help: string, field: 'hits' | 'misses') =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const stats of cache.stats()) this.inc({ kind: stats.kind }, stats[field]);
+      },
+    });
+  counter('gatehouse_cache_hits_total', 'Reads answered from the read cache, by kind', 'hits');
+  counter('gatehouse_cache_misses_total', 'Reads that went to the database (not cached, expired, or the cache bypassed), by kind', 'misses');
+  new client.Gauge({
+    name: 'gatehouse_cache_bytes',
+    help: 'Bytes counted against CACHE_MAX_MB by the read cache',
+    registers: [registry],
+    collect() {
+      this.set(cache.size().bytes);
+    },
+  });
+  new client.Gauge({
+    name: 'gatehouse_cache_active',
+    help: '1 while the read cache serves (its invalidation listener is connected), else 0',
+    registers: [registry],
+    collect() {
+      this.set(cache.active ? 1 : 0);
+    },
+  });
+}
+
 export interface Metrics {
   registry: client.Registry;
   /** times every request by route, method and status */
@@ -59,7 +94,7 @@ export interface Metrics {
   backchannelDelivery(outcome: 'success' | 'failure'): void;
 }
 
-export function createMetrics(db: Db): Metrics {
+export function createMetrics(db: Db, cache?: ReadCache): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
 
@@ -104,6 +139,7 @@ export function createMetrics(db: Db): Metrics {
       this.set({ state: 'waiting' }, db.pool.waitingCount);
     },
   });
+  if (cache) registerCacheMetrics(registry, cache);
   for (const outcome of ['success', 'failure', 'disabled', 'throttled']) signIns.inc({ outcome }, 0);
   for (const scope of ['account', 'ip', 'client']) lockouts.inc({ scope }, 0);
   for (const outcome of ['success', 'failure']) backchannel.inc({ outcome }, 0);

@@ -74,6 +74,7 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
     force.unref();
     for (const timer of timers) timer.stop();
     gatehouse?.host.stop();
+    await gatehouse?.caches.close();
     const listening = server;
     if (listening?.listening) {
       const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
@@ -95,6 +96,7 @@ export async function serve(env: Env, options: ServeOptions): Promise<void> {
   try {
     gatehouse = await buildGatehouse({ env, log, config, db });
     gatehouse.host.startRefreshing();
+    gatehouse.followKeyChanges();
     const live = gatehouse;
     const reloads = serialReloads((signals) => reloadConfig(env, live, log, signals));
     onHangup = () => void reloads.request();

@@ -7,6 +7,7 @@ import type { UsersRepo } from '../accounts/users_repo.js';
 import type { ConsentsRepo } from '../storage/consents_repo.js';
 import type { RenderPage } from '../pages/render_page.js';
 import { createPostgresAdapter } from '../storage/postgres_adapter.js';
+import type { Caches } from '../cache/caches.js';
 import type { LoadedKeys } from '../keys/key_store.js';
 import type { ResourceServers } from './resource_servers.js';
 import { createProviderPages } from './hosted_provider_pages.js';
@@ -36,6 +37,8 @@ export interface ProviderDeps {
   render: RenderPage;
   /** back-channel logout URIs and jwks_uris an admin registered; fetched even on private addresses */
   trustedUris: () => ReadonlySet<string>;
+  /** the process's read caches (none when absent) */
+  caches?: Caches;
 }
 
 const HOUR = 3600;
@@ -91,7 +94,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const pages = createProviderPages(deps.render, { developerDetails: env.developerErrors, users: deps.users });
 
   const configuration: Configuration = {
-    adapter: createPostgresAdapter(deps.db),
+    adapter: createPostgresAdapter(deps.db, deps.caches),
     // ID tokens say which upstream identity provider the session signed in through (`idp`).
     findAccount: withUpstreamSessions(createFindAccount(deps.users, scopeClaims)),
     // `upstream=<id>`: go straight to that upstream identity provider (src/federation/).

@@ -14,6 +14,7 @@ import { loadKeys, type LoadedKeys } from '../keys/key_store.js';
 import { createResourceServers, type ResourceServers } from './resource_servers.js';
 import { createScopeClaims, type ScopeClaims } from '../accounts/scope_claims.js';
 import { formActionSources } from './form_action_sources.js';
+import type { Caches } from '../cache/caches.js';
 
 // oidc-provider fixes its keys and configuration when it is constructed. To take a key
 // rotation (made by any instance, or the CLI) or a reloaded config file without a restart,
@@ -45,6 +46,7 @@ export interface ProviderHostDeps extends ExtensionDeps {
   users: UsersRepo;
   consents: ConsentsRepo;
   render: RenderPage;
+  caches?: Caches;
 }
 
 export interface ProviderHost {
@@ -93,6 +95,7 @@ export async function createProviderHost(deps: ProviderHostDeps, initialConfig: 
     const provider = createProvider({
       env: deps.env,
       db: deps.db,
+      caches: deps.caches,
       keys,
       users: deps.users,
       consents: deps.consents,

@@ -3,6 +3,7 @@ import type { Env } from '../config/env.js';
 import type { ClientConfig, GatehouseConfig } from '../config/gatehouse_config.js';
 import { ConfigError, formatProblem, type Problem } from '../config/format_issues.js';
 import type { Db } from '../db/db.js';
+import { createLocalChanges } from '../db/local_changes.js';
 import { createUsersRepo } from '../accounts/users_repo.js';
 import { createConsentsRepo } from '../storage/consents_repo.js';
 import { createPageRenderer } from '../pages/render_page.js';
@@ -108,6 +109,8 @@ const refuse = () => {
 };
 const noDb: Db = {
   kind: 'postgres',
+  ownSessions: false,
+  localChanges: createLocalChanges(),
   get pool(): never {
     return refuse();
   },

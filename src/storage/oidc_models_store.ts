@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/db.js';
+import { EVERYTHING } from '../db/local_changes.js';
 import { joinUserSql, userJsonSql, type UserJson } from '../accounts/read_ahead_user.js';
 
 // The `oidc_models` table's statements, all of them: every model oidc-provider persists but
@@ -45,6 +46,8 @@ export interface TokenRow {
   grant: AdapterPayload | null;
   session: AdapterPayload | null;
   account: UserJson | null;
+  /** when the token, its grant or its session expires, whichever first (epoch ms), or null */
+  valid_until: number | null;
 }
 
 /** What account_sessions.ts reads of a session payload. */
@@ -101,7 +104,8 @@ const SQL = {
      WHERE (model, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND consumed_at IS NULL
      RETURNING model, id`,
   findTokens: `SELECT t.model, t.id, t.payload, extract(epoch FROM t.consumed_at)::bigint AS consumed, t.grant_id,
-                            g.payload AS grant, s.payload AS session, ${userJsonSql('u')} AS account
+                            g.payload AS grant, s.payload AS session, ${userJsonSql('u')} AS account,
+                            (extract(epoch FROM least(t.expires_at, g.expires_at, s.expires_at)) * 1000)::float8 AS valid_until
      FROM oidc_models t
      LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
      LEFT JOIN oidc_models s ON t.payload -> 'expiresWithSession' = 'true'::jsonb AND s.model = 'Session'
@@ -154,7 +158,7 @@ const NAMES: Record<keyof typeof SQL, string> = {
   accountForgetClientsInSessions: 'account_forget_clients_in_sessions',
 };
 
-export function createOidcModelsStore(db: Pick<Db, 'query'>) {
+export function createOidcModelsStore(db: Pick<Db, 'query' | 'localChanges'>) {
   /** The statement named as it was before the statements moved here (prepared by that name). */
   const statement = (key: keyof typeof SQL, values: unknown[]) => ({ name: NAMES[key], text: SQL[key], values });
   const q = (key: keyof typeof SQL, values: unknown[]) => db.query(statement(key, values));
@@ -211,13 +215,18 @@ export function createOidcModelsStore(db: Pick<Db, 'query'>) {
     sessionsOf: async (accountId: string) => (await db.query<SessionRow>(statement('accountSessions', [accountId]))).rows,
     sessionsByIdPrefix: async (prefix: string) => (await db.query<{ id: string; account_id: string }>(statement('accountSessionPrefix', [prefix]))).rows,
     /** Deletes the account's sessions (all of them when `ids` is null); returns their payloads. */
-    endSessions: async (accountId: string, ids: readonly string[] | null) =>
-      (await db.query<{ payload: SessionPayload }>(statement('accountEndSessions', [accountId, ids]))).rows.map((row) => row.payload),
+    endSessions: async (accountId: string, ids: readonly string[] | null) => {
+      const ended = (await db.query<{ payload: SessionPayload }>(statement('accountEndSessions', [accountId, ids]))).rows.map((row) => row.payload);
+      // Tokens that expire with these sessions: this process's caches drop them now (db/local_changes.ts).
+      db.localChanges.announce([EVERYTHING]);
+      return ended;
+    },
     grantsOf: async (accountId: string) => (await db.query<GrantRow>(statement('accountGrants', [accountId]))).rows,
     grantIdsOf: async (accountId: string, clientId: string | null) =>
       (await db.query<{ id: string }>(statement('accountGrantIds', [accountId, clientId]))).rows.map((row) => row.id),
     async revokeGrants(grantIds: readonly string[]): Promise<void> {
       await q('accountRevokeGrants', [grantIds]);
+      db.localChanges.announce(grantIds.map((id) => `g:${id}`));
     },
     async forgetClientsInSessions(accountId: string, clientIds: readonly string[]): Promise<void> {
       await q('accountForgetClientsInSessions', [accountId, clientIds]);

@@ -5,11 +5,13 @@ import { DEVICE_CODE_MODEL, EXPIRED_KEPT_SECONDS, deviceCodeHandle, deviceCodeKe
 import { hasNul, hasUnstorableText } from '../core/nul_characters.js';
 import { currentRequest } from '../core/request_context.js';
 import { readAhead } from '../core/read_ahead.js';
-import { createTokenReads, grantKey, READ_AHEAD_MODELS, sessionByUidKey } from './token_reads.js';
+import { createTokenReads, grantKey, grantTag, READ_AHEAD_MODELS, sessionByUidKey, sessionTag, tokenTag } from './token_reads.js';
 import { createModelWrites } from './model_writes.js';
 import { createReplayInsert } from './replay_detection.js';
 import { createOidcModelsStore, type FoundModel } from './oidc_models_store.js';
 import { createClientsStore } from './clients_store.js';
+import { noCaches, type Caches } from '../cache/caches.js';
+import type { ReadCache } from '../cache/read_cache.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -47,9 +49,11 @@ const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', '
  * introspection and userinfo request looks its client up, and the table changes only when the
  * config file is synced: without the cache that is a database round trip per request. Writes
  * through this adapter drop the entry at once; a change made by another instance (or process)
- * is seen within this time.
+ * drops it when the database announces it (cache/caches.ts), or, with no listener, is seen
+ * within the shorter time.
  */
 const CLIENT_CACHE_TTL_MS = 5_000;
+const ANNOUNCED_CLIENT_CACHE_TTL_MS = 60_000;
 
 interface CachedClient {
   until: number;
@@ -63,13 +67,13 @@ interface CachedClient {
  * its own copy, so nothing the library does to a payload leaks into the next request (parsing
  * the kept JSON text is about twice as fast as structuredClone of the object).
  */
-function createClientCache(load: (clientId: string) => Promise<AdapterPayload | undefined>, ttlMs: number) {
+function createClientCache(load: (clientId: string) => Promise<AdapterPayload | undefined>, ttlMs: () => number) {
   const entries = new Map<string, CachedClient>();
   return {
     async find(clientId: string): Promise<AdapterPayload | undefined> {
       let entry = entries.get(clientId);
       if (!entry || entry.until <= Date.now()) {
-        const fresh: CachedClient = { until: Date.now() + ttlMs, json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
+        const fresh: CachedClient = { until: Date.now() + ttlMs(), json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
         entry = fresh;
         entries.set(clientId, fresh);
         fresh.json.then(
@@ -87,7 +91,26 @@ function createClientCache(load: (clientId: string) => Promise<AdapterPayload | 
     forget(clientId: string): void {
       entries.delete(clientId);
     },
+    forgetAll(): void {
+      entries.clear();
+    },
   };
+}
+
+/**
+ * The read-cache entries a write of this model and id changes (token_reads.ts tags). A session
+ * is tagged by its uid, which a destroy does not name: everything goes then (sign-outs are few).
+ */
+function changedBy(model: string, key: string, payload?: AdapterPayload): string[] | 'all' {
+  if (READ_AHEAD_MODELS.has(model)) return [tokenTag(model, key)];
+  if (model === 'Grant') return [grantTag(key)];
+  if (model === 'Session') return typeof payload?.uid === 'string' ? [sessionTag(payload.uid)] : 'all';
+  return [];
+}
+
+function invalidate(cache: ReadCache, tags: string[] | 'all'): void {
+  if (tags === 'all') cache.invalidateAll();
+  else if (tags.length > 0) cache.invalidate(tags);
 }
 
 function toPayload(row: FoundModel | undefined): AdapterPayload | undefined {
@@ -129,30 +152,39 @@ function restoredPayload(model: string, id: string, payload: AdapterPayload | un
  * A write of the request being served. Rows read ahead before it may be out of date, and so may
  * those of a read that overlapped it (the request's statements can share a turn of the event
  * loop): the request's read-ahead rows are forgotten when the write starts and when it ends.
+ * Only grants and sessions are read ahead (token_reads.ts; users are never written here): a write
+ * of another kind (a token, a code, an interaction) passes `forgetsReadAhead: false` and leaves the
+ * kept rows as they are, so a code exchange's access token does not make the session be read again.
  */
-async function written<T>(write: () => Promise<T>): Promise<T> {
-  readAhead.forgetAll();
+async function written<T>(write: () => Promise<T>, cache?: ReadCache, changed: string[] | 'all' = [], forgetsReadAhead = true): Promise<T> {
+  if (forgetsReadAhead) readAhead.forgetAll();
+  // The same for this process's cache: dropped before the write (nothing serves the old row
+  // while it is under way) and after it (a read that overlapped it may have stored the old row;
+  // the invalidation's generation keeps such a read from storing at all, read_cache.ts).
+  if (cache) invalidate(cache, changed);
   try {
     return await write();
   } finally {
-    readAhead.forgetAll();
+    if (forgetsReadAhead) readAhead.forgetAll();
+    if (cache) invalidate(cache, changed);
   }
 }
 
-// Only grants and sessions are read ahead (token_reads.ts; users are never written here): saving
-// or deleting a model of another kind (a token, a code, an interaction) leaves the kept rows as
-// they are, so a code exchange's access token does not make the session be read again.
 const READ_AHEAD_KINDS: ReadonlySet<string> = new Set(['Grant', 'Session']);
-const writeOf = (model: string) => (READ_AHEAD_KINDS.has(model) ? written : <T>(write: () => Promise<T>) => write());
 
-export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
+export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new (model: string) => Adapter {
   // Every statement is in the tables' stores (oidc_models_store.ts, clients_store.ts); tokens and
   // codes are read by token_reads.ts, with their grant, session and account, and the frequent
   // writes go through model_writes.ts.
   const models = createOidcModelsStore(db);
   const clientRows = createClientsStore(db);
-  const clients = createClientCache((id) => clientRows.find(id), CLIENT_CACHE_TTL_MS);
-  const findToken = createTokenReads(db);
+  const clients = createClientCache(
+    (id) => clientRows.find(id),
+    () => (caches.read.active ? ANNOUNCED_CLIENT_CACHE_TTL_MS : CLIENT_CACHE_TTL_MS),
+  );
+  caches.clientChanged((id) => (id === null ? clients.forgetAll() : clients.forget(id)));
+  const cache = caches.read;
+  const findToken = createTokenReads(db, cache);
   const writes = createModelWrites(db);
   const insertReplay = createReplayInsert(db);
 
@@ -167,33 +199,39 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
       // surrogate cannot be stored, and must not reach a statement shared with other requests.
       if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
-      await writeOf(this.model)(async () => {
-        if (this.model === 'Client') {
-          try {
-            await clientRows.upsert(id, payload);
-          } finally {
-            // A look-up that started during the write may have cached the old row.
-            clients.forget(id);
+      const key = storageKey(this.model, id);
+      await written(
+        async () => {
+          if (this.model === 'Client') {
+            try {
+              await clientRows.upsert(id, payload);
+            } finally {
+              // A look-up that started during the write may have cached the old row.
+              clients.forget(id);
+            }
+            return;
           }
-          return;
-        }
-        // An expired device code is kept a while, to be answered expired_token (device_code_rows.ts).
-        const keptFor = this.model === DEVICE_CODE_MODEL ? EXPIRED_KEPT_SECONDS : 0;
-        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + (expiresIn + keptFor) * 1000) : null;
-        // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
-        if (this.model === 'ReplayDetection') return insertReplay(storageKey(this.model, id), storedPayload(this.model, id, payload), expiresAt);
-        await writes.upsert({
-          model: this.model,
-          id: storageKey(this.model, id),
-          payload: storedPayload(this.model, id, payload),
-          grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-          userCode: payload.userCode === undefined ? null : keyOfModel(this.model, payload.userCode),
-          uid: payload.uid ?? null,
-          expiresAt,
-          accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
-          clientInfo: clientInfo(this.model),
-        });
-      });
+          // An expired device code is kept a while, to be answered expired_token (device_code_rows.ts).
+          const keptFor = this.model === DEVICE_CODE_MODEL ? EXPIRED_KEPT_SECONDS : 0;
+          const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + (expiresIn + keptFor) * 1000) : null;
+          // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
+          if (this.model === 'ReplayDetection') return insertReplay(key, storedPayload(this.model, id, payload), expiresAt);
+          await writes.upsert({
+            model: this.model,
+            id: key,
+            payload: storedPayload(this.model, id, payload),
+            grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+            userCode: payload.userCode === undefined ? null : keyOfModel(this.model, payload.userCode),
+            uid: payload.uid ?? null,
+            expiresAt,
+            accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+            clientInfo: clientInfo(this.model),
+          });
+        },
+        cache,
+        changedBy(this.model, key, payload),
+        READ_AHEAD_KINDS.has(this.model),
+      );
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -238,28 +276,52 @@ export function createPostgresAdapter(db: Db): new (model: string) => Adapter {
       // the grant, session and user read with it stay good for the rest of the request (the
       // code exchange then reads neither again). A replay revokes the grant: all is forgotten.
       const key = storageKey(this.model, id);
-      if (!(await writes.consume(this.model, key))) {
-        await written(() => models.revokeReplayed(this.model, key));
-        throw new errors.InvalidGrant('grant request is invalid');
-      }
+      await written(
+        async () => {
+          if (!(await writes.consume(this.model, key))) {
+            // The whole grant goes; which one is not known here: every entry goes with it, and
+            // every row read ahead for this request.
+            try {
+              await models.revokeReplayed(this.model, key);
+            } finally {
+              cache.invalidateAll();
+              readAhead.forgetAll();
+            }
+            throw new errors.InvalidGrant('grant request is invalid');
+          }
+        },
+        cache,
+        changedBy(this.model, key),
+        false,
+      );
     }
 
     async destroy(id: string): Promise<void> {
-      await writeOf(this.model)(async () => {
-        if (this.model === 'Client') {
-          try {
-            await clientRows.destroy(id);
-          } finally {
-            clients.forget(id);
-          }
-        } else await models.destroy(this.model, storageKey(this.model, id));
-      });
+      await written(
+        async () => {
+          if (this.model === 'Client') {
+            try {
+              await clientRows.destroy(id);
+            } finally {
+              clients.forget(id);
+            }
+          } else await models.destroy(this.model, storageKey(this.model, id));
+        },
+        cache,
+        this.model === 'Client' ? [] : changedBy(this.model, storageKey(this.model, id)),
+        READ_AHEAD_KINDS.has(this.model),
+      );
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await written(async () => {
-        await models.revokeByGrantId(grantId);
-      });
+      // Every token of the grant carries the grant's tag (token_reads.ts).
+      await written(
+        async () => {
+          await models.revokeByGrantId(grantId);
+        },
+        cache,
+        [grantTag(grantId)],
+      );
     }
   };
 }

@@ -8,6 +8,7 @@ import { callbackParams, expectRedirect, startAuthorization } from '../support/h
 import { introspect, tokenRequest, userinfo } from '../support/oauth_requests.js';
 import type { UserAgent } from '../support/user_agent.js';
 import { expectOneLineError, runCli } from './cli_harness.js';
+import { eventually } from '../support/eventually.js';
 
 // Ending sign-ins from outside the protocol: `gatehouse sessions list|revoke`, and
 // `users disable|delete`, which sign the user out everywhere. The relying party hears about it
@@ -204,6 +205,12 @@ describe('gatehouse users set-password evicts whoever held the old password (iss
     const refreshed = await tokenRequest(gh.issuer, app, { grant_type: 'refresh_token', refresh_token: thief.tokens.refresh_token! });
     expect(refreshed.status).toBe(400);
     expect(refreshed.body.error).toBe('invalid_grant');
+    // The server read this token before (above): its cache drops it when the database's
+    // announcement of the CLI's revocation arrives, a moment after the CLI's commit (README "Caches").
+    await eventually(async () => (await userinfo(gh.issuer, thief.tokens.access_token)).status === 401 || undefined, {
+      timeoutMs: 3_000,
+      what: 'the revocation made by the CLI to reach the server',
+    });
     expect((await userinfo(gh.issuer, thief.tokens.access_token)).status).toBe(401);
     expect((await introspect(gh.issuer, app, thief.tokens.access_token)).body).toEqual({ active: false });
     expect(await stillSignedIn(thief.ua)).toBe(false);

@@ -13,6 +13,7 @@ import { introspect, revoke, tokenRequest, userinfo, type JsonResponse } from '.
 import { LOGIN_FORM, expectNoStackTrace, expectPage, expectRedirect, pageKind, startAuthorization, type Started } from '../support/hosted_pages.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { eventually } from '../support/eventually.js';
+import { scrape, valueOf } from '../support/prometheus_text.js';
 import { startDbFaultProxy, type DbFaultProxy } from '../support/db_fault_proxy.js';
 import { freePort, spawnGatehouse, type LogLine, type SpawnedGatehouse } from '../support/spawn_gatehouse.js';
 
@@ -238,6 +239,13 @@ describe.each(serverBackends())('Gatehouse while %s is unavailable', () => {
   it('the network drops everything (connections hang)', { timeout: 60_000 }, async () => {
     const pending = await pendingLogin();
     proxy.blackhole();
+    // A silently dead connection raises no error: the read cache's listener notices it by its
+    // missed heartbeat (within about 1.5 s, README "Caches"), and until then userinfo of a token
+    // it had read may still be answered from memory. From then on everything is unavailable.
+    await eventually(async () => valueOf((await scrape(server.issuer)).samples, 'gatehouse_cache_active') === 0, {
+      what: 'the cache listener to notice the dead connection',
+      timeoutMs: 10_000,
+    });
     await expectUnavailable(pending);
     await proxy.restore();
     await expectRecovered(pending);

@@ -8,13 +8,14 @@ import { openDb } from '../../src/db/open_db.js';
 import { splitPoolMode } from '../../src/db/pool_mode.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/db.js';
-import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
+import { directDatabaseUrl, startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
 import { serverBackends } from '../support/storage_backends.js';
 import type { TestDb } from '../support/test_db.js';
 import { startGatehouse } from '../support/start_gatehouse.js';
 import { ALICE, SECRETS } from '../support/fixtures.js';
 import { discover, oidc, signIn } from '../support/relying_party.js';
-import { introspect } from '../support/oauth_requests.js';
+import { introspect, revoke } from '../support/oauth_requests.js';
+import { eventually } from '../support/eventually.js';
 
 // Production puts PgBouncer in transaction pooling mode in front of Postgres (deploy/pgbouncer.ini):
 // each transaction, and each statement outside one, may run on a different server connection.
@@ -145,5 +146,58 @@ describe.each(serverBackends())('behind PgBouncer in transaction pooling (%s)', 
     } finally {
       await gh.close();
     }
+  });
+
+  // The cache's listener needs a server session of its own, which a transaction pooler does not
+  // keep (README "Caches"): without DATABASE_LISTEN_URL there is no cache, with it the cache
+  // follows revocations made at another instance as it does on a direct connection.
+  describe('the read cache', () => {
+    const web = { clientId: 'web', secret: SECRETS.web };
+    async function twoInstances(env: Record<string, string>) {
+      const db = await open('transaction');
+      const testDb: TestDb = { db, backend: 'postgres', databaseUrl: bouncedUrl('transaction'), dataDir, drop: async () => undefined };
+      const a = await startGatehouse({ testDb, env });
+      const b = await startGatehouse({ testDb, env });
+      return { a, b, close: async () => Promise.all([a.close(), b.close()]) };
+    }
+    async function revokedAtAInactiveAtB(a: { issuer: string }, b: { issuer: string }, hits: () => number): Promise<{ hitsBefore: number; hitsAfter: number }> {
+      const rp = await discover(a.issuer, 'web', SECRETS.web);
+      const { tokens } = await signIn(rp, { scope: 'openid profile', credentials: { login: ALICE.username, password: ALICE.password }, consent: 'allow' });
+      const hitsBefore = hits();
+      for (let i = 0; i < 3; i++) expect((await introspect(b.issuer, web, tokens.access_token)).body).toMatchObject({ active: true });
+      const hitsAfter = hits();
+      expect((await revoke(a.issuer, web, tokens.access_token)).status).toBe(200);
+      const start = Date.now();
+      while ((await introspect(b.issuer, web, tokens.access_token)).body.active !== false) expect(Date.now() - start).toBeLessThan(3_000);
+      for (let i = 0; i < 20; i++) expect((await introspect(b.issuer, web, tokens.access_token)).body).toEqual({ active: false });
+      return { hitsBefore, hitsAfter };
+    }
+
+    it('is off without DATABASE_LISTEN_URL, and every answer is right', async () => {
+      const { a, b, close } = await twoInstances({});
+      try {
+        expect(a.gatehouse.caches.disabledBecause).toMatch(/transaction pooler/);
+        await a.createUser(ALICE).catch(() => undefined);
+        const hits = () => b.gatehouse.caches.read.stats()[0]!.hits;
+        const { hitsBefore, hitsAfter } = await revokedAtAInactiveAtB(a, b, hits);
+        expect(hitsAfter).toBe(hitsBefore);
+      } finally {
+        await close();
+      }
+    });
+
+    it('is on with DATABASE_LISTEN_URL naming the server directly, and follows a revocation made at the other instance', async () => {
+      const { a, b, close } = await twoInstances({ DATABASE_LISTEN_URL: directDatabaseUrl(bouncedUrl()) });
+      try {
+        expect(a.gatehouse.caches.disabledBecause).toBeNull();
+        await eventually(() => a.gatehouse.caches.read.active && b.gatehouse.caches.read.active, { what: 'both listeners to connect' });
+        await a.createUser(ALICE).catch(() => undefined);
+        const hits = () => b.gatehouse.caches.read.stats()[0]!.hits;
+        const { hitsBefore, hitsAfter } = await revokedAtAInactiveAtB(a, b, hits);
+        expect(hitsAfter).toBeGreaterThan(hitsBefore);
+      } finally {
+        await close();
+      }
+    });
   });
 });

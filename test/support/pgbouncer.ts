@@ -94,3 +94,16 @@ export async function startPgBouncer(targetUrl: string): Promise<RunningPgBounce
   await stop();
   throw new Error(`PgBouncer did not start:\n${failure}`);
 }
+
+/**
+ * `databaseUrl` (a test database, maybe through PgBouncer) as a direct connection to the Postgres
+ * server: the same database, the server's own address, no pool_mode. For a LISTEN, which a
+ * transaction pooler cannot carry (TEST_VIA_PGBOUNCER=1 sets TEST_DIRECT_DATABASE_URL).
+ */
+export function directDatabaseUrl(databaseUrl: string): string {
+  const server = new URL(process.env.TEST_DIRECT_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? databaseUrl);
+  const url = new URL(databaseUrl);
+  url.host = server.host;
+  url.searchParams.delete('pool_mode');
+  return url.toString();
+}

@@ -13,6 +13,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   const url = new URL(pgbouncer.url);
   url.searchParams.set('pool_mode', 'transaction');
   process.env.TEST_DATABASE_URL = url.toString();
+  // The server itself, for what must not go through the pooler (the read cache's LISTEN).
+  process.env.TEST_DIRECT_DATABASE_URL = target;
   console.log(`running through PgBouncer (transaction pooling): ${url.host}`);
   return async () => {
     await pgbouncer.stop();

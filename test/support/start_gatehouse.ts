@@ -72,6 +72,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     createUser: (user) => users.create(user),
     async close() {
       gatehouse.host.stop();
+      await gatehouse.caches.close();
       await gatehouse.mailer.idle();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
