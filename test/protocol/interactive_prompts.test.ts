@@ -158,9 +158,13 @@ describe('login_hint', () => {
     const { landing } = await startAuthorization(web, { params: { login_hint: hint } });
     const page = expectPage(landing);
     expect(page.$(`${LOGIN_FORM} input[name="login"]`).attr('value')).toBe(hint);
-    // The page's only scripts are its own files (the passkey button): none inline, none from the hint.
+    // The page's only scripts are its own files (show-password, the passkey button): none inline, none from the hint.
     const scripts = page.$('script').toArray();
-    expect(scripts.map((el) => page.$(el).attr('src'))).toEqual(['/static/vendor/simplewebauthn-browser.js', '/static/passkeys.js']);
+    expect(scripts.map((el) => page.$(el).attr('src'))).toEqual([
+      '/static/show_password.js',
+      '/static/vendor/simplewebauthn-browser.js',
+      '/static/passkeys.js',
+    ]);
     expect(scripts.every((el) => page.$(el).text() === '')).toBe(true);
   });
 });
