@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,9 +67,14 @@ describe('gatehouse clients list', () => {
   });
 
   it('reads the example file', async () => {
-    const result = await runCli(['clients', 'list'], { env: { ...NO_DATABASE, CONFIG_FILE: path.join(REPO_ROOT, 'examples/gatehouse.config.json') } });
+    const file = path.join(REPO_ROOT, 'examples/gatehouse.config.json');
+    const { clients } = JSON.parse(await readFile(file, 'utf8')) as { clients: { client_id: string }[] };
+    const result = await runCli(['clients', 'list'], { env: { ...NO_DATABASE, CONFIG_FILE: file } });
     expect(result.code).toBe(0);
-    expect(result.stdout.trimEnd().split('\n')).toHaveLength(4);
+    // A header line, then one line per client of the file.
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + clients.length);
+    for (const { client_id } of clients) expect(lines.some((line) => line.startsWith(`${client_id} `))).toBe(true);
   });
 
   it('refuses a file with problems in one line', async () => {
