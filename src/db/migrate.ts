@@ -41,6 +41,10 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await listMigrations(dir);
   const client = await db.pool.connect();
   try {
+    // Nearly every start (and every CLI command) finds nothing to do: that is read without a
+    // transaction or a lock (on the embedded database, CLI commands borrowing a server's socket
+    // share its one backend, and a transaction apiece made them trip over each other).
+    if (await upToDate(client, migrations)) return [];
     await client.query('BEGIN');
     try {
       // A transaction-level advisory lock ends with the transaction on the server connection
@@ -71,6 +75,19 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     }
   } finally {
     client.release();
+  }
+}
+
+const UNDEFINED_TABLE = '42P01';
+
+/** Every migration recorded (false on a new database, which has no schema_migrations yet). */
+async function upToDate(client: Pick<Db, 'query'>, migrations: Migration[]): Promise<boolean> {
+  try {
+    const done = await applied(client);
+    return migrations.every((m) => done.has(m.version));
+  } catch (error) {
+    if ((error as { code?: string }).code === UNDEFINED_TABLE) return false;
+    throw error;
   }
 }
 
