@@ -1,10 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { access, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './spawn_gatehouse.js';
+import { acceptsConnections, REPO_ROOT } from './spawn_gatehouse.js';
 
 // TLS in front of a test Gatehouse, as in production: Debian's nginx running the repository's
 // own deploy/nginx.conf (only its upstream, ports and certificate paths changed), with a
@@ -81,17 +80,6 @@ async function testConfig(options: { upstreamPort: number; httpPort: number; htt
   return `${user}pid ${path.join(options.dir, 'nginx.pid')};\nerror_log ${path.join(options.dir, 'error.log')} warn;\n${config}`;
 }
 
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export async function startNginx(options: {
   upstreamPort: number;
   httpPort: number;
@@ -125,7 +113,7 @@ export async function startNginx(options: {
     }
   };
   for (let i = 0; i < 100 && !exited; i++) {
-    if ((await listening(options.httpsPort)) && (await listening(options.httpPort))) return { log, stop };
+    if ((await acceptsConnections(options.httpsPort)) && (await acceptsConnections(options.httpPort))) return { log, stop };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stop();

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, REPO_ROOT } from './spawn_gatehouse.js';
+import { acceptsConnections, freePort, REPO_ROOT } from './spawn_gatehouse.js';
 
 // Debian's PgBouncer in front of the test Postgres, running the repository's own
 // deploy/pgbouncer.ini (transaction pooling) with only its target, port, authentication and
@@ -39,17 +38,6 @@ async function testConfig(target: URL, port: number, dir: string): Promise<strin
   return config;
 }
 
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Starts PgBouncer in front of the server of `targetUrl` (a postgres:// URL whose user it lets through). */
 export async function startPgBouncer(targetUrl: string): Promise<RunningPgBouncer> {
   await access(PGBOUNCER).catch(() => {
@@ -83,7 +71,7 @@ export async function startPgBouncer(targetUrl: string): Promise<RunningPgBounce
     await rm(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 100 && !exited; i++) {
-    if (await accepts(port)) {
+    if (await acceptsConnections(port)) {
       const url = new URL(targetUrl);
       url.host = `127.0.0.1:${port}`;
       return { url: url.toString(), log, stop };
