@@ -118,8 +118,13 @@ describe.each(serverBackends())('behind PgBouncer in transaction pooling (%s)', 
 
   it('fails the same statements without the parameter: the server connection does not keep the name (why the parameter exists)', async () => {
     const db = await open(undefined);
-    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => db.query({ ...NAMED, values: [i] })));
-    const reasons = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+    // Which server connection each statement meets is PgBouncer's choice: a batch may happen to
+    // land every statement where its name lives. Batches go on until one does not (the first, nearly always).
+    let reasons: string[] = [];
+    for (let batch = 0; batch < 20 && reasons.length === 0; batch++) {
+      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => db.query({ ...NAMED, values: [i] })));
+      reasons = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+    }
     expect(reasons.length).toBeGreaterThan(0);
     expect(reasons[0]).toMatch(/prepared statement "pgbouncer_probe" (does not exist|already exists)/);
   });
