@@ -67,12 +67,13 @@ function nextOf(list) {
   return list[i % list.length];
 }
 
+// `target`: issue 19's goal for Gatehouse ÷ baseline req/s.
 export const SCENARIOS = [
-  { id: 'cc_rs256', title: 'client_credentials → JWT (RS256)', target: 0.8, request: () => clientCredentials('rs:read')() },
+  { id: 'cc_rs256', title: 'client_credentials → JWT (RS256)', target: 0.9, request: () => clientCredentials('rs:read')() },
   { id: 'cc_es256', title: 'client_credentials → JWT (ES256)', target: 0.8, request: () => clientCredentials('es:read')() },
   { id: 'refresh', title: 'refresh_token grant (rotating, RS256 JWT + ID token)', target: 0.8, request: refresh },
   { id: 'introspection', title: 'introspection of an opaque token', target: 0.8, request: introspection },
   { id: 'userinfo', title: 'userinfo', target: 0.8, request: userinfo },
-  { id: 'discovery', title: 'discovery document', short: true, request: () => ({ method: 'GET', path: '/.well-known/openid-configuration' }) },
-  { id: 'jwks', title: 'JWKS', short: true, request: () => ({ method: 'GET', path: '/jwks' }) },
+  { id: 'discovery', title: 'discovery document', short: true, target: 0.9, request: () => ({ method: 'GET', path: '/.well-known/openid-configuration' }) },
+  { id: 'jwks', title: 'JWKS', short: true, target: 0.9, request: () => ({ method: 'GET', path: '/jwks' }) },
 ];
