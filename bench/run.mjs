@@ -6,9 +6,9 @@
 // Options: --smoke, --cpu-prof (profile Gatehouse; the .cpuprofile is written when it stops),
 // --only=<scenario,…> (skips sign-ins, the million rows, the cluster and the revocation
 // propagation between two instances unless named: signin, million, cluster, propagation),
-// --dockerfile-runtime (Gatehouse with the Dockerfile's NODE_OPTIONS and malloc settings instead
-// of Node's defaults, which the baseline runs on; --node-defaults, the default, is still
-// accepted), --no-build. BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
+// runtime settings of Gatehouse: by default Node's default heap settings, like the baseline, with
+// the Dockerfile's malloc settings (GLIBC_TUNABLES); --node-defaults without the malloc settings
+// too; --dockerfile-runtime with the Dockerfile's NODE_OPTIONS (V8 heap sizes) as well; --no-build. BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
 // is where the fresh database is created. BENCHMARKS.md is rewritten only by a complete full run.
 
 import { execFileSync } from 'node:child_process';
@@ -58,8 +58,6 @@ const SETTINGS = args.smoke
       tokens: 32,
       argon2Samples: 20,
     };
-// Issue 19 compares the two servers on the same runtime settings: Node's defaults, the baseline's.
-const nodeDefaults = !args['dockerfile-runtime'];
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const wanted = (id) => !only || only.has(id);
 const complete = !args.smoke && !only;
@@ -81,6 +79,11 @@ const { benchConfig, benchUser } = await import('./bench_config.mjs');
 const { createFreshDatabase } = await import('./database.mjs');
 const { startBaseline, startGatehouse, rssSampler } = await import('./servers.mjs');
 const { productionRuntimeEnv, describeRuntime } = await import('./production_runtime.mjs');
+// Issue 19 compares the two servers on Node's default heap settings (the baseline's). glibc's
+// malloc settings are the deployment's (the Dockerfile's GLIBC_TUNABLES): without them each of
+// libuv's threads keeps the ~20 MiB arena of the argon2 checks it ran (the minting sign-ins), ~78 MB.
+const dockerfileRuntime = productionRuntimeEnv();
+const runtimeEnv = args['dockerfile-runtime'] ? dockerfileRuntime : args['node-defaults'] ? {} : { GLIBC_TUNABLES: dockerfileRuntime.GLIBC_TUNABLES };
 const { loadTest, windowPercentiles } = await import('./load.mjs');
 const { SCENARIOS } = await import('./scenarios.mjs');
 const { mintTokens } = await import('./tokens.mjs');
@@ -117,9 +120,7 @@ function machine(postgres) {
       .loadavg()
       .map((n) => n.toFixed(2))
       .join(' '),
-    runtime: nodeDefaults
-      ? "Node.js defaults, as the baseline (`--dockerfile-runtime` for the Dockerfile's settings)"
-      : `${describeRuntime(productionRuntimeEnv())} (the Dockerfile's, --dockerfile-runtime)`,
+    runtime: describeRuntime(runtimeEnv) || 'Node.js defaults, no malloc settings (--node-defaults)',
   };
 }
 
@@ -159,7 +160,7 @@ try {
       configFile,
       dataDir: path.join(tmp, 'data'),
       nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
-      nodeDefaults,
+      runtimeEnv,
     }),
     startBaseline({ configFile }),
   ]);
@@ -330,7 +331,7 @@ try {
       databaseUrl: database.url,
       configFile,
       dataDir: path.join(tmp, 'data-b'),
-      nodeDefaults,
+      runtimeEnv,
       name: 'gatehouse-b',
     });
     cleanups.push(() => second.stop());
@@ -352,7 +353,7 @@ try {
       databaseUrl: database.url,
       configFile,
       dataDir: path.join(tmp, 'data-cluster'),
-      nodeDefaults,
+      runtimeEnv,
       workers,
       name: 'gatehouse-cluster',
     });

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from './browser.mjs';
-import { productionRuntimeEnv } from './production_runtime.mjs';
 
 // Each server runs as its own child process on 127.0.0.1, so each has its own event loop and
 // its resident set size can be read from /proc/<pid>/status.
@@ -81,17 +80,17 @@ function launch(name, args, env, readyPath, expected = /^$/) {
 }
 
 /**
- * Gatehouse as production runs it: `node dist/main.js` with the Dockerfile's runtime settings
- * (production_runtime.mjs; `nodeDefaults` leaves them out), real Postgres, LOG_LEVEL=warn.
+ * Gatehouse as production runs it: `node dist/main.js` with `runtimeEnv` (NODE_OPTIONS and
+ * GLIBC_TUNABLES chosen by run.mjs), real Postgres, LOG_LEVEL=warn.
  * `workers` > 1 starts a cluster (WEB_CONCURRENCY); it is ready once every worker answers.
  */
-export async function startGatehouse({ databaseUrl, configFile, dataDir, nodeArgs = [], nodeDefaults = false, workers = 1, name = 'gatehouse' }) {
+export async function startGatehouse({ databaseUrl, configFile, dataDir, nodeArgs = [], runtimeEnv = {}, workers = 1, name = 'gatehouse' }) {
   const port = await freePort();
   const server = launch(
     name,
     [...nodeArgs, 'dist/main.js'],
     {
-      ...(nodeDefaults ? {} : productionRuntimeEnv()),
+      ...runtimeEnv,
       WEB_CONCURRENCY: String(workers),
       NODE_ENV: 'production',
       PORT: String(port),
