@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { gatehouseConfigSchema, type GatehouseConfig } from './gatehouse_config.js';
 import { ConfigError, byPath, formatProblem } from './format_issues.js';
 import { checkConfigValue, type SalvagedConfig } from './check_config_value.js';
@@ -14,6 +14,8 @@ export interface LoadedConfig {
 
 function parseText(file: string, text: string): unknown {
   if (/\.ya?ml$/i.test(file)) {
+    // Required for a YAML file only: a JSON config never loads the YAML parser.
+    const YAML = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     const doc = YAML.parseDocument(text, { prettyErrors: true });
     if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map(yamlSyntaxProblem));
     try {

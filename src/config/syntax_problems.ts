@@ -1,4 +1,5 @@
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { createRequire } from 'node:module';
+import type { ParseError } from 'jsonc-parser';
 import type { YAMLError } from 'yaml';
 
 // A config file holds client secrets, so a syntax error is reported by line and column only:
@@ -20,6 +21,8 @@ const words = (code: string) =>
 /** The first syntax error of a JSON text that JSON.parse refused, without quoting the text. */
 export function jsonSyntaxProblem(text: string): string {
   if (text.trim() === '') return '(syntax): the file is empty';
+  // Only a file JSON.parse refused needs the error-tolerant parser: required then, not at every start.
+  const { parse: parseJsonc, printParseErrorCode } = createRequire(import.meta.url)('jsonc-parser') as typeof import('jsonc-parser');
   const errors: ParseError[] = [];
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false });
   const first = errors[0];

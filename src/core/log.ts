@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
 
 // Every path that can carry a credential. pino-http serialises req/res, the provider's
 // events carry ctx-derived objects; both are covered here so no call site has to remember.
@@ -66,6 +66,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
   };
   if (format === 'pretty') {
     // In-process and synchronous (no worker thread): a line is out before the process exits.
+    // Required only here: a server logging JSON never loads the pretty printer.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const stream = pretty({ sync: true, colorize: true, ignore: 'service,hostname', translateTime: 'SYS:HH:MM:ss.l', destination: destination ?? 1 });
     return pino(options, stream);
   }

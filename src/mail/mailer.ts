@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import ejs from 'ejs';
-import nodemailer from 'nodemailer';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
 import { VIEWS_DIR } from '../pages/render_page.js';
 import { translatorFor } from '../i18n/catalogues.js';
 import { DEFAULT_LOCALE, type Locale } from '../i18n/locales.js';
+import { loadOnce } from '../core/load_once.js';
 import { claimDueMail, dropMail, markMailSent, recordMailFailure, storeMail, type QueuedMail } from '../storage/mail_outbox.js';
 
 // Outgoing mail that survives mail server outages and restarts (like the back-channel logout
@@ -110,6 +110,10 @@ export function smtpOptions(smtpUrl: string) {
 
 type Transport = { sendMail(message: Record<string, unknown>): Promise<unknown>; close(): void };
 
+// nodemailer (≈ 2 MB of heap) is imported for the first message sent, not at start
+// (core/load_once.ts): a server that sends no mail never loads it.
+const nodemailer = loadOnce(async () => (await import('nodemailer')).default);
+
 export function createMailer({
   db,
   log,
@@ -122,7 +126,9 @@ export function createMailer({
   brand?: string | (() => string);
 }): Mailer {
   const brandName = () => (typeof brand === 'function' ? brand() : brand);
-  const transport: Transport | undefined = settings.smtpUrl ? nodemailer.createTransport(smtpOptions(settings.smtpUrl)) : undefined;
+  // SMTP_URL is read now, so a bad one still fails at start; the transport is made at the first send.
+  const options = settings.smtpUrl ? smtpOptions(settings.smtpUrl) : undefined;
+  const transport = options ? loadOnce(async (): Promise<Transport> => (await nodemailer()).createTransport(options)) : undefined;
   const pending = new Set<Promise<unknown>>();
 
   async function attempt(mail: QueuedMail): Promise<boolean> {
@@ -136,7 +142,7 @@ export function createMailer({
       return true;
     }
     try {
-      await transport.sendMail({ from: settings.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      await (await transport()).sendMail({ from: settings.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
     } catch (error) {
       const attempts = mail.attempts + 1;
       const message = (error as Error).message.slice(0, 500);

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 import type { Db } from '../db/db.js';
+import { loadOnce } from '../core/load_once.js';
 import { loadServerSecret } from '../storage/server_secrets.js';
 import type { SecretBox } from './secret_box.js';
 
@@ -14,6 +14,9 @@ import type { SecretBox } from './secret_box.js';
 // and the UPDATE that records it is the check (two parallel requests with one code: one wins).
 // Recovery codes are stored as HMAC-SHA-256 under a server secret: they are 50 random bits, so a
 // fast keyed hash is as good as a slow one, and the table alone gives nothing away.
+
+// The QR code library is imported for the first enrolment, not at start (core/load_once.ts).
+const qrcode = loadOnce(async () => (await import('qrcode')).default);
 
 const PERIOD = 30;
 const DIGITS = 6;
@@ -144,7 +147,7 @@ export async function createSecondFactors(db: Db, box: SecretBox, issuerName: st
   async function describe(secret: Buffer, accountName: string): Promise<TotpSetup> {
     const totp = totpFor(secret, accountName);
     const uri = totp.toString();
-    const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    const svg = await (await qrcode()).toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     // Inline SVG markup (qrcode's own output: paths, no script), not a data: image: the pages'
     // CSP lets images come only from here and the configured logos (http/security_headers.ts).
     return { secret: totp.secret.base32, uri, qrSvg: svg };

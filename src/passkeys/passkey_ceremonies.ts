@@ -1,16 +1,13 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { PasskeysRepo, StoredPasskey } from '../storage/passkeys_repo.js';
 import { hasUnstorableText } from '../core/nul_characters.js';
+import { loadOnce } from '../core/load_once.js';
 
 // The two WebAuthn ceremonies (@simplewebauthn/server), with Gatehouse's rules:
 // - the relying-party id is ISSUER's hostname and the only accepted origin is ISSUER's origin;
@@ -21,6 +18,10 @@ import { hasUnstorableText } from '../core/nul_characters.js';
 // - registration asks for a discoverable credential (a passkey), without attestation.
 // Whatever the browser sends is untrusted: shapes are checked with zod, and a library refusal
 // becomes a `refused` outcome with a reason, never an exception for the caller to turn into a 500.
+// The library (with its ASN.1 and X.509 dependencies, ≈ 4 MB of heap) is imported at the first
+// ceremony, not at start (core/load_once.ts).
+
+const webauthn = loadOnce(() => import('@simplewebauthn/server'));
 
 const CHALLENGE_TTL_SECONDS = 300;
 const TIMEOUT_MS = 120_000;
@@ -121,6 +122,7 @@ export function createPasskeyCeremonies({ issuer, rpName, passkeys }: PasskeyCer
       binding: string,
     ): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await passkeys.list(user.sub);
+      const { generateRegistrationOptions } = await webauthn();
       const options = await generateRegistrationOptions({
         rpName,
         rpID,
@@ -153,6 +155,7 @@ export function createPasskeyCeremonies({ issuer, rpName, passkeys }: PasskeyCer
       if (!challenge || !issued) return { ok: false, reason: 'expired_challenge' };
       if (issued.sub !== sub) return { ok: false, reason: 'wrong_account' };
       if ((await passkeys.count(sub)) >= MAX_PASSKEYS) return { ok: false, reason: 'too_many' };
+      const { verifyRegistrationResponse } = await webauthn();
       let verification;
       try {
         verification = await verifyRegistrationResponse({
@@ -189,6 +192,7 @@ export function createPasskeyCeremonies({ issuer, rpName, passkeys }: PasskeyCer
      */
     async authenticationOptions(binding: string, sub?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const allow = sub ? await passkeys.list(sub) : [];
+      const { generateAuthenticationOptions } = await webauthn();
       const options = await generateAuthenticationOptions({
         rpID,
         timeout: TIMEOUT_MS,
@@ -223,6 +227,7 @@ export function createPasskeyCeremonies({ issuer, rpName, passkeys }: PasskeyCer
       // A discoverable credential names its account (the user handle): it must be this passkey's.
       const handle = response.response.userHandle;
       if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== passkey.sub) return { ok: false, reason: 'wrong_account', passkey };
+      const { verifyAuthenticationResponse } = await webauthn();
       let verification;
       try {
         verification = await verifyAuthenticationResponse({

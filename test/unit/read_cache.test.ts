@@ -97,6 +97,20 @@ describe('read cache', () => {
     expect(cache.get('token', 't:AccessToken:99')).toBe(value);
   });
 
+  it("counts each tag's share of the heap against the cap, not only the text", () => {
+    // Tiny entries with many tags: each tag costs a slot in the tag index (a Set of its own), so
+    // a 50 KB cap holds far fewer of them than their text alone would suggest.
+    const { cache, now } = cacheAt(0, 50_000);
+    const until = now() + 60_000;
+    for (let i = 0; i < 100; i++) {
+      const tags = Array.from({ length: 10 }, (_, j) => `s:${i}:${j}`);
+      cache.store(cache.begin(), 'token', `t:AccessToken:${i}`, '{}', tags, until);
+    }
+    expect(cache.size().bytes).toBeLessThanOrEqual(50_000);
+    expect(cache.size().entries).toBeLessThan(20);
+    expect(cache.get('token', 't:AccessToken:99')).toBe('{}');
+  });
+
   it('with a cap of 0 keeps nothing', () => {
     const cache = createReadCache({ maxBytes: 0, active: true });
     cache.resume();
