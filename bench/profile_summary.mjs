@@ -1,13 +1,20 @@
 // Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof`): self time by function and
 // by package, so the hot spots of a scenario read in a few lines.
-//   node bench/profile_summary.mjs <file.cpuprofile> [top=25] [--window=<seconds>]
+//   node bench/profile_summary.mjs <file.cpuprofile> [top=25] [--window=<seconds>] [--requests=<n>] [--inclusive]
 // --window keeps the busiest stretch of that many seconds: with one scenario (--only=…) that is
 // its measured run, without the start-up and the sign-ins that minted its tokens.
+// --requests adds µs per request (the requests served in the window: req/s × its seconds), so
+// two profiles of one scenario (Gatehouse's and the baseline's, or before and after) compare.
+// --inclusive adds the time spent in each function and everything it called (each stack counted
+// once per function), to see what a middleware or a wrapper costs with all it calls.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values: options, positionals } = parseArgs({ options: { window: { type: 'string' } }, allowPositionals: true });
+const { values: options, positionals } = parseArgs({
+  options: { window: { type: 'string' }, requests: { type: 'string' }, inclusive: { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
 const [file, topArg] = positionals;
 if (!file) {
   process.stderr.write('usage: node bench/profile_summary.mjs <file.cpuprofile> [top] [--window=<seconds>]\n');
@@ -65,11 +72,38 @@ for (const node of profile.nodes) {
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + micros);
 }
 
-const pct = (micros) => `${((100 * micros) / total).toFixed(1).padStart(5)} %`;
+const requests = options.requests ? Number(options.requests) : undefined;
+const perRequest = (micros) => (requests ? `${(micros / requests).toFixed(1).padStart(7)} µs  ` : '');
+const pct = (micros) => `${((100 * micros) / total).toFixed(1).padStart(5)} %  ${perRequest(micros)}`.trimEnd();
 const print = (title, map) => {
   process.stdout.write(`\n${title}\n`);
   for (const [key, micros] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(micros)}  ${key}\n`);
 };
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle left out)\n`);
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle left out)${requests ? `, ${perRequest(total).trim()} per request` : ''}\n`);
 print('self time by package', byPackage);
 print('self time by function', byFunction);
+
+if (options.inclusive) {
+  // A node's time with all below it: its self time plus its children's, a function counted once
+  // per stack even when it recurses.
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const keyOf = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const pkg = where(url);
+    return `${functionName || '(anonymous)'}  ${pkg === '(native)' ? '' : `${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`}`;
+  };
+  const inclusive = new Map();
+  for (const [id, micros] of selfMicros) {
+    if (idleIds.has(id)) continue;
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const key = keyOf(byId.get(at));
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+    }
+  }
+  print('inclusive time by function (with what it calls)', inclusive);
+}

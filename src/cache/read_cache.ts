@@ -34,8 +34,13 @@ export interface ReadTicket {
 export interface ReadCache {
   /** true while entries are served (the listener is connected, the cap is not 0) */
   readonly active: boolean;
-  /** the entry's JSON text if it is kept and not expired; counts a hit or a miss */
-  get(kind: CacheKind, key: string): string | undefined;
+  /**
+   * the entry's JSON text if it is kept and not expired; counts a hit or (unless `countsMiss` is
+   * false, for a caller that may still answer from another entry: then it calls `missed`) a miss
+   */
+  get(kind: CacheKind, key: string, countsMiss?: boolean): string | undefined;
+  /** counts a miss (after a `get` that did not) */
+  missed(kind: CacheKind): void;
   /** whether an unexpired entry is kept under `key`; counts a hit when it is (the answer came from here) */
   has(kind: CacheKind, key: string): boolean;
   /** taken before reading from the database */
@@ -112,24 +117,19 @@ export function createReadCache({ maxBytes, active: startActive, now = Date.now 
     get active() {
       return active;
     },
-    get(kind, key) {
+    get(kind, key, countsMiss = true) {
       const count = counts[kind];
-      if (!active) {
-        count.misses += 1;
-        return undefined;
+      const entry = active ? entries.get(key) : undefined;
+      if (entry !== undefined && entry.validUntil <= now()) entries.delete(key);
+      else if (entry !== undefined) {
+        count.hits += 1;
+        return entry.json;
       }
-      const entry = entries.get(key);
-      if (!entry) {
-        count.misses += 1;
-        return undefined;
-      }
-      if (entry.validUntil <= now()) {
-        entries.delete(key);
-        count.misses += 1;
-        return undefined;
-      }
-      count.hits += 1;
-      return entry.json;
+      if (countsMiss) count.misses += 1;
+      return undefined;
+    },
+    missed(kind) {
+      counts[kind].misses += 1;
     },
     has(kind, key) {
       if (!active) return false;

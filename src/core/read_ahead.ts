@@ -35,13 +35,22 @@ interface Kept {
   rows: Map<string, unknown> | undefined;
   /** how many times this request has written: a read begun before a write keeps nothing */
   writes: number;
+  /** what else travels with the request (request_context.ts), in the same store */
+  context: unknown;
 }
 
+// One store per request for the rows and the request's context alike: every `run` of an
+// AsyncLocalStorage copies the async context, and every request would otherwise pay for two.
 const requests = new AsyncLocalStorage<Kept>();
 
-/** Runs `fn` as one request: what is kept inside can be taken only inside. */
-export function withReadAhead<T>(fn: () => T): T {
-  return requests.run({ rows: undefined, writes: 0 }, fn);
+/** Runs `fn` as one request: what is kept inside can be taken only inside; `context` is `requestContext()` there. */
+export function withReadAhead<T>(fn: () => T, context?: unknown): T {
+  return requests.run({ rows: undefined, writes: 0, context }, fn);
+}
+
+/** The `context` the request being served was started with (withReadAhead), if any. */
+export function requestContext(): unknown {
+  return requests.getStore()?.context;
 }
 
 const keepNothing = { keep: () => undefined };

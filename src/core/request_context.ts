@@ -1,21 +1,18 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NextFunction, Request, Response } from 'express';
-import { withReadAhead } from './read_ahead.js';
+import { requestContext, withReadAhead } from './read_ahead.js';
 
 // What travels with the request being served, through oidc-provider's handlers, which give us
 // no other way to pass it: who is on the other end, what the storage adapter records on a new
 // session (shown on /account and by `gatehouse sessions list`). The rows the adapter reads
-// ahead for the same request are read_ahead.ts.
+// ahead for the same request are read_ahead.ts, which keeps this context in the same store.
 
 export interface RequestContext {
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
-
 export function currentRequest(): RequestContext | undefined {
-  return storage.getStore();
+  return requestContext() as RequestContext | undefined;
 }
 
 /** Express middleware: the rest of the request runs with its context (and its read-ahead rows) available. */
@@ -30,7 +27,5 @@ export function trackRequestContext(req: Request, _res: Response, next: NextFunc
       return userAgent ? userAgent.slice(0, 512) : undefined;
     },
   };
-  storage.run(context, () => {
-    withReadAhead(next);
-  });
+  withReadAhead(next, context);
 }

@@ -21,6 +21,9 @@ export function issuerRequest(issuer: string): RequestHandler {
     req.headers['x-forwarded-proto'] = proto;
     if (ip) req.headers['x-forwarded-for'] = ip;
     else delete req.headers['x-forwarded-for'];
+    // Re-deriving it would give the same address (above): later reads (the request context, the
+    // client-auth lockout, the rate limits) get it without walking the proxy chain again.
+    Object.defineProperty(req, 'ip', { value: ip, enumerable: true });
     next();
   };
 }

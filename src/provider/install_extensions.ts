@@ -8,6 +8,7 @@ import type { ClientAuthThrottle } from '../throttling/client_auth_throttle.js';
 import { addFrontchannelLogout } from '../logout/frontchannel_logout.js';
 import { refuseConcurrentReplays } from '../storage/replay_detection.js';
 import { CLIENT_AUTH_ERROR_EVENTS, limitClientAuthFailures } from '../throttling/client_auth_lockout.js';
+import { reuseClientInstances } from './client_instances.js';
 import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
@@ -90,6 +91,10 @@ const EXTENSIONS: readonly Extension[] = [
   // Back-channel logout notices are stored first and retried until the client acknowledges them.
   (provider, { backchannel }) => {
     backchannel.install(provider);
+  },
+  // A client's Client is reused while its metadata is unchanged (before the lockout wraps the look-up).
+  (provider) => {
+    reuseClientInstances(provider);
   },
   // A client failing authentication too often is locked per address (429), and slowed when many addresses try.
   (provider, { clientAuthThrottle, log, metrics, audit }) => {

@@ -69,23 +69,27 @@ interface CachedClient {
  */
 function createClientCache(load: (clientId: string) => Promise<AdapterPayload | undefined>, ttlMs: () => number) {
   const entries = new Map<string, CachedClient>();
+  function text(clientId: string): Promise<string | undefined> {
+    let entry = entries.get(clientId);
+    if (!entry || entry.until <= Date.now()) {
+      const fresh: CachedClient = { until: Date.now() + ttlMs(), json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
+      entry = fresh;
+      entries.set(clientId, fresh);
+      fresh.json.then(
+        (json) => {
+          if (json === undefined && entries.get(clientId) === fresh) entries.delete(clientId);
+        },
+        () => {
+          if (entries.get(clientId) === fresh) entries.delete(clientId);
+        },
+      );
+    }
+    return entry.json;
+  }
   return {
+    text,
     async find(clientId: string): Promise<AdapterPayload | undefined> {
-      let entry = entries.get(clientId);
-      if (!entry || entry.until <= Date.now()) {
-        const fresh: CachedClient = { until: Date.now() + ttlMs(), json: load(clientId).then((payload) => payload && JSON.stringify(payload)) };
-        entry = fresh;
-        entries.set(clientId, fresh);
-        fresh.json.then(
-          (json) => {
-            if (json === undefined && entries.get(clientId) === fresh) entries.delete(clientId);
-          },
-          () => {
-            if (entries.get(clientId) === fresh) entries.delete(clientId);
-          },
-        );
-      }
-      const json = await entry.json;
+      const json = await text(clientId);
       return json === undefined ? undefined : (JSON.parse(json) as AdapterPayload);
     },
     forget(clientId: string): void {
@@ -232,6 +236,16 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
         changedBy(this.model, key, payload),
         READ_AHEAD_KINDS.has(this.model),
       );
+    }
+
+    /**
+     * A client's metadata as the JSON text kept by the client cache, or undefined for an unknown
+     * id: the same text (by content) as long as the payload `find` would return is the same, so a
+     * caller may reuse what it built from it (provider/client_instances.ts).
+     */
+    async findClientText(id: string): Promise<string | undefined> {
+      if (this.model !== 'Client' || hasNul(id)) return undefined;
+      return clients.text(id);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {

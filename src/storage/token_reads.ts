@@ -88,17 +88,19 @@ export function createTokenReads(db: Db, cache?: ReadCache): (model: string, key
     });
   });
 
+  const readAheadModels = [...READ_AHEAD_MODELS];
   const keptAsAnotherModel = (model: string, key: string) =>
-    cache !== undefined && [...READ_AHEAD_MODELS].some((other) => other !== model && cache.has('token', tokenTag(other, key)));
+    cache !== undefined && readAheadModels.some((other) => other !== model && cache.has('token', tokenTag(other, key)));
 
   async function cachedOrRead(model: string, key: string): Promise<TokenRow | undefined> {
     if (!cache) return batched({ model, key });
     const cacheKey = tokenTag(model, key);
+    const kept = cache.get('token', cacheKey, false);
+    if (kept !== undefined) return JSON.parse(kept) as TokenRow;
     // Introspection looks a token up under every token model; ids are random (256 bits), so an
     // id kept as one model is no other model's: those look-ups need no statement either.
     if (keptAsAnotherModel(model, key)) return undefined;
-    const kept = cache.get('token', cacheKey);
-    if (kept !== undefined) return JSON.parse(kept) as TokenRow;
+    cache.missed('token');
     const ticket = cache.begin();
     const row = await batched({ model, key });
     const tags = row && dependencies(row);

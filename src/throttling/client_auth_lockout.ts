@@ -72,6 +72,7 @@ export function limitClientAuthFailures(provider: Provider, { throttle, log, met
     // unknown id or a public client costs no look-up of the count.
     if (authenticating && client && client.clientAuthMethod !== 'none') {
       const ip = sourceOf(ctx);
+      if (throttle.knownClear(id, ip)) return client;
       const [retryAfter, slowdown] = await Promise.all([throttle.lockedFor(id, ip), throttle.slowdownFor(id)]);
       if (retryAfter > 0) {
         log.info(

@@ -39,6 +39,11 @@ export interface ClientAuthThrottle {
   lockedFor(clientId: string, ip: string | undefined): Promise<number>;
   /** Milliseconds every authentication of `clientId` should wait first (0 unless it is under attack). */
   slowdownFor(clientId: string): Promise<number>;
+  /**
+   * Whether `lockedFor` and `slowdownFor` would both answer 0 without reading anything: asked
+   * first on every authentication, so the common case costs no promise (false means: ask them).
+   */
+  knownClear(clientId: string, ip: string | undefined): boolean;
   /** Counts a failed authentication of a known client from `ip`; returns the lockout it started, in seconds, or 0. */
   failed(clientId: string, ip: string | undefined): Promise<number>;
 }
@@ -72,12 +77,23 @@ export function createClientAuthThrottle(db: Db, keys: ThrottleKeys, settings: C
     if (map.size > MAX_CACHED && !oldest.done) map.delete(oldest.value);
   };
 
+  const knownUnlocked = (key: string, now: number) =>
+    (failedHereUntil.get(key) ?? 0) <= now && now - (unlockedReadAt.get(key) ?? -Infinity) < UNLOCKED_FRESH_MS;
+  const knownSlowdown = (clientId: string, now: number) => {
+    const cached = slowReadAt.get(clientId);
+    return cached && now - cached.at < UNLOCKED_FRESH_MS ? cached.ms : undefined;
+  };
+
   return {
+    knownClear(clientId, ip) {
+      const now = Date.now();
+      return knownSlowdown(clientId, now) === 0 && knownUnlocked(keys.clientSource(clientId, ip), now);
+    },
+
     async lockedFor(clientId, ip) {
       const key = keys.clientSource(clientId, ip);
       const now = Date.now();
-      const failedHere = (failedHereUntil.get(key) ?? 0) > now;
-      if (!failedHere && now - (unlockedReadAt.get(key) ?? -Infinity) < UNLOCKED_FRESH_MS) return 0;
+      if (knownUnlocked(key, now)) return 0;
       const state = await pairs.get(key);
       if (state && state.consumedPoints >= settings.maxFailures) {
         unlockedReadAt.delete(key);
@@ -90,8 +106,8 @@ export function createClientAuthThrottle(db: Db, keys: ThrottleKeys, settings: C
 
     async slowdownFor(clientId) {
       const now = Date.now();
-      const cached = slowReadAt.get(clientId);
-      if (cached && now - cached.at < UNLOCKED_FRESH_MS) return cached.ms;
+      const known = knownSlowdown(clientId, now);
+      if (known !== undefined) return known;
       const state = await clients.get(clientId);
       const ms = state && state.consumedPoints >= slowAt ? SLOW_MS : 0;
       remember(slowReadAt, clientId, { at: now, ms });
