@@ -45,13 +45,20 @@ export interface WriteHold {
   flush(): Promise<void>;
   /** whether anything is held (a flush would send a statement) */
   readonly empty: boolean;
+  /**
+   * The last flush, as the answer is about to be written: from now on nothing is held (a write
+   * still under way once the answer is out, not awaited by the request, goes at once).
+   */
+  close(): Promise<void>;
+  readonly closed: boolean;
 }
 
 const holds = new AsyncLocalStorage<WriteHold>();
 
 /** The hold of the request being served, or undefined (then write at once). */
 export function currentHold(): WriteHold | undefined {
-  return holds.getStore();
+  const hold = holds.getStore();
+  return hold && !hold.closed ? hold : undefined;
 }
 
 /** Several statements as one: `WITH w0 AS (…), w1 AS (…) SELECT 1`, parameters numbered on. */
@@ -71,6 +78,7 @@ function createHold(): WriteHold {
   const parts = new Map<string, { part: HeldPart; send: Send }>();
   // One flush at a time: a second one waits for the first, so writes go out in the order held.
   let flushing: Promise<void> = Promise.resolve();
+  let closed = false;
 
   async function sendHeld(): Promise<void> {
     const taken = [...parts.values()].map(({ part, send }) => ({ part, send, statements: part.take() })).filter((t) => t.statements.length > 0);
@@ -110,6 +118,13 @@ function createHold(): WriteHold {
       const next = flushing.then(sendHeld);
       flushing = next.catch(() => undefined);
       return next;
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      closed = true;
+      return this.flush();
     },
   };
 }

@@ -14,13 +14,20 @@ export function holdWritesUntilResponse(onError: ErrorRequestHandler): RequestHa
   return (req, res, next) => {
     withHeldWrites((hold) => {
       const end = res.end.bind(res) as (...args: unknown[]) => Response;
-      let ending = false;
       res.end = ((...args: unknown[]) => {
-        if (ending) return res;
-        if (hold.empty) return end(...args);
-        ending = true;
-        hold.flush().then(
-          () => end(...args),
+        res.end = end as Response['end'];
+        if (hold.empty) {
+          // Nothing held: the answer goes as it would have (and nothing is held from now on).
+          void hold.close();
+          return end(...args);
+        }
+        // While the writes are under way the answer is not sent, by this call or another.
+        res.end = (() => res) as Response['end'];
+        hold.close().then(
+          () => {
+            res.end = end as Response['end'];
+            end(...args);
+          },
           (error: unknown) => {
             res.end = end as Response['end'];
             if (res.headersSent) {

@@ -22,7 +22,7 @@ export function flushHeldWrites(provider: Provider, renderError: RenderError, lo
       } finally {
         // Also after a route's error: what it wrote before failing is written, as it was before.
         try {
-          await hold.flush();
+          await hold.close();
         } catch (error) {
           if (isDatabaseUnavailable(error)) throw error;
           log.error({ err: error }, 'could not write the request’s changes');
