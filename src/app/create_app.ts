@@ -24,6 +24,7 @@ import type { SecondFactors } from '../mfa/second_factors.js';
 import type { BackchannelQueue } from '../logout/backchannel_logout_queue.js';
 import { createAccountRouter } from '../account_page/router.js';
 import { trackRequestContext } from '../core/request_context.js';
+import { holdWritesUntilResponse } from '../http/held_until_response.js';
 import { trackPageLanguage } from '../i18n/page_language.js';
 import { expressTrustProxy } from '../config/trust_proxy.js';
 import { httpsOnly } from '../http/https_only.js';
@@ -151,12 +152,15 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createRequestRateLimit(deps.db, deps.env.requestRateLimit));
   app.use(limitAuthorizationRequestSize());
   app.use(trackRequestContext);
+  const answerError = errorPage(deps.render, deps.log);
+  // Our pages' writes go out as one statement before their answer (http/held_until_response.ts).
+  app.use(holdWritesUntilResponse(answerError));
   app.use(createFederationRouter(deps));
   app.use(createInteractionRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createAccountRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(createPasswordResetRouter({ ...deps, runtime: () => deps.host.current() }));
   app.use(bodyLimit);
   app.use(toProvider);
-  app.use(errorPage(deps.render, deps.log));
+  app.use(answerError);
   return app;
 }

@@ -2,6 +2,7 @@ import type { Db } from '../db/db.js';
 import type { Logger } from '../core/log.js';
 import { isUuid } from '../core/uuid.js';
 import { deleteInBatches } from '../db/delete_in_batches.js';
+import { currentHold, type HeldPart, type HeldStatement } from '../db/held_writes.js';
 
 // The audit trail: who did what to which account, from where. Each event is a row of
 // `audit_events` (read by the account page and by investigators) and a log line whose `event`
@@ -10,6 +11,8 @@ import { deleteInBatches } from '../db/delete_in_batches.js';
 // code, cookie or secret, and never a login as typed (people type passwords into it).
 //
 // Writing the row must never break what is being audited: a failed write is logged and dropped.
+// Inside a request that holds its writes (db/held_writes.ts) the row goes out with the request's
+// other writes, before its answer; a row refused for its data is then dropped (and logged) alone.
 
 /** Every audit event, with the level of its log line. The names are stable (README, "Audit trail"). */
 const AUDIT_EVENTS = {
@@ -191,7 +194,37 @@ const LIST = `SELECT id::text AS id, occurred_at, event, account_id, username, c
                      repeat_count, last_occurred_at
               FROM audit_events WHERE account_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2`;
 
+/** The audit rows of one request, held until it answers: optional, as every audit write is. */
+function heldAuditRows(onDropped: (error: unknown, event: AuditEventName) => void): HeldPart & { add(event: AuditEventName, values: unknown[]): void } {
+  let held: HeldStatement[] = [];
+  let events: AuditEventName[] = [];
+  return {
+    optional: true,
+    add(event, values) {
+      held.push({ text: INSERT, values });
+      events.push(event);
+    },
+    get empty() {
+      return held.length === 0;
+    },
+    take() {
+      const taken = held;
+      held = [];
+      return taken;
+    },
+    sent() {
+      events = [];
+    },
+    dropped(error) {
+      for (const event of events) onDropped(error, event);
+      events = [];
+    },
+  };
+}
+
 export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger }): AuditLog {
+  const dropped = (error: unknown, event: AuditEventName) =>
+    log.error({ err: error, event: 'audit.write_failed', audit_event: event }, 'could not write an audit event');
   const write = async ({ event, accountId, username, clientId, ip, userAgent, details = {} }: AuditEvent, repeat?: RepeatKey) => {
     // Subjects are uuids; anything else (a client_credentials token's client) is no account.
     const account = accountId && isUuid(accountId) ? accountId : undefined;
@@ -199,6 +232,17 @@ export function createAuditLog({ db, log }: { db: Pick<Db, 'query'>; log: Logger
     const values = [event, account ?? null, clip(username, 254), clip(clientId, 255), clip(ip, 64), clip(userAgent, 512), details];
     try {
       if (!repeat) {
+        const hold = currentHold();
+        if (hold) {
+          hold
+            .part(
+              'audit_events',
+              () => heldAuditRows(dropped),
+              (statement) => db.query(statement),
+            )
+            .add(event, values);
+          return;
+        }
         await db.query({ name: 'audit_insert', text: INSERT, values });
         return;
       }

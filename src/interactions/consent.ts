@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { ConsentsRepo, Consent } from '../storage/consents_repo.js';
 import type { UsersRepo } from '../accounts/users_repo.js';
+import { takeUserForRequest } from '../accounts/read_ahead_user.js';
 import type { Runtime } from '../provider/provider_host.js';
 import type { RenderPage } from '../pages/render_page.js';
 import type { Csrf } from '../http/csrf.js';
@@ -78,7 +79,9 @@ export function createConsent({ runtime, users, consents, render, csrf, audit }:
       const { provider, resources, scopeClaims } = runtime();
       const held = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
       const wanted = grantable(scopeClaims, held ? grantedOIDCScope(held) : [], missing(details));
-      const user = details.session?.accountId ? await users.findBySub(details.session.accountId) : undefined;
+      // The user read with the interaction (storage/postgres_adapter.ts), else read now.
+      const sub = details.session?.accountId;
+      const user = sub ? (takeUserForRequest(sub) ?? (await users.findBySub(sub))) : undefined;
       const scopes = wanted.scope.map((s) => describeScope(s, scopeClaims.identityResources)).filter((s): s is string => !!s);
       // Claims a listed scope does not already describe (ones an earlier consent's scopes cover).
       const described = scopeClaims.claimsCoveredBy(wanted.scope);

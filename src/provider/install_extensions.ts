@@ -12,6 +12,7 @@ import { reuseClientInstances } from './client_instances.js';
 import { addSessionClaimsToIdTokens } from './id_token_session_claims.js';
 import { answerDatabaseOutages } from './database_outage.js';
 import { answerEscapedErrors } from './escaped_errors.js';
+import { flushHeldWrites } from './flush_held_writes.js';
 import { challengeMissingDpopProofs } from './dpop_proof_challenge.js';
 import { createProviderPages } from './hosted_provider_pages.js';
 import { logProviderEvents } from './provider_events_log.js';
@@ -67,6 +68,11 @@ const EXTENSIONS: readonly Extension[] = [
   (provider, { render }) => {
     const pages = createProviderPages(render);
     answerEscapedErrors(provider, (ctx, out) => pages.renderError(ctx, out));
+  },
+  // A request's writes are held and sent as one statement before its answer is written (inside the two above).
+  (provider, { render, log }) => {
+    const pages = createProviderPages(render);
+    flushHeldWrites(provider, (ctx, out) => pages.renderError(ctx, out), log);
   },
   // A DPoP-bound token at userinfo without its proof: 401 with a DPoP challenge, not a 400.
   (provider) => {

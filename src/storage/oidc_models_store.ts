@@ -23,6 +23,14 @@ export interface FoundByUserCode extends FoundModel {
   id: string;
 }
 
+/** An interaction read with its session, grant and user (postgres_adapter.ts). */
+export interface InteractionRow extends FoundModel {
+  session: AdapterPayload | null;
+  grant_id: string | null;
+  grant: AdapterPayload | null;
+  account: UserJson | null;
+}
+
 /** A row as the adapter saves it. */
 export interface ModelRow {
   model: string;
@@ -92,6 +100,17 @@ const SQL = {
                    DELETE FROM oidc_models WHERE grant_id IN (SELECT grant_id FROM replayed)
                       OR (model = 'Grant' AND id IN (SELECT grant_id FROM replayed))`,
   destroy: `DELETE FROM oidc_models WHERE model = $1 AND id = $2`,
+  destroyMany: `DELETE FROM oidc_models WHERE (model, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+  // An interaction with what the library looks up after it in the same request: its session
+  // (interaction checks), the grant its consent step reads and updates, and its user (findAccount).
+  findInteraction: `SELECT i.payload, extract(epoch FROM i.consumed_at)::bigint AS consumed,
+                           s.payload AS session, g.id AS grant_id, g.payload AS grant, ${userJsonSql('u')} AS account
+     FROM oidc_models i
+     LEFT JOIN oidc_models s ON s.model = 'Session' AND s.uid = i.payload -> 'session' ->> 'uid' AND (s.expires_at IS NULL OR s.expires_at > now())
+     LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = coalesce(i.payload -> 'result' -> 'consent' ->> 'grantId', i.payload ->> 'grantId')
+       AND (g.expires_at IS NULL OR g.expires_at > now())
+     ${joinUserSql('u', "coalesce(i.payload -> 'result' -> 'login' ->> 'accountId', i.payload -> 'session' ->> 'accountId')")}
+     WHERE i.model = 'Interaction' AND i.id = $1 AND (i.expires_at IS NULL OR i.expires_at > now())`,
   // Every grantable artifact of the grant at once, whichever model asked.
   revokeByGrantId: `DELETE FROM oidc_models WHERE grant_id = $1`,
   upsertMany: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, account_id, client_info)
@@ -143,6 +162,8 @@ const NAMES: Record<keyof typeof SQL, string> = {
   findByUserCode: 'oidc_findByUserCode',
   revokeReplayed: 'oidc_revokeReplayed',
   destroy: 'oidc_destroy',
+  destroyMany: 'oidc_destroyMany',
+  findInteraction: 'oidc_findInteraction',
   revokeByGrantId: 'oidc_revokeByGrantId',
   upsertMany: 'oidc_upsertMany',
   consumeMany: 'oidc_consumeMany',
@@ -158,6 +179,21 @@ const NAMES: Record<keyof typeof SQL, string> = {
   accountForgetClientsInSessions: 'account_forget_clients_in_sessions',
 };
 
+function upsertColumns(rows: readonly ModelRow[]): unknown[] {
+  const column = <K extends keyof ModelRow>(key: K) => rows.map((row) => row[key]);
+  return [
+    column('model'),
+    column('id'),
+    column('payload'),
+    column('grantId'),
+    column('userCode'),
+    column('uid'),
+    column('expiresAt'),
+    column('accountId'),
+    column('clientInfo'),
+  ];
+}
+
 export function createOidcModelsStore(db: Pick<Db, 'query' | 'localChanges'>) {
   /** The statement named as it was before the statements moved here (prepared by that name). */
   const statement = (key: keyof typeof SQL, values: unknown[]) => ({ name: NAMES[key], text: SQL[key], values });
@@ -168,6 +204,7 @@ export function createOidcModelsStore(db: Pick<Db, 'query' | 'localChanges'>) {
     find: async (model: string, id: string) => (await db.query<FoundModel>(statement('find', [model, id]))).rows[0],
     findByUid: async (model: string, uid: string) => (await db.query<FoundModel>(statement('findByUid', [model, uid]))).rows[0],
     findByUserCode: async (model: string, userCode: string) => (await db.query<FoundByUserCode>(statement('findByUserCode', [model, userCode]))).rows[0],
+    findInteraction: async (id: string) => (await db.query<InteractionRow>(statement('findInteraction', [id]))).rows[0],
     async revokeReplayed(model: string, id: string): Promise<void> {
       await q('revokeReplayed', [model, id]);
     },
@@ -180,20 +217,15 @@ export function createOidcModelsStore(db: Pick<Db, 'query' | 'localChanges'>) {
 
     /** Saves these rows in one statement; a (model, id) must appear once (model_writes.ts). */
     async upsertMany(rows: readonly ModelRow[]): Promise<void> {
-      const column = <K extends keyof ModelRow>(key: K) => rows.map((row) => row[key]);
-      const columns = [
-        column('model'),
-        column('id'),
-        column('payload'),
-        column('grantId'),
-        column('userCode'),
-        column('uid'),
-        column('expiresAt'),
-        column('accountId'),
-        column('clientInfo'),
-      ];
-      await q('upsertMany', columns);
+      await q('upsertMany', upsertColumns(rows));
     },
+    // The statements of writes held until the request answers (held_model_rows.ts): sent unnamed,
+    // inside one statement with the request's other writes (db/held_writes.ts).
+    upsertManyStatement: (rows: readonly ModelRow[]) => ({ text: SQL.upsertMany, values: upsertColumns(rows) }),
+    destroyManyStatement: (keys: readonly { model: string; id: string }[]) => ({
+      text: SQL.destroyMany,
+      values: [keys.map((k) => k.model), keys.map((k) => k.id)],
+    }),
     /** Marks these rows consumed; returns those this statement consumed (not consumed before). */
     async consumeMany(wanted: readonly { model: string; id: string }[]): Promise<{ model: string; id: string }[]> {
       return (await db.query<{ model: string; id: string }>(statement('consumeMany', [wanted.map((w) => w.model), wanted.map((w) => w.id)]))).rows;

@@ -8,10 +8,13 @@ import { readAhead } from '../core/read_ahead.js';
 import { createTokenReads, grantKey, grantTag, READ_AHEAD_MODELS, sessionByUidKey, sessionTag, tokenTag } from './token_reads.js';
 import { createModelWrites } from './model_writes.js';
 import { createReplayInsert } from './replay_detection.js';
-import { createOidcModelsStore, type FoundModel } from './oidc_models_store.js';
+import { createOidcModelsStore, type FoundModel, type ModelRow } from './oidc_models_store.js';
 import { createClientsStore } from './clients_store.js';
 import { noCaches, type Caches } from '../cache/caches.js';
 import type { ReadCache } from '../cache/read_cache.js';
+import { currentHold } from '../db/held_writes.js';
+import { userToKeep } from '../accounts/read_ahead_user.js';
+import { createHeldModelRows, type HeldModelRows, type Staled } from './held_model_rows.js';
 
 // The oidc-provider storage adapter for every model it persists. Clients live in their own
 // table (synced from the config file); every other model is a row of oidc_models.
@@ -24,7 +27,9 @@ import type { ReadCache } from '../cache/read_cache.js';
 // Round trips are what a request pays for most (BENCHMARKS.md): tokens and codes are read with
 // their grant, session and user in one statement (token_reads.ts), and the frequent reads and
 // writes of the requests served in one turn of the event loop share a statement
-// (per_turn_batch.ts, model_writes.ts).
+// (per_turn_batch.ts, model_writes.ts). Inside a request, saves and deletes are held until it
+// answers and then sent with its other writes as one statement (held_model_rows.ts,
+// db/held_writes.ts); an interaction is read with its session, grant and user.
 
 // Models listed per account (sessions and grants on /account and by `gatehouse sessions`).
 const OWNED = new Set(['Session', 'Grant']);
@@ -176,6 +181,11 @@ async function written<T>(write: () => Promise<T>, cache?: ReadCache, changed: s
 
 const READ_AHEAD_KINDS: ReadonlySet<string> = new Set(['Grant', 'Session']);
 
+/** Sends the request's held writes, for a write or read that must come after them. */
+async function sendHeld(): Promise<void> {
+  await currentHold()?.flush();
+}
+
 export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new (model: string) => Adapter {
   // Every statement is in the tables' stores (oidc_models_store.ts, clients_store.ts); tokens and
   // codes are read by token_reads.ts, with their grant, session and account, and the frequent
@@ -191,6 +201,28 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
   const findToken = createTokenReads(db, cache);
   const writes = createModelWrites(db);
   const insertReplay = createReplayInsert(db);
+  /** The request's held saves and deletes, when it holds its writes (db/held_writes.ts). */
+  const heldRows = (): HeldModelRows | undefined =>
+    currentHold()?.part(
+      'oidc_models',
+      () =>
+        createHeldModelRows({
+          upsert: (rows) => models.upsertManyStatement(rows),
+          destroy: (keys) => models.destroyManyStatement(keys),
+          written(staled) {
+            // As `written` does once a write is done: what was read meanwhile is not kept.
+            if (staled.some((s) => s.forgetsReadAhead)) readAhead.forgetAll();
+            for (const s of staled) invalidate(cache, s.changed);
+          },
+        }),
+      (statement) => db.query(statement),
+    );
+  /** Held rather than written: what it makes stale is dropped now, and again once it is sent. */
+  const hold = (held: HeldModelRows, staled: Staled, write: (held: HeldModelRows) => void) => {
+    if (staled.forgetsReadAhead) readAhead.forgetAll();
+    invalidate(cache, staled.changed);
+    write(held);
+  };
 
   return class PostgresAdapter implements Adapter {
     readonly model: string;
@@ -198,11 +230,8 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
       this.model = model;
     }
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-      // The library keeps some parameters as sent (nonce, state, every parameter of an
-      // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
-      // surrogate cannot be stored, and must not reach a statement shared with other requests.
-      if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
+    /** Saves at once (outside a request, or a client or a proof's first use). */
+    private async write(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const key = storageKey(this.model, id);
       await written(
         async () => {
@@ -215,22 +244,10 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
             }
             return;
           }
-          // An expired device code is kept a while, to be answered expired_token (device_code_rows.ts).
-          const keptFor = this.model === DEVICE_CODE_MODEL ? EXPIRED_KEPT_SECONDS : 0;
-          const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + (expiresIn + keptFor) * 1000) : null;
+          const row = this.row(id, payload, expiresIn);
           // A proof's first use: insert-only, one statement of its own (replay_detection.ts).
-          if (this.model === 'ReplayDetection') return insertReplay(key, storedPayload(this.model, id, payload), expiresAt);
-          await writes.upsert({
-            model: this.model,
-            id: key,
-            payload: storedPayload(this.model, id, payload),
-            grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
-            userCode: payload.userCode === undefined ? null : keyOfModel(this.model, payload.userCode),
-            uid: payload.uid ?? null,
-            expiresAt,
-            accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
-            clientInfo: clientInfo(this.model),
-          });
+          if (this.model === 'ReplayDetection') return insertReplay(key, row.payload, row.expiresAt);
+          await writes.upsert(row);
         },
         cache,
         changedBy(this.model, key, payload),
@@ -248,14 +265,51 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
       return clients.text(id);
     }
 
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      // The library keeps some parameters as sent (nonce, state, every parameter of an
+      // interaction or a pushed request, the claims asked for): one holding a NUL or a lone
+      // surrogate cannot be stored, and must not reach a statement shared with other requests.
+      if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
+      const held = this.model === 'Client' || this.model === 'ReplayDetection' ? undefined : heldRows();
+      if (!held) return this.write(id, payload, expiresIn);
+      const key = storageKey(this.model, id);
+      const staled = { changed: changedBy(this.model, key, payload), forgetsReadAhead: READ_AHEAD_KINDS.has(this.model) };
+      hold(held, staled, (rows) => rows.upsert(this.row(id, payload, expiresIn), payload, staled));
+    }
+
+    /** The row saved for this payload. */
+    private row(id: string, payload: AdapterPayload, expiresIn?: number): ModelRow {
+      // An expired device code is kept a while, to be answered expired_token (device_code_rows.ts).
+      const keptFor = this.model === DEVICE_CODE_MODEL ? EXPIRED_KEPT_SECONDS : 0;
+      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + (expiresIn + keptFor) * 1000) : null;
+      return {
+        model: this.model,
+        id: storageKey(this.model, id),
+        payload: storedPayload(this.model, id, payload),
+        grantId: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+        userCode: payload.userCode === undefined ? null : keyOfModel(this.model, payload.userCode),
+        uid: payload.uid ?? null,
+        expiresAt,
+        accountId: OWNED.has(this.model) ? (payload.accountId ?? null) : null,
+        clientInfo: clientInfo(this.model),
+      };
+    }
+
     async find(id: string): Promise<AdapterPayload | undefined> {
       // A client_id (or grant id) as a request sent it; nothing stored has a NUL in its id.
       if (!isStoredHashed(this.model) && hasNul(id)) return undefined;
       if (this.model === 'Client') return clients.find(id);
+      const held = heldRows();
+      // Saved or deleted by this request and not sent yet: as this request left it.
+      const pending = held?.find(this.model, storageKey(this.model, id));
+      if (pending !== undefined) return pending ?? undefined;
       if (READ_AHEAD_MODELS.has(this.model)) {
+        // Read with its grant and session: those must be as this request left them.
+        if (held && (held.holds('Grant') || held.holds('Session'))) await sendHeld();
         const row = await findToken(this.model, storageKey(this.model, id));
         return restoredPayload(this.model, id, toPayload(row));
       }
+      if (this.model === 'Interaction') return this.findInteraction(id);
       if (this.model === 'Grant') {
         const kept = readAhead.take(grantKey(id)) as AdapterPayload | undefined;
         if (kept) return kept;
@@ -264,10 +318,38 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
       return isStoredHashed(this.model) ? restoredPayload(this.model, id, found) : found;
     }
 
+    /**
+     * An interaction, read with its session, its grant and its user, kept for the look-ups the
+     * library and our steps make next (Session.findByUid, Grant.find, findAccount).
+     */
+    private async findInteraction(id: string): Promise<AdapterPayload | undefined> {
+      const read = readAhead.begin();
+      const row = await models.findInteraction(storageKey(this.model, id));
+      if (!row) return undefined;
+      const sessionUid = (row.payload.session as { uid?: unknown } | undefined)?.uid;
+      // A held write of a session or grant (none in the steps that read an interaction) wins over what was read.
+      const held = heldRows();
+      if (row.session && typeof sessionUid === 'string' && !held?.holds('Session')) read.keep(sessionByUidKey(sessionUid), row.session);
+      if (row.grant && row.grant_id && !held?.holds('Grant')) read.keep(grantKey(row.grant_id), row.grant);
+      if (row.account) {
+        const { key, user } = userToKeep(row.account);
+        read.keep(key, user);
+      }
+      return restoredPayload(this.model, id, toPayload(row));
+    }
+
     // Found by a secondary key, a hashed model's own id cannot be put back: the library only
     // reads sessions found by uid (token-session binding, interaction checks), never saves them.
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       if (hasNul(uid)) return undefined;
+      const held = heldRows();
+      if (held?.holds(this.model)) {
+        // A session this request saved, as it saved it; else what is held goes first.
+        const pending = this.model === 'Session' ? held.sessionByUid(uid) : undefined;
+        if (pending) return pending;
+        await sendHeld();
+        return toPayload(await models.findByUid(this.model, uid));
+      }
       if (this.model === 'Session') {
         const kept = readAhead.take(sessionByUidKey(uid)) as AdapterPayload | undefined;
         if (kept) return kept;
@@ -278,6 +360,7 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
     // Only the device flow looks codes up by user code (at /device): the code comes back with
     // a handle in place of its id, which only the row's hash could give (device_code_rows.ts).
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      if (heldRows()?.holds(this.model)) await sendHeld();
       const row = await models.findByUserCode(this.model, keyOfModel(this.model, userCode));
       const payload = toPayload(row);
       return row && payload ? { ...payload, jti: deviceCodeHandle(row.id) } : undefined;
@@ -290,6 +373,8 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
       // the grant, session and user read with it stay good for the rest of the request (the
       // code exchange then reads neither again). A replay revokes the grant: all is forgotten.
       const key = storageKey(this.model, id);
+      // After this request's held writes, in the order the library made them.
+      await sendHeld();
       await written(
         async () => {
           if (!(await writes.consume(this.model, key))) {
@@ -311,6 +396,13 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
     }
 
     async destroy(id: string): Promise<void> {
+      const held = this.model === 'Client' ? undefined : heldRows();
+      if (held) {
+        const key = storageKey(this.model, id);
+        const staled = { changed: changedBy(this.model, key), forgetsReadAhead: READ_AHEAD_KINDS.has(this.model) };
+        hold(held, staled, (rows) => rows.delete(this.model, key, staled));
+        return;
+      }
       await written(
         async () => {
           if (this.model === 'Client') {
@@ -329,6 +421,7 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
 
     async revokeByGrantId(grantId: string): Promise<void> {
       // Every token of the grant carries the grant's tag (token_reads.ts).
+      await sendHeld();
       await written(
         async () => {
           await models.revokeByGrantId(grantId);
