@@ -1,3 +1,4 @@
+import { MACHINE_PATHS } from '../http/machine_paths.js';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Env } from '../config/env.js';
@@ -86,8 +87,7 @@ export interface AppDeps {
 // The endpoints machines call in volume skip from the security headers straight to the body
 // limit and the provider: none of the routes between answers those paths, and walking them
 // (the pages' routers) was ≈ 10 µs of a 250 µs request. oidc-provider's default paths, which
-// create_provider.ts keeps; were they ever changed, these requests would take the long way.
-const PROTOCOL_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/jwks', '/.well-known/openid-configuration']);
+// create_provider.ts keeps (http/machine_paths.ts); were they ever changed, these requests would take the long way.
 // Discovery and the JWKS change only with the provider (a key rotation, a config reload): each is
 // answered from the provider's first answer (http/prepared_documents.ts). New keys are published
 // KEY_ROTATION_PROPAGATION_SECONDS (15 min by default) before they sign, so a JWKS cached for a
@@ -133,7 +133,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Whichever provider is current (see provider_host.ts) answers the protocol routes.
   const toProvider: express.RequestHandler = (req, res) => deps.host.current().callback(req, res);
   app.use((req, res, next) => {
-    if (!PROTOCOL_PATHS.has(req.path)) {
+    if (!MACHINE_PATHS.has(req.path)) {
       next();
       return;
     }

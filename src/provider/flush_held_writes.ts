@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { withHeldWrites } from '../db/held_writes.js';
+import { MACHINE_PATHS } from '../http/machine_paths.js';
 import { isDatabaseUnavailable } from '../core/database_unavailable.js';
 import type { Logger } from '../core/log.js';
 
@@ -11,11 +12,18 @@ import type { Logger } from '../core/log.js';
 // replaces the answer: a database outage goes on to database_outage.ts (503), anything else is
 // the route's kind of server_error (a page or JSON). The browser never follows a redirect to a
 // session, code or grant that was not stored.
+// The machine endpoints hold nothing: a token request's saves (a rotated refresh token) are sent
+// before it answers anyway, and unheld they share one statement with the other requests of the
+// same turn of the event loop (db/per_turn_batch.ts), which one hold per request would not.
 
 type RenderError = (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error: Error) => Promise<void>;
 
 export function flushHeldWrites(provider: Provider, renderError: RenderError, log: Logger): void {
   provider.use(async (ctx, next) => {
+    if (MACHINE_PATHS.has(ctx.path)) {
+      await next();
+      return;
+    }
     await withHeldWrites(async (hold) => {
       try {
         await next();
