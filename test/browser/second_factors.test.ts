@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from '../support/chromium.js';
 import { startGatehouse, type RunningGatehouse } from '../support/start_gatehouse.js';
 import { buildUser } from '../support/factories.js';
-import { totpCode } from '../support/mfa.js';
+import { awayFromStepEnd, totpCode } from '../support/mfa.js';
 
 // Two-step verification in a real Chromium with Gatehouse's CSP in force: set up an
 // authenticator app on /account (the QR code is a data: image the CSP allows), then sign in
@@ -59,6 +59,8 @@ describe('two-step verification in Chromium', () => {
     const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, '');
     await page.locator('#totp-confirm').scrollIntoViewIfNeeded();
     await shoot('mfa-account-setup');
+    // The previous step's code: typed, sent and checked before this step ends.
+    await awayFromStepEnd(10_000);
     await page.getByLabel('Code from your app').fill(totpCode(secret, -1));
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('status').waitFor();

@@ -3,7 +3,7 @@ import type { RunningGatehouse } from '../support/start_gatehouse.js';
 import { buildUser, credentialsOf, startGatehouseWithUsers } from '../support/factories.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { LOGIN_FORM, expectPage, pageKind, visibleText } from '../support/hosted_pages.js';
-import { totpCode } from '../support/mfa.js';
+import { awayFromStepEnd, totpCode } from '../support/mfa.js';
 import type { User } from '../../src/accounts/users_repo.js';
 
 // Two-step verification on /account: set up an authenticator app (QR code and the secret as
@@ -47,6 +47,7 @@ describe('/account two-step verification', () => {
     const wrong = await post(ua, page, '#totp-confirm', { code: 'abcdef' });
     expect(wrong.status).toBe(400);
     expect(wrong.$('#totp-error').text()).toContain('That code is not right.');
+    await awayFromStepEnd();
     page = await post(ua, wrong, '#totp-confirm', { code: totpCode(secret, -1) });
     expect(page.url).toBe(`${accountUrl}?done=totp-enrolled`);
     expect(page.$('#totp-status').text()).toContain('On:');

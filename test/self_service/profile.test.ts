@@ -4,7 +4,7 @@ import { RP, testConfig } from '../support/fixtures.js';
 import type { oidc } from '../support/relying_party.js';
 import { UserAgent, type Page } from '../support/user_agent.js';
 import { LOGIN_FORM, expectPage, expectRedirect, pageKind, startAuthorization, visibleText } from '../support/hosted_pages.js';
-import { totpCode } from '../support/mfa.js';
+import { awayFromStepEnd, totpCode } from '../support/mfa.js';
 import { startSmtpSink, type SinkMessage, type SmtpSink } from '../support/smtp_sink.js';
 import type { RunningGatehouse } from '../support/start_gatehouse.js';
 
@@ -127,6 +127,7 @@ describe('/account profile', () => {
     const before = mailsTo('petra.new@example.test').length;
     const setup = expectPage(await ua.submit(page, '#totp-start'));
     const secret = setup.$('#totp-secret').text().replace(/\s/g, '');
+    await awayFromStepEnd();
     const enrolled = expectPage(await ua.submit(setup, '#totp-confirm', { code: totpCode(secret, -1) }));
     expect(enrolled.$('[role="status"]').text()).toMatch(/authenticator app is set up/);
     await expect.poll(() => mailsTo('petra.new@example.test').length).toBe(before + 1);

@@ -9,7 +9,7 @@ import { createSecondFactors, hasSecondFactor } from '../../src/mfa/second_facto
 import { loadSecretBox } from '../../src/mfa/secret_box.js';
 import type { TestDb } from '../support/test_db.js';
 import { availableBackends, createEmptyDb } from '../support/storage_backends.js';
-import { totpCode } from '../support/mfa.js';
+import { awayFromStepEnd, totpCode } from '../support/mfa.js';
 
 // Upgrading across migration 0011 (second factors): a user stored by an earlier release has no
 // second factor, still signs in with the password, and can set up an authenticator app; deleting
@@ -45,6 +45,7 @@ describe.each(availableBackends())('migration 0011 on %s', (backend) => {
     const mfa = await createSecondFactors(testDb.db, await loadSecretBox(testDb.db, { previous: [] }), 'test');
     const setup = (await mfa.startTotp(user.sub, user.username))!;
     expect(await hasSecondFactor(testDb.db, user.sub)).toBe(false);
+    await awayFromStepEnd(1_000);
     expect(await mfa.confirmTotp(user.sub, totpCode(setup.secret, -1))).toBe(true);
     expect(await hasSecondFactor(testDb.db, user.sub)).toBe(true);
     await mfa.regenerateRecoveryCodes(user.sub);
