@@ -74,6 +74,8 @@ if (!args['no-build']) {
 const { openDb } = await import('../dist/db/open_db.js');
 const { createUsersRepo } = await import('../dist/accounts/users_repo.js');
 const { ARGON2_PARAMS } = await import('../dist/accounts/passwords.js');
+// Without them argon2 would time its own defaults (m=64 MiB, t=3, p=4: ~170 ms a verify, not ~30).
+if (!ARGON2_PARAMS?.memoryCost) throw new Error('dist/accounts/passwords.js no longer exports ARGON2_PARAMS: the argon2 ceiling needs them');
 const { sweepExpired } = await import('../dist/storage/sweep_expired.js');
 const { benchConfig, benchUser } = await import('./bench_config.mjs');
 const { createFreshDatabase } = await import('./database.mjs');
