@@ -5,7 +5,7 @@
 ALTER TABLE users ADD COLUMN password_normalized boolean NOT NULL DEFAULT false;
 
 -- Secrets every instance on the database must share, created on first use by whichever instance
--- (or CLI command) needs one first (src/db/server_secrets.ts). `throttle_keys` keys the HMAC of
+-- (or CLI command) needs one first (src/storage/server_secrets.ts). `throttle_keys` keys the HMAC of
 -- the login_limits rows' keys, so the table never holds what someone typed.
 CREATE TABLE server_secrets (
   name       text        PRIMARY KEY,
