@@ -272,9 +272,9 @@ export function createPostgresAdapter(db: Db, caches: Caches = noCaches()): new 
       if (hasUnstorableText(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
       const held = this.model === 'Client' || this.model === 'ReplayDetection' ? undefined : heldRows();
       if (!held) return this.write(id, payload, expiresIn);
-      const key = storageKey(this.model, id);
-      const staled = { changed: changedBy(this.model, key, payload), forgetsReadAhead: READ_AHEAD_KINDS.has(this.model) };
-      hold(held, staled, (rows) => rows.upsert(this.row(id, payload, expiresIn), payload, staled));
+      const row = this.row(id, payload, expiresIn);
+      const staled = { changed: changedBy(this.model, row.id, payload), forgetsReadAhead: READ_AHEAD_KINDS.has(this.model) };
+      hold(held, staled, (rows) => rows.upsert(row, payload, staled));
     }
 
     /** The row saved for this payload. */
